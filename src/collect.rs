@@ -1,0 +1,168 @@
+//! What every platform collector shares: the [`Collector`] trait, the [`Batch`] of normalised
+//! samples a poll produces, and the bounded [`ErrorReason`]s a failed poll reports.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use crate::catalog::MetricDef;
+
+/// A boxed future, so collectors of different platforms fit behind one trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One collector of one target: polls some of a platform's APIs and normalises the answers.
+pub trait Collector: Send + Sync {
+    /// Runs one complete poll. Either every page and every API call succeeded and the whole
+    /// batch is returned, or nothing is (the store then keeps the last good snapshot).
+    fn poll<'a>(&'a self, ctx: &'a PollContext) -> BoxFuture<'a, Result<Batch, PollError>>;
+}
+
+/// What a poll knows about its own run.
+#[derive(Clone, Debug)]
+pub struct PollContext {
+    /// Requests that cannot start before this instant fail with [`ErrorReason::Budget`]: a poll
+    /// that does not fit its interval is reported, never sped up.
+    pub deadline: tokio::time::Instant,
+    /// Wall-clock time the poll started; API time windows end here.
+    pub started: SystemTime,
+}
+
+/// One normalised series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub def: &'static MetricDef,
+    /// Labels besides `platform` and `target`, which the store adds.
+    pub labels: Vec<(&'static str, String)>,
+    pub value: f64,
+}
+
+/// The normalised result of one poll.
+#[derive(Debug, Default)]
+pub struct Batch {
+    samples: Vec<Sample>,
+    dropped: usize,
+}
+
+impl Batch {
+    pub fn new() -> Batch {
+        Batch::default()
+    }
+
+    /// Adds a sample. Labels with an empty value are left out (Prometheus treats an empty label
+    /// as an absent one). A non-finite value is dropped and counted.
+    pub fn push(&mut self, def: &'static MetricDef, labels: &[(&'static str, &str)], value: f64) {
+        if !value.is_finite() {
+            self.dropped += 1;
+            return;
+        }
+        let labels = labels
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (*k, (*v).to_string()))
+            .collect();
+        self.samples.push(Sample { def, labels, value });
+    }
+
+    /// Counts a value that could not be parsed or mapped; it is not exported (never as 0).
+    pub fn drop_value(&mut self) {
+        self.dropped += 1;
+    }
+
+    /// Values dropped so far.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    pub fn into_samples(self) -> Vec<Sample> {
+        self.samples
+    }
+
+    /// Appends another batch.
+    pub fn extend(&mut self, other: Batch) {
+        self.samples.extend(other.samples);
+        self.dropped += other.dropped;
+    }
+}
+
+/// Why a poll failed; the bounded set used as the `reason` label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorReason {
+    /// A request or the poll itself ran out of time.
+    Timeout,
+    /// Credentials were rejected or the token could not be obtained.
+    Auth,
+    /// The platform kept answering 429 after the retries.
+    Throttled,
+    /// Connection failure, or an HTTP status the collector cannot use.
+    Http,
+    /// The response could not be parsed.
+    Parse,
+    /// The poll needs more requests than the rate budget allows within its interval.
+    Budget,
+}
+
+impl ErrorReason {
+    pub const ALL: [ErrorReason; 6] = [
+        ErrorReason::Timeout,
+        ErrorReason::Auth,
+        ErrorReason::Throttled,
+        ErrorReason::Http,
+        ErrorReason::Parse,
+        ErrorReason::Budget,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorReason::Timeout => "timeout",
+            ErrorReason::Auth => "auth",
+            ErrorReason::Throttled => "throttled",
+            ErrorReason::Http => "http",
+            ErrorReason::Parse => "parse",
+            ErrorReason::Budget => "budget",
+        }
+    }
+}
+
+impl fmt::Display for ErrorReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed poll: the reason label and a message for the log and the status page. Messages
+/// never contain secrets or response bodies beyond a short, sanitised error text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollError {
+    pub reason: ErrorReason,
+    pub message: String,
+}
+
+impl PollError {
+    pub fn new(reason: ErrorReason, message: impl Into<String>) -> PollError {
+        PollError {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for PollError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason, self.message)
+    }
+}
+
+impl std::error::Error for PollError {}

@@ -1,0 +1,393 @@
+//! The configuration: loading the YAML file, `${ENV}` interpolation, `*_file` secrets, defaults
+//! with per-target and per-collector overrides, and validation that reports every problem with
+//! its field path. The platform modules read their own `auth` and option keys.
+
+pub mod tree;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tree::{Ctx, Obj};
+pub use tree::{Problems, Secret};
+
+use crate::platforms::{self, CollectorOptions, PlatformKind, PlatformTarget};
+
+/// A fully validated configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub targets: Vec<TargetConfig>,
+    /// Things that are allowed but probably not meant (printed by `check-config` and at start).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+}
+
+/// Settings of one target, with defaults applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetConfig {
+    pub name: String,
+    pub platform: PlatformKind,
+    pub endpoint: reqwest::Url,
+    pub tls: TlsConfig,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Retries of a request after a timeout, 5xx or 429.
+    pub retries: u32,
+    /// Requests per minute per limit scope: documented limit × utilisation, or the override.
+    pub budgets: BTreeMap<&'static str, f64>,
+    /// Enabled collectors only.
+    pub collectors: Vec<CollectorConfig>,
+    pub settings: PlatformTarget,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct TlsConfig {
+    pub ca_file: Option<PathBuf>,
+    pub insecure_skip_verify: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectorConfig {
+    pub name: &'static str,
+    pub interval: Duration,
+    /// How long the last good snapshot is served after polls start failing.
+    pub max_age: Duration,
+    pub options: CollectorOptions,
+}
+
+/// Defaults that targets and collectors inherit.
+struct Defaults {
+    interval: Option<Duration>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    utilization: f64,
+    max_body_bytes: usize,
+    retries: u32,
+}
+
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9740";
+
+/// Reads and validates a configuration file, with the process environment.
+pub fn load(path: &Path) -> Result<Config, Problems> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Problems(vec![format!("cannot read {}: {e}", path.display())]))?;
+    parse(&text, &|k| std::env::var(k).ok())
+}
+
+/// Validates configuration text; `env` resolves `${NAME}` references.
+pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Problems> {
+    let root = tree::parse_yaml(text).map_err(|e| Problems(vec![e]))?;
+    let mut ctx = Ctx {
+        problems: Problems::default(),
+        env,
+    };
+    let mut warnings = Vec::new();
+    let mut top = Obj::new(Some(&root), "", &mut ctx);
+
+    let mut server = top.obj("server", &mut ctx);
+    let listen_raw = server
+        .opt_str("listen", &mut ctx)
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let listen = match listen_raw.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => {
+            ctx.problems.add(
+                "server.listen",
+                format!("`{listen_raw}` is not an address such as 0.0.0.0:9740"),
+            );
+            // A placeholder: the config is rejected anyway.
+            SocketAddr::from(([127, 0, 0, 1], 9740))
+        }
+    };
+    server.finish(&mut ctx);
+
+    let mut d = top.obj("defaults", &mut ctx);
+    let defaults = Defaults {
+        interval: d.opt_duration("interval", &mut ctx),
+        timeout: d
+            .opt_duration("timeout", &mut ctx)
+            .unwrap_or(Duration::from_secs(30)),
+        connect_timeout: d
+            .opt_duration("connect_timeout", &mut ctx)
+            .unwrap_or(Duration::from_secs(5)),
+        utilization: utilization(&mut d, &mut ctx).unwrap_or(0.8),
+        max_body_bytes: d
+            .opt_u64("max_body_bytes", 1024..=(1 << 34), &mut ctx)
+            .unwrap_or(64 << 20) as usize,
+        retries: d.opt_u64("retries", 0..=10, &mut ctx).unwrap_or(3) as u32,
+    };
+    d.finish(&mut ctx);
+
+    let mut targets = Vec::new();
+    match top.raw("targets") {
+        None => ctx
+            .problems
+            .add("targets", "missing (required): list at least one target"),
+        Some(serde_json::Value::Array(items)) => {
+            if items.is_empty() {
+                ctx.problems
+                    .add("targets", "is empty: list at least one target");
+            }
+            let mut names = BTreeSet::new();
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("targets[{i}]");
+                if let Some(t) = parse_target(item, &path, &defaults, &mut ctx, &mut warnings) {
+                    if !names.insert(t.name.clone()) {
+                        ctx.problems.add(
+                            &format!("{path}.name"),
+                            format!("duplicate target name `{}`", t.name),
+                        );
+                    }
+                    targets.push(t);
+                }
+            }
+        }
+        Some(_) => ctx.problems.add("targets", "expected a list of targets"),
+    }
+    top.finish(&mut ctx);
+
+    if ctx.problems.is_empty() {
+        Ok(Config {
+            server: ServerConfig { listen },
+            targets,
+            warnings,
+        })
+    } else {
+        Err(ctx.problems)
+    }
+}
+
+fn utilization(obj: &mut Obj, ctx: &mut Ctx) -> Option<f64> {
+    let path = obj.key_path("rate_limit_utilization");
+    let u = obj.opt_f64("rate_limit_utilization", ctx)?;
+    if !(u > 0.0 && u <= 1.0) {
+        ctx.problems.add(
+            &path,
+            format!("must be above 0 and at most 1 (a share of the documented limit), found {u}"),
+        );
+        return None;
+    }
+    Some(u)
+}
+
+fn parse_target(
+    value: &serde_json::Value,
+    path: &str,
+    defaults: &Defaults,
+    ctx: &mut Ctx,
+    warnings: &mut Vec<String>,
+) -> Option<TargetConfig> {
+    let mut t = Obj::new(Some(value), path, ctx);
+    let name = t.str("name", ctx);
+    if let Some(n) = &name {
+        if !n
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            ctx.problems.add(
+                &t.key_path("name"),
+                format!("`{n}` may contain only letters, digits, '-', '_' and '.'"),
+            );
+        }
+    }
+    let platform = t
+        .str("platform", ctx)
+        .and_then(|p| match PlatformKind::parse(&p) {
+            Some(k) => Some(k),
+            None => {
+                ctx.problems.add(
+                    &t.key_path("platform"),
+                    format!(
+                        "unknown platform `{p}`; known: {}",
+                        PlatformKind::names().join(", ")
+                    ),
+                );
+                None
+            }
+        });
+    let endpoint = t.url("endpoint", ctx);
+
+    let mut tls_obj = t.obj("tls", ctx);
+    let tls = TlsConfig {
+        ca_file: tls_obj.opt_file("ca_file", ctx),
+        insecure_skip_verify: tls_obj
+            .opt_bool("insecure_skip_verify", ctx)
+            .unwrap_or(false),
+    };
+    if tls.insecure_skip_verify && tls.ca_file.is_some() {
+        ctx.problems.add(
+            tls_obj.path(),
+            "give either `ca_file` or `insecure_skip_verify`, not both",
+        );
+    }
+    tls_obj.finish(ctx);
+
+    let timeout = t.opt_duration("timeout", ctx).unwrap_or(defaults.timeout);
+    let connect_timeout = t
+        .opt_duration("connect_timeout", ctx)
+        .unwrap_or(defaults.connect_timeout);
+    let target_interval = t.opt_duration("interval", ctx).or(defaults.interval);
+    let util = utilization(&mut t, ctx).unwrap_or(defaults.utilization);
+    let max_body_bytes = t
+        .opt_u64("max_body_bytes", 1024..=(1 << 34), ctx)
+        .map_or(defaults.max_body_bytes, |v| v as usize);
+    let retries = t
+        .opt_u64("retries", 0..=10, ctx)
+        .map_or(defaults.retries, |v| v as u32);
+
+    // Budgets: documented limit × utilisation, unless overridden per scope.
+    let mut budgets = BTreeMap::new();
+    let mut budget_obj = t.obj("budgets", ctx);
+    if let Some(kind) = platform {
+        for scope in kind.limit_scopes() {
+            let documented = scope.documented_per_minute;
+            let mut per_minute = scope
+                .default_cap_per_minute
+                .unwrap_or(documented * util)
+                .min(documented * util);
+            let key_path = budget_obj.key_path(scope.name);
+            if let Some(v) = budget_obj.opt_f64(scope.name, ctx) {
+                if v <= 0.0 {
+                    ctx.problems
+                        .add(&key_path, "must be greater than 0 (requests per minute)");
+                } else {
+                    if v > documented {
+                        warnings.push(format!(
+                            "{key_path}: {v} requests/min is above the documented limit of {documented}/min; expect throttling"
+                        ));
+                    }
+                    per_minute = v;
+                }
+            }
+            budgets.insert(scope.name, per_minute);
+        }
+        let known: Vec<&str> = kind.limit_scopes().iter().map(|s| s.name).collect();
+        for key in budget_obj.keys() {
+            if !known.contains(&key) {
+                ctx.problems.add(
+                    &budget_obj.key_path(key),
+                    format!(
+                        "unknown limit scope; {} has: {}",
+                        kind.as_str(),
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    } else {
+        // Unknown platform: the problem is already reported; skip the scope keys.
+        for key in budget_obj.keys() {
+            let _ = key;
+        }
+        return None;
+    }
+    drop(budget_obj);
+
+    let kind = platform?;
+    let mut collectors = Vec::new();
+    let mut coll_obj = t.obj("collectors", ctx);
+    let known: Vec<&str> = kind.collectors().iter().map(|c| c.name).collect();
+    for key in coll_obj.keys() {
+        if !known.contains(&key) {
+            ctx.problems.add(
+                &coll_obj.key_path(key),
+                format!(
+                    "unknown collector; {} has: {}",
+                    kind.as_str(),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    for info in kind.collectors() {
+        let mut c = coll_obj.obj(info.name, ctx);
+        let enabled = c
+            .opt_bool("enabled", ctx)
+            .unwrap_or(info.enabled_by_default);
+        let interval = c
+            .opt_duration("interval", ctx)
+            .or(target_interval)
+            .unwrap_or(info.default_interval);
+        let max_age = c.opt_duration("max_age", ctx).unwrap_or(interval * 3);
+        if max_age < interval {
+            ctx.problems.add(
+                &c.key_path("max_age"),
+                "must be at least the interval, or the data would vanish between polls",
+            );
+        }
+        let options = platforms::parse_collector_options(kind, info.name, &mut c, ctx);
+        c.finish(ctx);
+        if enabled {
+            collectors.push(CollectorConfig {
+                name: info.name,
+                interval,
+                max_age,
+                options,
+            });
+        }
+    }
+    // Keys were checked above against the platform's list; don't report them twice.
+    drop(coll_obj);
+
+    let settings = platforms::parse_target_settings(kind, &mut t, ctx);
+    t.finish(ctx);
+
+    if tls.insecure_skip_verify {
+        warnings.push(format!(
+            "{path}.tls.insecure_skip_verify: TLS certificate verification is OFF for target `{}`",
+            name.as_deref().unwrap_or("?")
+        ));
+    }
+    Some(TargetConfig {
+        name: name?,
+        platform: kind,
+        endpoint: endpoint?,
+        tls,
+        timeout,
+        connect_timeout,
+        max_body_bytes,
+        retries,
+        budgets,
+        collectors,
+        settings: settings?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_contains_secrets() {
+        let text = r#"
+targets:
+  - name: esm
+    platform: huawei_esm
+    endpoint: https://esm.example.internal
+    auth:
+      token_url: https://iam.example.internal/v3/auth/tokens
+      username: reader
+      password: "${PW}"
+      domain: example
+      project: example-region
+      apig_appcode: "${CODE}"
+"#;
+        let env = |k: &str| match k {
+            "PW" => Some("pa55-word-value".to_string()),
+            "CODE" => Some("appcode-value".to_string()),
+            _ => None,
+        };
+        let cfg = parse(text, &env).unwrap_or_else(|p| panic!("{p}"));
+        let dump = format!("{cfg:?}");
+        assert!(!dump.contains("pa55-word-value"), "{dump}");
+        assert!(!dump.contains("appcode-value"), "{dump}");
+    }
+}

@@ -1,0 +1,5 @@
+//! The `headroom` binary: hands the command line to [`headroom::cli`].
+
+fn main() -> std::process::ExitCode {
+    headroom::cli::main()
+}

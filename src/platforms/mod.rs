@@ -1,0 +1,110 @@
+//! The platforms headroom knows, behind one interface: each lists its collectors and limit
+//! scopes, parses its own config keys, and builds its collectors for a target. Adding a platform
+//! adds a folder here and one arm to each `match`; it touches no other platform.
+
+pub mod huawei_esm;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::budget::LimitScope;
+use crate::collect::Collector;
+use crate::config::tree::{Ctx, Obj};
+use crate::config::TargetConfig;
+use crate::http::ApiClient;
+
+/// The `platform:` value of a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PlatformKind {
+    HuaweiEsm,
+}
+
+/// A collector a platform offers.
+#[derive(Clone, Copy, Debug)]
+pub struct CollectorInfo {
+    pub name: &'static str,
+    pub default_interval: Duration,
+    pub enabled_by_default: bool,
+    pub description: &'static str,
+}
+
+/// Platform-specific settings of a target (auth and options).
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlatformTarget {
+    HuaweiEsm(huawei_esm::EsmTarget),
+}
+
+/// Platform-specific options of one collector.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CollectorOptions {
+    None,
+    HuaweiEsm(huawei_esm::EsmCollectorOptions),
+}
+
+impl PlatformKind {
+    pub const ALL: [PlatformKind; 1] = [PlatformKind::HuaweiEsm];
+
+    pub fn parse(s: &str) -> Option<PlatformKind> {
+        PlatformKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformKind::HuaweiEsm => "huawei_esm",
+        }
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        PlatformKind::ALL.iter().map(|k| k.as_str()).collect()
+    }
+
+    pub fn collectors(self) -> &'static [CollectorInfo] {
+        match self {
+            PlatformKind::HuaweiEsm => huawei_esm::COLLECTORS,
+        }
+    }
+
+    pub fn limit_scopes(self) -> &'static [LimitScope] {
+        match self {
+            PlatformKind::HuaweiEsm => huawei_esm::LIMIT_SCOPES,
+        }
+    }
+}
+
+/// Reads a target's platform-specific keys (`auth` and options).
+pub fn parse_target_settings(
+    kind: PlatformKind,
+    obj: &mut Obj,
+    ctx: &mut Ctx,
+) -> Option<PlatformTarget> {
+    match kind {
+        PlatformKind::HuaweiEsm => {
+            huawei_esm::parse_target(obj, ctx).map(PlatformTarget::HuaweiEsm)
+        }
+    }
+}
+
+/// Reads a collector's platform-specific option keys.
+pub fn parse_collector_options(
+    kind: PlatformKind,
+    collector: &str,
+    obj: &mut Obj,
+    ctx: &mut Ctx,
+) -> CollectorOptions {
+    match kind {
+        PlatformKind::HuaweiEsm => {
+            CollectorOptions::HuaweiEsm(huawei_esm::parse_collector_options(collector, obj, ctx))
+        }
+    }
+}
+
+/// Builds the enabled collectors of a target, sharing one client (and so one token and one set of
+/// budgets) between them.
+pub fn build_collectors(
+    target: &TargetConfig,
+    client: Arc<ApiClient>,
+) -> Vec<(&'static str, Arc<dyn Collector>)> {
+    match &target.settings {
+        PlatformTarget::HuaweiEsm(settings) => huawei_esm::build(target, settings, client),
+    }
+}

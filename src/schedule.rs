@@ -1,0 +1,301 @@
+//! The poll loops: one task per (target, collector), started with a random phase, then at the
+//! collector's interval; a poll still running when its next tick comes makes that tick skip
+//! (counted). Applying a new configuration reconciles the loops: unchanged targets keep running
+//! with their tokens and budgets, changed ones restart with their budgets' timing carried over.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::budget::Budgets;
+use crate::collect::{Collector, ErrorReason, PollContext, PollError};
+use crate::config::{Config, TargetConfig};
+use crate::http::ApiClient;
+use crate::platforms;
+use crate::store::{Snapshot, Store};
+use crate::telemetry::SelfMetrics;
+
+/// The first poll of every collector starts within this long after start (spread, so targets
+/// do not all fire at once, but soon, so an operator sees data at once even for hourly ones).
+const FIRST_POLL_SPREAD: Duration = Duration::from_secs(5);
+
+struct RunningTarget {
+    config: TargetConfig,
+    budgets: Arc<Budgets>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The running pollers of the daemon.
+pub struct Runtime {
+    store: Arc<Store>,
+    metrics: Arc<SelfMetrics>,
+    targets: Mutex<BTreeMap<String, RunningTarget>>,
+}
+
+/// A target ready to start: its client and collectors are built.
+struct Prepared {
+    config: TargetConfig,
+    budgets: Arc<Budgets>,
+    collectors: Vec<(&'static str, Arc<dyn Collector>)>,
+}
+
+impl Runtime {
+    pub fn new(store: Arc<Store>, metrics: Arc<SelfMetrics>) -> Runtime {
+        Runtime {
+            store,
+            metrics,
+            targets: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, RunningTarget>> {
+        self.targets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts, keeps, restarts or stops pollers to match `config`. Every changed target is
+    /// prepared before anything stops, so an error (an unreadable CA file) leaves the running
+    /// configuration untouched.
+    pub fn apply(&self, config: &Config) -> Result<(), String> {
+        let mut running = self.lock();
+        let mut prepared = Vec::new();
+        for t in &config.targets {
+            if running.get(&t.name).is_some_and(|r| r.config == *t) {
+                continue;
+            }
+            let previous = running.get(&t.name).map(|r| Arc::clone(&r.budgets));
+            let budgets = Arc::new(Budgets::new(
+                t.platform.limit_scopes(),
+                &t.budgets,
+                previous.as_deref(),
+            ));
+            let client = ApiClient::new(t, Arc::clone(&budgets), Arc::clone(&self.metrics))
+                .map_err(|e| format!("target `{}`: {e}", t.name))?;
+            let collectors = platforms::build_collectors(t, Arc::new(client));
+            prepared.push(Prepared {
+                config: t.clone(),
+                budgets,
+                collectors,
+            });
+        }
+        // Stop removed targets.
+        let wanted: Vec<&str> = config.targets.iter().map(|t| t.name.as_str()).collect();
+        let removed: Vec<String> = running
+            .keys()
+            .filter(|k| !wanted.contains(&k.as_str()))
+            .cloned()
+            .collect();
+        for name in removed {
+            if let Some(r) = running.remove(&name) {
+                info!(target_name = %name, "Stopping the pollers of a removed target.");
+                r.cancel.cancel();
+            }
+        }
+        // Restart changed targets, start new ones.
+        for p in prepared {
+            if let Some(old) = running.remove(&p.config.name) {
+                info!(target_name = %p.config.name, "Restarting the pollers of a changed target.");
+                old.cancel.cancel();
+            }
+            if p.config.tls.insecure_skip_verify {
+                warn!(target_name = %p.config.name, "TLS certificate verification is OFF for this target (tls.insecure_skip_verify).");
+            }
+            let cancel = CancellationToken::new();
+            let mut tasks = Vec::new();
+            for c in &p.config.collectors {
+                self.store.register(
+                    &p.config.name,
+                    c.name,
+                    p.config.platform.as_str(),
+                    c.interval,
+                    c.max_age,
+                );
+            }
+            for (name, collector) in p.collectors {
+                let Some(cc) = p.config.collectors.iter().find(|c| c.name == name) else {
+                    continue;
+                };
+                let task = PollTask {
+                    target: p.config.name.clone(),
+                    platform: p.config.platform.as_str(),
+                    collector_name: name,
+                    interval: cc.interval,
+                    collector,
+                    store: Arc::clone(&self.store),
+                    metrics: Arc::clone(&self.metrics),
+                };
+                tasks.push(tokio::spawn(task.run(cancel.clone())));
+            }
+            running.insert(
+                p.config.name.clone(),
+                RunningTarget {
+                    config: p.config,
+                    budgets: p.budgets,
+                    cancel,
+                    tasks,
+                },
+            );
+        }
+        // Forget slots of collectors no longer enabled and targets no longer configured.
+        self.store.retain(|t, c| {
+            running
+                .get(t)
+                .is_some_and(|r| r.config.collectors.iter().any(|x| x.name == c))
+        });
+        self.metrics.set_targets(running.keys().cloned());
+        Ok(())
+    }
+
+    /// Stops every poller and waits (up to `grace`) for in-flight polls to end.
+    pub async fn shutdown(&self, grace: Duration) {
+        let tasks: Vec<JoinHandle<()>> = {
+            let mut running = self.lock();
+            let mut all = Vec::new();
+            for (_, r) in std::mem::take(&mut *running) {
+                r.cancel.cancel();
+                all.extend(r.tasks);
+            }
+            all
+        };
+        let _ = tokio::time::timeout(grace, async {
+            for t in tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+    }
+}
+
+/// One (target, collector) loop.
+pub struct PollTask {
+    pub target: String,
+    pub platform: &'static str,
+    pub collector_name: &'static str,
+    pub interval: Duration,
+    pub collector: Arc<dyn Collector>,
+    pub store: Arc<Store>,
+    pub metrics: Arc<SelfMetrics>,
+}
+
+impl PollTask {
+    /// Polls at the interval until cancelled.
+    pub async fn run(self, cancel: CancellationToken) {
+        let phase = FIRST_POLL_SPREAD
+            .min(self.interval)
+            .mul_f64(fastrand::f64());
+        let mut next = Instant::now() + phase;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep_until(next) => {}
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = self.poll_once() => {}
+            }
+            // Ticks that passed while the poll ran are skipped, not caught up.
+            next += self.interval;
+            let now = Instant::now();
+            while next <= now {
+                next += self.interval;
+                self.metrics
+                    .collector_skipped
+                    .with_label_values(&[&self.target, self.collector_name])
+                    .inc();
+                warn!(target_name = %self.target, collector = self.collector_name, "Skipped a poll: the previous one was still running.");
+            }
+        }
+    }
+
+    /// Runs one poll within the interval and publishes or records its outcome.
+    pub async fn poll_once(&self) -> Result<usize, PollError> {
+        let started = Instant::now();
+        let ctx = PollContext {
+            deadline: started + self.interval,
+            started: SystemTime::now(),
+        };
+        let result = match tokio::time::timeout(self.interval, self.collector.poll(&ctx)).await {
+            Ok(r) => r,
+            Err(_) => Err(PollError::new(
+                ErrorReason::Timeout,
+                format!(
+                    "the poll did not finish within its interval of {}",
+                    humantime::format_duration(self.interval)
+                ),
+            )),
+        };
+        let duration = started.elapsed();
+        match result {
+            Ok(batch) => {
+                let dropped = batch.dropped();
+                let (snapshot, duplicates) =
+                    Snapshot::encode(self.platform, &self.target, batch, ctx.started);
+                if duplicates > 0 {
+                    warn!(target_name = %self.target, collector = self.collector_name, duplicates, "Dropped duplicate series.");
+                }
+                let series = snapshot.series();
+                self.store.publish(
+                    &self.target,
+                    self.collector_name,
+                    snapshot,
+                    dropped + duplicates,
+                    duration,
+                );
+                info!(target_name = %self.target, collector = self.collector_name, series, dropped, seconds = duration.as_secs_f64(), "Poll succeeded.");
+                Ok(series)
+            }
+            Err(e) => {
+                self.metrics
+                    .collector_errors
+                    .with_label_values(&[&self.target, self.collector_name, e.reason.as_str()])
+                    .inc();
+                warn!(target_name = %self.target, collector = self.collector_name, reason = %e.reason, error = %e.message, "Poll failed; keeping the last good data until it expires.");
+                self.store.fail(
+                    &self.target,
+                    self.collector_name,
+                    e.reason,
+                    e.message.clone(),
+                    duration,
+                );
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Builds the poll tasks of every enabled collector of a configuration without starting loops
+/// (for `headroom once`).
+pub fn one_shot_tasks(
+    config: &Config,
+    store: &Arc<Store>,
+    metrics: &Arc<SelfMetrics>,
+) -> Result<Vec<PollTask>, String> {
+    let mut tasks = Vec::new();
+    for t in &config.targets {
+        let budgets = Arc::new(Budgets::new(t.platform.limit_scopes(), &t.budgets, None));
+        let client = ApiClient::new(t, budgets, Arc::clone(metrics))
+            .map_err(|e| format!("target `{}`: {e}", t.name))?;
+        for (name, collector) in platforms::build_collectors(t, Arc::new(client)) {
+            let Some(cc) = t.collectors.iter().find(|c| c.name == name) else {
+                continue;
+            };
+            store.register(&t.name, name, t.platform.as_str(), cc.interval, cc.max_age);
+            tasks.push(PollTask {
+                target: t.name.clone(),
+                platform: t.platform.as_str(),
+                collector_name: name,
+                interval: cc.interval,
+                collector,
+                store: Arc::clone(store),
+                metrics: Arc::clone(metrics),
+            });
+        }
+    }
+    metrics.set_targets(config.targets.iter().map(|t| t.name.clone()));
+    Ok(tasks)
+}

@@ -1,0 +1,211 @@
+//! The inbound HTTP server: `/metrics` (gzip when asked), `/probe?target=NAME`, `/healthz`,
+//! `/readyz` and the `/` status page. Every answer is built from the store; no handler ever calls
+//! a vendor API.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{self, Store};
+use crate::telemetry::SelfMetrics;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub metrics: Arc<SelfMetrics>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/metrics", get(metrics))
+        .route("/probe", get(probe))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(state)
+}
+
+/// Binds the listener (so the caller knows the port at once) and serves until `shutdown`;
+/// open connections get `drain` to finish before the server gives up on them.
+pub async fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen).await
+}
+
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+    drain: std::time::Duration,
+) {
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown({
+        let s = shutdown.clone();
+        async move { s.cancelled().await }
+    });
+    // An idle keep-alive connection would hold a graceful shutdown forever; bound the drain.
+    tokio::select! {
+        r = server => if let Err(e) = r { tracing::error!(error = %e, "HTTP server failed.") },
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {}
+    }
+}
+
+fn exposition(body: Vec<u8>, headers: &HeaderMap) -> Response {
+    let gzip = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|e| e.trim().split(';').next() == Some("gzip"))
+        });
+    let mut resp_headers = vec![(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(store::CONTENT_TYPE),
+    )];
+    let body = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 8),
+            flate2::Compression::fast(),
+        );
+        match enc.write_all(&body).and_then(|_| enc.finish()) {
+            Ok(z) => {
+                resp_headers.push((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+                z
+            }
+            Err(_) => body,
+        }
+    } else {
+        body
+    };
+    let mut resp = body.into_response();
+    for (k, v) in resp_headers {
+        resp.headers_mut().insert(k, v);
+    }
+    resp
+}
+
+async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    exposition(
+        s.store.render(None, &s.metrics, SystemTime::now()),
+        &headers,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct ProbeQuery {
+    target: Option<String>,
+}
+
+async fn probe(
+    State(s): State<AppState>,
+    Query(q): Query<ProbeQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(target) = q.target else {
+        return (StatusCode::BAD_REQUEST, "missing ?target=NAME\n").into_response();
+    };
+    if !s.store.targets().iter().any(|t| *t == target) {
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "no target named `{}`; see / for the list\n",
+                html_escape(&target)
+            ),
+        )
+            .into_response();
+    }
+    exposition(
+        s.store.render(Some(&target), &s.metrics, SystemTime::now()),
+        &headers,
+    )
+}
+
+async fn ready(State(s): State<AppState>) -> Response {
+    if s.store.all_attempted() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for every collector's first poll\n",
+        )
+            .into_response()
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn ago(t: Option<SystemTime>, now: SystemTime) -> String {
+    match t {
+        None => "never".into(),
+        Some(t) => match now.duration_since(t) {
+            Ok(d) => format!(
+                "{} ago",
+                humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
+            ),
+            Err(_) => "just now".into(),
+        },
+    }
+}
+
+async fn status_page(State(s): State<AppState>) -> Html<String> {
+    let now = SystemTime::now();
+    let views = s.store.views(now);
+    let mut rows = String::new();
+    for v in &views {
+        let (state, class) = match (&v.status.last_error, v.status.last_success) {
+            (None, Some(_)) => ("up", "up"),
+            (Some(_), _) => ("DOWN", "down"),
+            (None, None) => ("waiting", "wait"),
+        };
+        let error = v
+            .status
+            .last_error
+            .as_ref()
+            .map(|(r, m)| format!("<b>{}</b>: {}", r, html_escape(m)))
+            .unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{state}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{error}</td></tr>\n",
+            html_escape(&v.target),
+            html_escape(&v.status.platform),
+            html_escape(&v.collector),
+            humantime::format_duration(v.status.interval),
+            ago(v.status.last_success, now),
+            ago(v.data_taken_at, now),
+            v.status.last_duration.map(|d| format!("{:.2}s", d.as_secs_f64())).unwrap_or_default(),
+            v.series,
+            v.status.dropped_values,
+        ));
+    }
+    let mut budget = String::new();
+    let mut out = Vec::new();
+    s.metrics.encode(&mut out, None);
+    for line in String::from_utf8_lossy(&out).lines() {
+        if line.starts_with("headroom_api_budget_requests_per_second{")
+            || line.starts_with("headroom_api_throttled_total{")
+            || line.starts_with("headroom_api_budget_wait_seconds_total{")
+        {
+            budget.push_str(&format!("<li><code>{}</code></li>", html_escape(line)));
+        }
+    }
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>headroom</title><style>\
+         body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
+         tr.down{{background:#fdd}}tr.up{{background:#efe}}tr.wait{{background:#ffd}}</style></head><body>\
+         <h1>headroom {}</h1><p>Capacity telemetry exporter. <a href=\"/metrics\">/metrics</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a> · <code>/probe?target=NAME</code></p>\
+         <h2>Collectors</h2><table><tr><th>target</th><th>platform</th><th>collector</th><th>state</th><th>interval</th><th>last success</th><th>data age</th><th>last poll</th><th>series</th><th>dropped values</th><th>last error</th></tr>\n{rows}</table>\
+         <h2>Rate budgets</h2><ul>{budget}</ul></body></html>\n",
+        env!("CARGO_PKG_VERSION")
+    ))
+}

@@ -1,0 +1,468 @@
+//! Snapshots of collector output, their freshness, and the Prometheus text exposition.
+//!
+//! A collector's poll becomes one immutable [`Snapshot`], encoded into exposition lines when it is
+//! published; the [`Store`] swaps it in whole, so a scrape never sees half a poll. A failed poll
+//! keeps the last good snapshot until its `max_age`, after which the series vanish and Prometheus
+//! marks them stale. Only this module knows the text format (0.0.4); serving `/metrics` is a
+//! concatenation of pre-encoded bytes plus a few live self-metrics, and never calls a vendor API.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::catalog::{self, MetricDef};
+use crate::collect::{Batch, ErrorReason};
+use crate::telemetry::SelfMetrics;
+
+/// Content type of the exposition served on `/metrics`.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One poll's result for one (target, collector), encoded and ready to serve.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// (index into `catalog::ALL`, sample lines of that family), ordered by index.
+    families: Vec<(usize, Vec<u8>)>,
+    series: usize,
+    taken_at: SystemTime,
+}
+
+impl Snapshot {
+    /// Encodes a batch, prefixing every series with the `platform` and `target` labels.
+    /// Duplicate series (same family and labels) keep their first value; the count of those
+    /// dropped is returned beside the snapshot so the collector can report it.
+    pub fn encode(
+        platform: &str,
+        target: &str,
+        batch: Batch,
+        taken_at: SystemTime,
+    ) -> (Snapshot, usize) {
+        let mut samples = batch.into_samples();
+        samples.sort_by(|a, b| {
+            catalog::index_of(a.def)
+                .cmp(&catalog::index_of(b.def))
+                .then_with(|| a.labels.cmp(&b.labels))
+        });
+        let before = samples.len();
+        samples.dedup_by(|later, earlier| {
+            later.def.name == earlier.def.name && later.labels == earlier.labels
+        });
+        let duplicates = before - samples.len();
+        let mut families: Vec<(usize, Vec<u8>)> = Vec::new();
+        let mut prefix = String::new();
+        let _ = write!(
+            prefix,
+            "platform=\"{}\",target=\"{}\"",
+            escape(platform),
+            escape(target)
+        );
+        for sample in &samples {
+            let idx = catalog::index_of(sample.def);
+            if families.last().map(|(i, _)| *i) != Some(idx) {
+                families.push((idx, Vec::new()));
+            }
+            if let Some((_, buf)) = families.last_mut() {
+                write_sample(
+                    buf,
+                    sample.def.name,
+                    Some(&prefix),
+                    &sample.labels,
+                    sample.value,
+                );
+            }
+        }
+        let series = samples.len();
+        (
+            Snapshot {
+                families,
+                series,
+                taken_at,
+            },
+            duplicates,
+        )
+    }
+
+    /// Number of series in the snapshot.
+    pub fn series(&self) -> usize {
+        self.series
+    }
+
+    /// Bytes of exposition text the snapshot holds.
+    pub fn encoded_len(&self) -> usize {
+        self.families.iter().map(|(_, b)| b.len()).sum()
+    }
+}
+
+/// Writes one sample line: `name{prefix,labels} value\n`.
+fn write_sample(
+    buf: &mut Vec<u8>,
+    name: &str,
+    prefix: Option<&str>,
+    labels: &[(&'static str, String)],
+    value: f64,
+) {
+    let mut line = String::with_capacity(128);
+    line.push_str(name);
+    let has_labels = prefix.is_some() || !labels.is_empty();
+    if has_labels {
+        line.push('{');
+        let mut first = true;
+        if let Some(p) = prefix {
+            line.push_str(p);
+            first = false;
+        }
+        for (k, v) in labels {
+            if !first {
+                line.push(',');
+            }
+            first = false;
+            let _ = write!(line, "{k}=\"{}\"", escape(v));
+        }
+        line.push('}');
+    }
+    line.push(' ');
+    line.push_str(&format_value(value));
+    line.push('\n');
+    buf.extend_from_slice(line.as_bytes());
+}
+
+/// Escapes a label value for the text format: backslash, double quote and newline.
+pub fn escape(value: &str) -> std::borrow::Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return std::borrow::Cow::Borrowed(value);
+    }
+    let mut out = String::with_capacity(value.len() + 4);
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Formats a sample value as the text format expects (`NaN`, `+Inf`, `-Inf`, or a decimal).
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
+    } else {
+        format!("{v}")
+    }
+}
+
+/// What the status page and self-metrics know about one (target, collector).
+#[derive(Clone, Debug)]
+pub struct CollectorStatus {
+    pub platform: String,
+    pub interval: Duration,
+    pub max_age: Duration,
+    pub last_attempt: Option<SystemTime>,
+    pub last_success: Option<SystemTime>,
+    pub last_duration: Option<Duration>,
+    pub last_error: Option<(ErrorReason, String)>,
+    pub dropped_values: usize,
+}
+
+#[derive(Debug)]
+struct Slot {
+    status: CollectorStatus,
+    snapshot: Option<Arc<Snapshot>>,
+}
+
+/// Key of a slot: target name and collector name.
+pub type SlotKey = (String, String);
+
+/// A copy of one slot's state, for the status page.
+#[derive(Clone, Debug)]
+pub struct SlotView {
+    pub target: String,
+    pub collector: String,
+    pub status: CollectorStatus,
+    /// Series served now (0 when no snapshot or it expired).
+    pub series: usize,
+    /// When the snapshot being served was taken.
+    pub data_taken_at: Option<SystemTime>,
+}
+
+/// All snapshots and collector states of the running daemon.
+#[derive(Debug, Default)]
+pub struct Store {
+    slots: RwLock<BTreeMap<SlotKey, Slot>>,
+}
+
+impl Store {
+    pub fn new() -> Store {
+        Store::default()
+    }
+
+    /// Adds a slot for a collector, or updates its schedule settings if it exists (a reload keeps
+    /// the data being served).
+    pub fn register(
+        &self,
+        target: &str,
+        collector: &str,
+        platform: &str,
+        interval: Duration,
+        max_age: Duration,
+    ) {
+        let mut slots = self.write();
+        let key = (target.to_string(), collector.to_string());
+        match slots.get_mut(&key) {
+            Some(slot) => {
+                slot.status.platform = platform.to_string();
+                slot.status.interval = interval;
+                slot.status.max_age = max_age;
+            }
+            None => {
+                slots.insert(
+                    key,
+                    Slot {
+                        status: CollectorStatus {
+                            platform: platform.to_string(),
+                            interval,
+                            max_age,
+                            last_attempt: None,
+                            last_success: None,
+                            last_duration: None,
+                            last_error: None,
+                            dropped_values: 0,
+                        },
+                        snapshot: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Drops every slot whose key `keep` rejects (targets or collectors removed by a reload).
+    pub fn retain(&self, keep: impl Fn(&str, &str) -> bool) {
+        self.write().retain(|(t, c), _| keep(t, c));
+    }
+
+    /// Publishes a successful poll: the snapshot replaces the previous one whole.
+    pub fn publish(
+        &self,
+        target: &str,
+        collector: &str,
+        snapshot: Snapshot,
+        dropped_values: usize,
+        duration: Duration,
+    ) {
+        let mut slots = self.write();
+        if let Some(slot) = slots.get_mut(&(target.to_string(), collector.to_string())) {
+            let now = SystemTime::now();
+            slot.status.last_attempt = Some(now);
+            slot.status.last_success = Some(now);
+            slot.status.last_duration = Some(duration);
+            slot.status.last_error = None;
+            slot.status.dropped_values = dropped_values;
+            slot.snapshot = Some(Arc::new(snapshot));
+        }
+    }
+
+    /// Records a failed poll; the last good snapshot stays until its `max_age`.
+    pub fn fail(
+        &self,
+        target: &str,
+        collector: &str,
+        reason: ErrorReason,
+        message: String,
+        duration: Duration,
+    ) {
+        let mut slots = self.write();
+        if let Some(slot) = slots.get_mut(&(target.to_string(), collector.to_string())) {
+            slot.status.last_attempt = Some(SystemTime::now());
+            slot.status.last_duration = Some(duration);
+            slot.status.last_error = Some((reason, message));
+        }
+    }
+
+    /// Drops snapshots older than their `max_age`, freeing their memory.
+    pub fn expire(&self, now: SystemTime) {
+        let mut slots = self.write();
+        for slot in slots.values_mut() {
+            if slot
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| is_expired(s, slot.status.max_age, now))
+            {
+                slot.snapshot = None;
+            }
+        }
+    }
+
+    /// True once every registered collector has finished at least one poll attempt.
+    pub fn all_attempted(&self) -> bool {
+        self.read()
+            .values()
+            .all(|s| s.status.last_attempt.is_some())
+    }
+
+    /// Names of the targets with at least one slot.
+    pub fn targets(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.read().keys().map(|(t, _)| t.clone()).collect();
+        names.dedup();
+        names
+    }
+
+    /// A copy of every slot's state, ordered by target and collector.
+    pub fn views(&self, now: SystemTime) -> Vec<SlotView> {
+        self.read()
+            .iter()
+            .map(|((t, c), slot)| {
+                let live = live_snapshot(slot, now);
+                SlotView {
+                    target: t.clone(),
+                    collector: c.clone(),
+                    status: slot.status.clone(),
+                    series: live.map_or(0, |s| s.series),
+                    data_taken_at: live.map(|s| s.taken_at),
+                }
+            })
+            .collect()
+    }
+
+    /// Renders the exposition: every live snapshot (of one target when `target` is given), the
+    /// collector status families, and the self-metrics.
+    pub fn render(
+        &self,
+        target: Option<&str>,
+        self_metrics: &SelfMetrics,
+        now: SystemTime,
+    ) -> Vec<u8> {
+        // Take the Arcs under the lock, encode outside it.
+        let (snapshots, views): (Vec<Arc<Snapshot>>, Vec<SlotView>) = {
+            let slots = self.read();
+            let mut snaps = Vec::new();
+            let mut views = Vec::new();
+            for ((t, c), slot) in slots.iter() {
+                if target.is_some_and(|want| want != t) {
+                    continue;
+                }
+                let live = live_snapshot(slot, now);
+                if let Some(s) = live {
+                    snaps.push(Arc::clone(s));
+                }
+                views.push(SlotView {
+                    target: t.clone(),
+                    collector: c.clone(),
+                    status: slot.status.clone(),
+                    series: live.map_or(0, |s| s.series),
+                    data_taken_at: live.map(|s| s.taken_at),
+                });
+            }
+            (snaps, views)
+        };
+        let total: usize = snapshots.iter().map(|s| s.encoded_len()).sum();
+        let mut out = Vec::with_capacity(total + 64 * 1024);
+        let mut cursors = vec![0usize; snapshots.len()];
+        for (idx, def) in catalog::ALL.iter().enumerate() {
+            let mut header_written = false;
+            for (snap, cursor) in snapshots.iter().zip(cursors.iter_mut()) {
+                if let Some((i, bytes)) = snap.families.get(*cursor) {
+                    if *i == idx {
+                        if !header_written {
+                            write_header(&mut out, def);
+                            header_written = true;
+                        }
+                        out.extend_from_slice(bytes);
+                        *cursor += 1;
+                    }
+                }
+            }
+        }
+        render_status(&mut out, &views, now);
+        self_metrics.encode(&mut out, target);
+        out
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<SlotKey, Slot>> {
+        // A panic while holding the lock cannot leave the map inconsistent (every update is a
+        // single assignment), so a poisoned lock is still safe to use.
+        self.slots.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<SlotKey, Slot>> {
+        self.slots.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn is_expired(snapshot: &Snapshot, max_age: Duration, now: SystemTime) -> bool {
+    now.duration_since(snapshot.taken_at)
+        .is_ok_and(|age| age > max_age)
+}
+
+fn live_snapshot(slot: &Slot, now: SystemTime) -> Option<&Arc<Snapshot>> {
+    slot.snapshot
+        .as_ref()
+        .filter(|s| !is_expired(s, slot.status.max_age, now))
+}
+
+/// Writes the `# HELP` and `# TYPE` lines of a family.
+pub fn write_header(out: &mut Vec<u8>, def: &MetricDef) {
+    let help = def.help.replace('\\', "\\\\").replace('\n', "\\n");
+    out.extend_from_slice(
+        format!(
+            "# HELP {} {}\n# TYPE {} {}\n",
+            def.name,
+            help,
+            def.name,
+            def.kind.as_str()
+        )
+        .as_bytes(),
+    );
+}
+
+/// Unix seconds of a time (0 before the epoch, which cannot happen on a sane clock).
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn render_status(out: &mut Vec<u8>, views: &[SlotView], _now: SystemTime) {
+    type Getter = fn(&SlotView) -> Option<f64>;
+    let families: [(&MetricDef, Getter); 6] = [
+        (&catalog::COLLECTOR_UP, |v| {
+            let up = v.status.last_error.is_none() && v.status.last_success.is_some();
+            Some(if up { 1.0 } else { 0.0 })
+        }),
+        (&catalog::COLLECTOR_LAST_SUCCESS, |v| {
+            v.status.last_success.map(unix_seconds)
+        }),
+        (&catalog::COLLECTOR_LAST_ATTEMPT, |v| {
+            v.status.last_attempt.map(unix_seconds)
+        }),
+        (&catalog::COLLECTOR_DURATION, |v| {
+            v.status.last_duration.map(|d| d.as_secs_f64())
+        }),
+        (&catalog::COLLECTOR_SERIES, |v| Some(v.series as f64)),
+        (&catalog::COLLECTOR_DROPPED_VALUES, |v| {
+            Some(v.status.dropped_values as f64)
+        }),
+    ];
+    for (def, get) in families {
+        let mut body = Vec::new();
+        for v in views {
+            if let Some(value) = get(v) {
+                let labels = [
+                    ("target", v.target.clone()),
+                    ("collector", v.collector.clone()),
+                ];
+                write_sample(&mut body, def.name, None, &labels, value);
+            }
+        }
+        if !body.is_empty() {
+            write_header(out, def);
+            out.extend_from_slice(&body);
+        }
+    }
+}
