@@ -81,9 +81,20 @@ fn service_measure(service: &str, metric_type: &str, tb: f64) -> Option<Measure>
         "evs" | "obs" | "sfs" => measure("storage", "bytes", tb, Some("storage_type")),
         "vpn" if mt.contains("connection") => measure("vpn_connections", "count", 1.0, None),
         "vpn" if mt.contains("gateway") => measure("vpn_gateways", "count", 1.0, None),
-        "dcc" if mt.contains("cpu") => measure("vcpu", "cores", 1.0, None),
-        "dcc" if mt.contains("mem") => measure("memory", "bytes", tb, None),
-        "dcc" if mt.contains("host") => measure("hosts", "count", 1.0, None),
+        "dcc" => {
+            // The document's example is the description "Host/memory/vCPU": a row must name
+            // exactly one of the three, or it is not exported (never guessed).
+            let kinds = [
+                (mt.contains("cpu"), measure("vcpu", "cores", 1.0, None)),
+                (mt.contains("mem"), measure("memory", "bytes", tb, None)),
+                (mt.contains("host"), measure("hosts", "count", 1.0, None)),
+            ];
+            let mut hits = kinds.into_iter().filter(|(hit, _)| *hit);
+            match (hits.next(), hits.next()) {
+                (Some((_, m)), None) => m,
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
