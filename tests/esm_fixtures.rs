@@ -2,18 +2,27 @@
 //! normalised series: values, units and labels.
 
 use headroom::collect::Batch;
-use headroom::platforms::huawei_esm::api::{parse_page, Alarm, CapacityRow, Device, ElbCluster, HostMetric, TenantResource};
-use headroom::platforms::huawei_esm::collect::{self as esm, normalise_capacity, push_source_times};
+use headroom::platforms::huawei_esm::api::{
+    parse_page, Alarm, CapacityRow, Device, ElbCluster, HostMetric, TenantResource,
+};
+use headroom::platforms::huawei_esm::collect::{
+    self as esm, normalise_capacity, push_source_times,
+};
 
 const TB: f64 = 1_099_511_627_776.0;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/tests/fixtures/huawei_esm/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/huawei_esm/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn rows<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
-    parse_page::<T>(name, &fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}")).items
+    parse_page::<T>(name, &fixture(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .items
 }
 
 /// Asserts exactly one series of `family` with exactly `labels` and the value `want`.
@@ -25,24 +34,44 @@ fn expect(batch: &Batch, family: &str, labels: &[(&str, &str)], want: f64) {
         .iter()
         .filter(|s| s.def.name == family)
         .filter(|s| {
-            let mut got: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let mut got: Vec<(&str, &str)> =
+                s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
             got.sort();
             got == want_labels
         })
         .map(|s| s.value)
         .collect();
-    assert_eq!(hits.len(), 1, "{family}{labels:?}: found {hits:?}\nall: {:#?}", batch.samples());
+    assert_eq!(
+        hits.len(),
+        1,
+        "{family}{labels:?}: found {hits:?}\nall: {:#?}",
+        batch.samples()
+    );
     let got = hits[0];
-    assert!((got - want).abs() <= want.abs() * 1e-12, "{family}{labels:?}: got {got}, want {want}");
+    assert!(
+        (got - want).abs() <= want.abs() * 1e-12,
+        "{family}{labels:?}: got {got}, want {want}"
+    );
 }
 
 fn count(batch: &Batch, family: &str) -> usize {
-    batch.samples().iter().filter(|s| s.def.name == family).count()
+    batch
+        .samples()
+        .iter()
+        .filter(|s| s.def.name == family)
+        .count()
 }
 
 fn service(name: &str, svc: &str) -> Batch {
     let mut b = Batch::new();
-    let t = normalise_capacity("service_capacity", svc, None, &rows::<CapacityRow>(name), TB, &mut b);
+    let t = normalise_capacity(
+        "service_capacity",
+        svc,
+        None,
+        &rows::<CapacityRow>(name),
+        TB,
+        &mut b,
+    );
     push_source_times("service_capacity", svc, t, &mut b);
     b
 }
@@ -50,30 +79,96 @@ fn service(name: &str, svc: &str) -> Batch {
 #[test]
 fn physical_storage_example() {
     let mut b = Batch::new();
-    let t = normalise_capacity("physical_capacity", "physical", Some("EVS"), &rows::<CapacityRow>("physical_capacity_storage.json"), TB, &mut b);
+    let t = normalise_capacity(
+        "physical_capacity",
+        "physical",
+        Some("EVS"),
+        &rows::<CapacityRow>("physical_capacity_storage.json"),
+        TB,
+        &mut b,
+    );
     push_source_times("physical_capacity", "physical", t, &mut b);
-    let l = |region| [("service", "physical"), ("resource", "storage"), ("unit", "bytes"), ("region", region), ("pool", "MANAGE"), ("storage_type", "SAS")];
-    expect(&b, "headroom_resource_allocated", &l("cn-central-229"), 112.2265625 * TB);
-    expect(&b, "headroom_resource_free", &l("cn-central-229"), 94.5693359375 * TB);
-    expect(&b, "headroom_resource_allocated", &l("cn-east-264"), 173.3232421875 * TB);
-    expect(&b, "headroom_resource_free", &l("cn-east-264"), 102.4052734375 * TB);
+    let l = |region| {
+        [
+            ("service", "physical"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("region", region),
+            ("pool", "MANAGE"),
+            ("storage_type", "SAS"),
+        ]
+    };
+    expect(
+        &b,
+        "headroom_resource_allocated",
+        &l("cn-central-229"),
+        112.2265625 * TB,
+    );
+    expect(
+        &b,
+        "headroom_resource_free",
+        &l("cn-central-229"),
+        94.5693359375 * TB,
+    );
+    expect(
+        &b,
+        "headroom_resource_allocated",
+        &l("cn-east-264"),
+        173.3232421875 * TB,
+    );
+    expect(
+        &b,
+        "headroom_resource_free",
+        &l("cn-east-264"),
+        102.4052734375 * TB,
+    );
     // The storage rows have no `total`: capacity is not invented.
     assert_eq!(count(&b, "headroom_resource_capacity"), 0);
-    expect(&b, "headroom_source_timestamp_seconds", &[("collector", "physical_capacity"), ("service", "physical"), ("region", "cn-east-264")], 1649692800.0);
+    expect(
+        &b,
+        "headroom_source_timestamp_seconds",
+        &[
+            ("collector", "physical_capacity"),
+            ("service", "physical"),
+            ("region", "cn-east-264"),
+        ],
+        1649692800.0,
+    );
     assert_eq!(b.dropped(), 0);
 }
 
 #[test]
 fn physical_compute_example() {
     let mut b = Batch::new();
-    normalise_capacity("physical_capacity", "physical", Some("ECS"), &rows::<CapacityRow>("physical_capacity_compute.json"), TB, &mut b);
-    let mem = [("service", "physical"), ("resource", "memory"), ("unit", "bytes"), ("region", "cn-east-264"), ("pool", "KVM_POD"), ("server_model", "C6xLarge")];
+    normalise_capacity(
+        "physical_capacity",
+        "physical",
+        Some("ECS"),
+        &rows::<CapacityRow>("physical_capacity_compute.json"),
+        TB,
+        &mut b,
+    );
+    let mem = [
+        ("service", "physical"),
+        ("resource", "memory"),
+        ("unit", "bytes"),
+        ("region", "cn-east-264"),
+        ("pool", "KVM_POD"),
+        ("server_model", "C6xLarge"),
+    ];
     expect(&b, "headroom_resource_capacity", &mem, 44.072265625 * TB);
     expect(&b, "headroom_resource_allocated", &mem, 15.2578125 * TB);
     expect(&b, "headroom_resource_free", &mem, 26.486328125 * TB);
     expect(&b, "headroom_resource_used", &mem, 0.0);
     expect(&b, "headroom_resource_utilization_ratio", &mem, 0.0);
-    let cpu = [("service", "physical"), ("resource", "vcpu"), ("unit", "cores"), ("region", "cn-east-264"), ("pool", "KVM_POD"), ("server_model", "M6xLarge")];
+    let cpu = [
+        ("service", "physical"),
+        ("resource", "vcpu"),
+        ("unit", "cores"),
+        ("region", "cn-east-264"),
+        ("pool", "KVM_POD"),
+        ("server_model", "M6xLarge"),
+    ];
     expect(&b, "headroom_resource_capacity", &cpu, 10792.0);
     expect(&b, "headroom_resource_allocated", &cpu, 4964.0);
     expect(&b, "headroom_resource_free", &cpu, 5408.0);
@@ -84,21 +179,54 @@ fn physical_compute_example() {
 #[test]
 fn ecs_vm_example() {
     let b = service("service_capacity_ecs_vm.json", "ecs");
-    let l = [("service", "ecs"), ("resource", "instances"), ("unit", "count"), ("region", "cn-north-213"), ("az", "cn-north-213a"), ("pool", "MANAGE"), ("flavor", "xxx/C6 flavor")];
+    let l = [
+        ("service", "ecs"),
+        ("resource", "instances"),
+        ("unit", "count"),
+        ("region", "cn-north-213"),
+        ("az", "cn-north-213a"),
+        ("pool", "MANAGE"),
+        ("flavor", "xxx/C6 flavor"),
+    ];
     expect(&b, "headroom_resource_capacity", &l, 238.96484375);
     expect(&b, "headroom_resource_allocated", &l, 225.8984375);
     expect(&b, "headroom_resource_free", &l, 13.06640625);
     expect(&b, "headroom_resource_used", &l, 74.2802734375);
-    expect(&b, "headroom_resource_utilization_ratio", &l, 0.40409390589222816);
-    expect(&b, "headroom_source_timestamp_seconds", &[("collector", "service_capacity"), ("service", "ecs"), ("region", "cn-north-213")], 1756742400.0);
+    expect(
+        &b,
+        "headroom_resource_utilization_ratio",
+        &l,
+        0.40409390589222816,
+    );
+    expect(
+        &b,
+        "headroom_source_timestamp_seconds",
+        &[
+            ("collector", "service_capacity"),
+            ("service", "ecs"),
+            ("region", "cn-north-213"),
+        ],
+        1756742400.0,
+    );
     assert_eq!(b.len(), 6);
 }
 
 #[test]
 fn storage_services_examples_are_in_bytes() {
-    for (file, svc, subtype) in [("service_capacity_evs.json", "evs", Some("SAS")), ("service_capacity_obs.json", "obs", Some("a")), ("service_capacity_sfs.json", "sfs", None)] {
+    for (file, svc, subtype) in [
+        ("service_capacity_evs.json", "evs", Some("SAS")),
+        ("service_capacity_obs.json", "obs", Some("a")),
+        ("service_capacity_sfs.json", "sfs", None),
+    ] {
         let b = service(file, svc);
-        let mut l = vec![("service", svc), ("resource", "storage"), ("unit", "bytes"), ("region", "cn-north-213"), ("az", "cn-north-213a"), ("pool", "MANAGE")];
+        let mut l = vec![
+            ("service", svc),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("region", "cn-north-213"),
+            ("az", "cn-north-213a"),
+            ("pool", "MANAGE"),
+        ];
         // SFS sends metric_type "null": no storage_type label.
         if let Some(s) = subtype {
             l.push(("storage_type", s));
@@ -113,14 +241,55 @@ fn storage_services_examples_are_in_bytes() {
 #[test]
 fn counted_services_examples() {
     for (file, svc, resource, label, value) in [
-        ("service_capacity_bms.json", "bms", "instances", "flavor", "physical.kd1ne.2xlarge"),
-        ("service_capacity_eip.json", "eip", "eip", "eip_type", "5_bgp"),
-        ("service_capacity_rds.json", "rds", "instances", "flavor", "dbtype:sqlServer/nosqlServer"),
-        ("service_capacity_deh.json", "deh", "hosts", "flavor", "DeH flavor type: s3/l5"),
+        (
+            "service_capacity_bms.json",
+            "bms",
+            "instances",
+            "flavor",
+            "physical.kd1ne.2xlarge",
+        ),
+        (
+            "service_capacity_eip.json",
+            "eip",
+            "eip",
+            "eip_type",
+            "5_bgp",
+        ),
+        (
+            "service_capacity_rds.json",
+            "rds",
+            "instances",
+            "flavor",
+            "dbtype:sqlServer/nosqlServer",
+        ),
+        (
+            "service_capacity_deh.json",
+            "deh",
+            "hosts",
+            "flavor",
+            "DeH flavor type: s3/l5",
+        ),
     ] {
         let b = service(file, svc);
-        let pool = b.samples().iter().find_map(|s| s.labels.iter().find(|(k, _)| *k == "pool").map(|(_, v)| v.clone())).unwrap_or_default();
-        let l = [("service", svc), ("resource", resource), ("unit", "count"), ("region", "cn-north-213"), ("az", "cn-north-213a"), ("pool", pool.as_str()), (label, value)];
+        let pool = b
+            .samples()
+            .iter()
+            .find_map(|s| {
+                s.labels
+                    .iter()
+                    .find(|(k, _)| *k == "pool")
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap_or_default();
+        let l = [
+            ("service", svc),
+            ("resource", resource),
+            ("unit", "count"),
+            ("region", "cn-north-213"),
+            ("az", "cn-north-213a"),
+            ("pool", pool.as_str()),
+            (label, value),
+        ];
         expect(&b, "headroom_resource_capacity", &l, 238.96484375);
         expect(&b, "headroom_resource_allocated", &l, 225.8984375);
         expect(&b, "headroom_resource_free", &l, 13.06640625);
@@ -130,12 +299,26 @@ fn counted_services_examples() {
 #[test]
 fn realistic_000_examples() {
     let b = service("service_capacity_eip_000.json", "eip");
-    let l = [("service", "eip"), ("resource", "eip"), ("unit", "count"), ("region", "cn-east-264"), ("pool", "EIP_POD"), ("eip_type", "5_bgp")];
+    let l = [
+        ("service", "eip"),
+        ("resource", "eip"),
+        ("unit", "count"),
+        ("region", "cn-east-264"),
+        ("pool", "EIP_POD"),
+        ("eip_type", "5_bgp"),
+    ];
     expect(&b, "headroom_resource_capacity", &l, 490.0);
     expect(&b, "headroom_resource_allocated", &l, 358.0);
     expect(&b, "headroom_resource_free", &l, 132.0);
     let b = service("service_capacity_bms_000.json", "bms");
-    let l = [("service", "bms"), ("resource", "instances"), ("unit", "count"), ("region", "cn-east-264"), ("pool", "POD"), ("flavor", "physical.kd1ne.2xlarge")];
+    let l = [
+        ("service", "bms"),
+        ("resource", "instances"),
+        ("unit", "count"),
+        ("region", "cn-east-264"),
+        ("pool", "POD"),
+        ("flavor", "physical.kd1ne.2xlarge"),
+    ];
     expect(&b, "headroom_resource_capacity", &l, 4.0);
     expect(&b, "headroom_resource_free", &l, 4.0);
     expect(&b, "headroom_resource_allocated", &l, 0.0);
@@ -152,13 +335,34 @@ fn dcc_placeholder_metric_type_is_not_guessed() {
 #[test]
 fn vpn_example() {
     let b = service("service_capacity_vpn.json", "vpn");
-    let gw = [("service", "vpn"), ("resource", "vpn_gateways"), ("unit", "count"), ("region", "cn-east-264"), ("pool", "VPN_POD")];
+    let gw = [
+        ("service", "vpn"),
+        ("resource", "vpn_gateways"),
+        ("unit", "count"),
+        ("region", "cn-east-264"),
+        ("pool", "VPN_POD"),
+    ];
     expect(&b, "headroom_resource_capacity", &gw, 5.0);
     expect(&b, "headroom_resource_free", &gw, 5.0);
     expect(&b, "headroom_resource_allocated", &gw, 0.0);
-    let conn = [("service", "vpn"), ("resource", "vpn_connections"), ("unit", "count"), ("region", "cn-east-264"), ("pool", "VPN_POD")];
+    let conn = [
+        ("service", "vpn"),
+        ("resource", "vpn_connections"),
+        ("unit", "count"),
+        ("region", "cn-east-264"),
+        ("pool", "VPN_POD"),
+    ];
     expect(&b, "headroom_resource_capacity", &conn, 0.0);
-    expect(&b, "headroom_source_timestamp_seconds", &[("collector", "service_capacity"), ("service", "vpn"), ("region", "cn-east-264")], 1650211200.0);
+    expect(
+        &b,
+        "headroom_source_timestamp_seconds",
+        &[
+            ("collector", "service_capacity"),
+            ("service", "vpn"),
+            ("region", "cn-east-264"),
+        ],
+        1650211200.0,
+    );
 }
 
 #[test]
@@ -180,18 +384,48 @@ fn device_example() {
         ],
         1.0,
     );
-    expect(&b, "headroom_hosts", &[("device_type", "Device type"), ("state", "running status"), ("region", "cn-north-1")], 1.0);
+    expect(
+        &b,
+        "headroom_hosts",
+        &[
+            ("device_type", "Device type"),
+            ("state", "running status"),
+            ("region", "cn-north-1"),
+        ],
+        1.0,
+    );
 }
 
 #[test]
 fn alarm_examples_have_an_unknown_severity() {
     // The examples carry description text as severity; it is counted as `unknown`, and the four
     // named severities are exported as 0 for the region.
-    for (file, source) in [("cloud_service_alarms.json", "cloud_service"), ("hardware_alarms.json", "hardware")] {
+    for (file, source) in [
+        ("cloud_service_alarms.json", "cloud_service"),
+        ("hardware_alarms.json", "hardware"),
+    ] {
         let mut b = Batch::new();
         esm::normalise_alarms(source, &rows::<Alarm>(file), &mut b);
-        expect(&b, "headroom_alarms_active", &[("source", source), ("severity", "unknown"), ("region", "Region name")], 1.0);
-        expect(&b, "headroom_alarms_active", &[("source", source), ("severity", "critical"), ("region", "Region name")], 0.0);
+        expect(
+            &b,
+            "headroom_alarms_active",
+            &[
+                ("source", source),
+                ("severity", "unknown"),
+                ("region", "Region name"),
+            ],
+            1.0,
+        );
+        expect(
+            &b,
+            "headroom_alarms_active",
+            &[
+                ("source", source),
+                ("severity", "critical"),
+                ("region", "Region name"),
+            ],
+            0.0,
+        );
     }
     assert_eq!(esm::severity_name("1"), "critical");
     assert_eq!(esm::severity_name("4"), "warning");
@@ -204,7 +438,12 @@ fn host_metric_examples() {
     expect(
         &b,
         "headroom_host_resource_utilization_ratio",
-        &[("host", "00700188-9859-xxx8-8889-71axxx4565"), ("resource", "memory"), ("unit", "ratio"), ("region", "cn-north-xx")],
+        &[
+            ("host", "00700188-9859-xxx8-8889-71axxx4565"),
+            ("resource", "memory"),
+            ("unit", "ratio"),
+            ("region", "cn-north-xx"),
+        ],
         0.7981,
     );
     // The 001 example is placeholder text: nothing is exported, nothing fails.
@@ -216,14 +455,26 @@ fn host_metric_examples() {
 #[test]
 fn tenant_resource_examples() {
     let mut b = Batch::new();
-    esm::normalise_tenant_resources("ECS", &rows::<TenantResource>("tenant_resources_000.json"), &mut b);
+    esm::normalise_tenant_resources(
+        "ECS",
+        &rows::<TenantResource>("tenant_resources_000.json"),
+        &mut b,
+    );
     expect(
         &b,
         "headroom_tenant_resources",
-        &[("tenant", "op_svc_dbss_e9f3e8381583492191a9d0c4ba725333"), ("service", "ecs"), ("region", "cn-north-213"), ("az", "cn-north-213a"), ("flavor", "ks1.xlarge.2.linux")],
+        &[
+            ("tenant", "op_svc_dbss_e9f3e8381583492191a9d0c4ba725333"),
+            ("service", "ecs"),
+            ("region", "cn-north-213"),
+            ("az", "cn-north-213a"),
+            ("flavor", "ks1.xlarge.2.linux"),
+        ],
         1.0,
     );
-    let placeholder = parse_page::<TenantResource>("t", &fixture("tenant_resources_placeholder.json")).unwrap_or_else(|e| panic!("{e}"));
+    let placeholder =
+        parse_page::<TenantResource>("t", &fixture("tenant_resources_placeholder.json"))
+            .unwrap_or_else(|e| panic!("{e}"));
     // `total` is the placeholder "Total number": unknown, so paging relies on the page length.
     assert_eq!(placeholder.total, None);
     assert_eq!(placeholder.raw_len, 1);
@@ -233,12 +484,34 @@ fn tenant_resource_examples() {
 fn elb_example_000() {
     let mut b = Batch::new();
     esm::normalise_elb(&rows::<ElbCluster>("elb_capacity_000.json"), &mut b);
-    let l = |r| [("service", "elb"), ("resource", r), ("unit", "count"), ("region", "cn-north-7"), ("cluster", "elbv3-cluster01-az1")];
-    expect(&b, "headroom_resource_capacity", &l("loadbalancers"), 8000.0);
-    expect(&b, "headroom_resource_allocated", &l("loadbalancers"), 164.0);
+    let l = |r| {
+        [
+            ("service", "elb"),
+            ("resource", r),
+            ("unit", "count"),
+            ("region", "cn-north-7"),
+            ("cluster", "elbv3-cluster01-az1"),
+        ]
+    };
+    expect(
+        &b,
+        "headroom_resource_capacity",
+        &l("loadbalancers"),
+        8000.0,
+    );
+    expect(
+        &b,
+        "headroom_resource_allocated",
+        &l("loadbalancers"),
+        164.0,
+    );
     expect(&b, "headroom_resource_capacity", &l("l4_members"), 30000.0);
     // l4_member_count is "": no allocated series.
-    assert!(!b.samples().iter().any(|s| s.def.name == "headroom_resource_allocated" && s.labels.iter().any(|(_, v)| v == "l4_members")));
+    assert!(!b
+        .samples()
+        .iter()
+        .any(|s| s.def.name == "headroom_resource_allocated"
+            && s.labels.iter().any(|(_, v)| v == "l4_members")));
     expect(&b, "headroom_resource_allocated", &l("l7_listeners"), 82.0);
 }
 
@@ -253,14 +526,54 @@ fn host_detail_example_000() {
         "DISK": "[{\"disk\":\"/dev/sda:599.0GB\"},{\"disk\":\"/dev/sdb:1598.0GB\"},{\"disk\":\"/dev/sdc:10.7GB\"}]",
         "AZ_CODE": "1", "POD_CODE": "1", "CLUSTER_NAME": "ecs"}]})
     .to_string();
-    let recs = parse_page::<headroom::platforms::huawei_esm::api::HostDetail>("host_details", body.as_bytes()).unwrap_or_else(|e| panic!("{e}")).items;
+    let recs = parse_page::<headroom::platforms::huawei_esm::api::HostDetail>(
+        "host_details",
+        body.as_bytes(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+    .items;
     let mut b = Batch::new();
     esm::normalise_host_details(&recs, &mut b);
-    let l = |r, u| [("host", "ecs_4-CXXX034"), ("resource", r), ("unit", u), ("region", "cn-north-7"), ("az", "1"), ("cluster", "ecs")];
-    expect(&b, "headroom_host_resource_capacity", &l("cpu", "cores"), 88.0);
-    expect(&b, "headroom_host_resource_capacity", &l("memory", "bytes"), 320.0 * 1024f64.powi(3));
-    expect(&b, "headroom_host_resource_capacity", &l("storage", "bytes"), (599.0 + 1598.0 + 10.7) * 1024f64.powi(3));
-    expect(&b, "headroom_resource_capacity", &[("service", "physical"), ("resource", "cpu"), ("unit", "cores"), ("region", "cn-north-7"), ("cluster", "ecs")], 88.0);
+    let l = |r, u| {
+        [
+            ("host", "ecs_4-CXXX034"),
+            ("resource", r),
+            ("unit", u),
+            ("region", "cn-north-7"),
+            ("az", "1"),
+            ("cluster", "ecs"),
+        ]
+    };
+    expect(
+        &b,
+        "headroom_host_resource_capacity",
+        &l("cpu", "cores"),
+        88.0,
+    );
+    expect(
+        &b,
+        "headroom_host_resource_capacity",
+        &l("memory", "bytes"),
+        320.0 * 1024f64.powi(3),
+    );
+    expect(
+        &b,
+        "headroom_host_resource_capacity",
+        &l("storage", "bytes"),
+        (599.0 + 1598.0 + 10.7) * 1024f64.powi(3),
+    );
+    expect(
+        &b,
+        "headroom_resource_capacity",
+        &[
+            ("service", "physical"),
+            ("resource", "cpu"),
+            ("unit", "cores"),
+            ("region", "cn-north-7"),
+            ("cluster", "ecs"),
+        ],
+        88.0,
+    );
 }
 
 #[test]
@@ -271,14 +584,33 @@ fn lenient_envelopes_and_values() {
     let page = parse_page::<CapacityRow>("t", body).unwrap_or_else(|e| panic!("{e}"));
     let mut b = Batch::new();
     normalise_capacity("service_capacity", "evs", None, &page.items, TB, &mut b);
-    let l = [("service", "evs"), ("resource", "storage"), ("unit", "bytes"), ("region", "r1"), ("az", "r1a"), ("pool", "POD"), ("storage_type", "SSD")];
+    let l = [
+        ("service", "evs"),
+        ("resource", "storage"),
+        ("unit", "bytes"),
+        ("region", "r1"),
+        ("az", "r1a"),
+        ("pool", "POD"),
+        ("storage_type", "SSD"),
+    ];
     expect(&b, "headroom_resource_capacity", &l, 2.0 * TB);
     expect(&b, "headroom_resource_used", &l, 1.5 * TB);
-    assert_eq!(count(&b, "headroom_resource_allocated"), 0, "\"null\" is absent, never 0");
-    assert_eq!(count(&b, "headroom_resource_free"), 0, "\"\" is absent, never 0");
+    assert_eq!(
+        count(&b, "headroom_resource_allocated"),
+        0,
+        "\"null\" is absent, never 0"
+    );
+    assert_eq!(
+        count(&b, "headroom_resource_free"),
+        0,
+        "\"\" is absent, never 0"
+    );
     assert_eq!(b.dropped(), 1, "the unparseable used_ratio is counted");
     // An error envelope without a list is a parse error naming the code.
-    let err = parse_page::<CapacityRow>("t", br#"{"code":"ESM.1001","msg":"bad"}"#).err().map(|e| e.message).unwrap_or_default();
+    let err = parse_page::<CapacityRow>("t", br#"{"code":"ESM.1001","msg":"bad"}"#)
+        .err()
+        .map(|e| e.message)
+        .unwrap_or_default();
     assert!(err.contains("ESM.1001"), "{err}");
     assert!(parse_page::<CapacityRow>("t", b"<html>").is_err());
 }
@@ -291,6 +623,13 @@ fn newest_daily_snapshot_wins() {
     let page = parse_page::<CapacityRow>("t", body).unwrap_or_else(|e| panic!("{e}"));
     let mut b = Batch::new();
     normalise_capacity("service_capacity", "evs", None, &page.items, 1.0, &mut b);
-    let l = [("service", "evs"), ("resource", "storage"), ("unit", "bytes"), ("region", "r"), ("pool", "POD"), ("storage_type", "SAS")];
+    let l = [
+        ("service", "evs"),
+        ("resource", "storage"),
+        ("unit", "bytes"),
+        ("region", "r"),
+        ("pool", "POD"),
+        ("storage_type", "SAS"),
+    ];
     expect(&b, "headroom_resource_capacity", &l, 2.0);
 }

@@ -139,13 +139,17 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             let mut names = BTreeSet::new();
             for (i, item) in items.iter().enumerate() {
                 let path = format!("targets[{i}]");
-                if let Some(t) = parse_target(item, &path, &defaults, &mut ctx, &mut warnings) {
-                    if !names.insert(t.name.clone()) {
+                // Checked on the raw name, so a duplicate is reported even if the target has
+                // other problems.
+                if let Some(name) = item.get("name").and_then(|n| n.as_str()) {
+                    if !names.insert(name.to_string()) {
                         ctx.problems.add(
                             &format!("{path}.name"),
-                            format!("duplicate target name `{}`", t.name),
+                            format!("duplicate target name `{name}`"),
                         );
                     }
+                }
+                if let Some(t) = parse_target(item, &path, &defaults, &mut ctx, &mut warnings) {
                     targets.push(t);
                 }
             }

@@ -32,8 +32,12 @@ pub struct EsmSimConfig {
     pub project: String,
     pub appcode: String,
     pub token_ttl: Duration,
-    /// Tier-2 limit per AppCode, calls per minute (documented: 60).
+    /// Tier-2 limit per AppCode: calls per `capacity_window` (documented: 60 per minute).
     pub capacity_limit_per_minute: usize,
+    /// The window the Tier-2 limit is counted over (60 s; tests shorten it to run faster).
+    pub capacity_window: Duration,
+    /// `Retry-After` sent with a 429, in seconds.
+    pub retry_after_secs: u64,
     /// Tier-1 limit per AppCode, calls per second (documented: 4000).
     pub metric_limit_per_second: usize,
     pub faults: Faults,
@@ -52,6 +56,8 @@ impl Default for EsmSimConfig {
             appcode: "demo-appcode".into(),
             token_ttl: Duration::from_secs(24 * 3600),
             capacity_limit_per_minute: 60,
+            capacity_window: Duration::from_secs(60),
+            retry_after_secs: 5,
             metric_limit_per_second: 4000,
             faults: Faults::default(),
         }
@@ -526,6 +532,10 @@ struct Counters {
     tokens_issued: AtomicU64,
     token_failures: AtomicU64,
     unauthorized: AtomicU64,
+    /// When the last 429 was sent, and the shortest time any client waited after a 429 before
+    /// its next call (shows whether `Retry-After` is honoured).
+    last_429: Mutex<Option<Instant>>,
+    min_gap_after_429_ms: Mutex<Option<u64>>,
 }
 
 /// A running ESM simulator's state.
@@ -544,10 +554,7 @@ impl EsmSim {
     pub fn new(cfg: EsmSimConfig) -> Arc<EsmSim> {
         let fleet = Fleet::generate(&cfg, SystemTime::now());
         Arc::new(EsmSim {
-            capacity_window: SlidingWindow::new(
-                cfg.capacity_limit_per_minute,
-                Duration::from_secs(60),
-            ),
+            capacity_window: SlidingWindow::new(cfg.capacity_limit_per_minute, cfg.capacity_window),
             metric_window: SlidingWindow::new(cfg.metric_limit_per_second, Duration::from_secs(1)),
             faults: Mutex::new(cfg.faults.clone()),
             rng: Mutex::new(fastrand::Rng::with_seed(cfg.seed ^ 0x5eed)),
@@ -641,6 +648,7 @@ async fn stats(State(sim): State<Arc<EsmSim>>) -> Json<Value> {
         "token_failures": sim.counters.token_failures.load(Ordering::Relaxed),
         "unauthorized": sim.counters.unauthorized.load(Ordering::Relaxed),
         "capacity_max_in_window": sim.capacity_window.max_in_window(),
+        "min_gap_after_429_ms": *sim.counters.min_gap_after_429_ms.lock().unwrap_or_else(|e| e.into_inner()),
         "capacity_limit_per_minute": sim.cfg().capacity_limit_per_minute,
     }))
 }
@@ -745,6 +753,38 @@ async fn data(
             "Token authentication failed.",
         );
     }
+    if let Some(t) = sim
+        .counters
+        .last_429
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+    {
+        let gap = t.elapsed().as_millis() as u64;
+        let mut min = sim
+            .counters
+            .min_gap_after_429_ms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *min = Some(min.map_or(gap, |m| m.min(gap)));
+    }
+    let throttle = |sim: &EsmSim| {
+        sim.counters.throttled.fetch_add(1, Ordering::Relaxed);
+        *sim.counters
+            .last_429
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let mut r = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "APIGW.0308",
+            "The throttling threshold has been reached.",
+        );
+        r.headers_mut().insert(
+            "retry-after",
+            axum::http::HeaderValue::from(cfg.retry_after_secs),
+        );
+        r
+    };
     let capacity = is_capacity_path(&path);
     let window = if capacity {
         &sim.capacity_window
@@ -752,15 +792,7 @@ async fn data(
         &sim.metric_window
     };
     if !window.admit() {
-        sim.counters.throttled.fetch_add(1, Ordering::Relaxed);
-        let mut r = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "APIGW.0308",
-            "The throttling threshold has been reached.",
-        );
-        r.headers_mut()
-            .insert("retry-after", axum::http::HeaderValue::from_static("5"));
-        return r;
+        return throttle(&sim);
     }
     *sim.counters
         .by_path
@@ -819,14 +851,7 @@ async fn data(
                 "Internal application error. ServiceException is reported by default.",
             )
         }
-        Fault::Throttle => {
-            sim.counters.throttled.fetch_add(1, Ordering::Relaxed);
-            return error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "APIGW.0308",
-                "The throttling threshold has been reached.",
-            );
-        }
+        Fault::Throttle => return throttle(&sim),
         _ => {}
     }
 

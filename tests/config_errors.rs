@@ -1,0 +1,107 @@
+//! Bad configuration files: every problem is reported with its field path, and `check-config`
+//! exits 1.
+
+use std::process::Command;
+
+const BAD: &str = r#"
+server:
+  listen: "not-an-address"
+defaults:
+  intreval: 5m
+  timeout: soon
+  rate_limit_utilization: 1.5
+targets:
+  - name: esm-a
+    platform: huawei_esm
+    endpoint: ftp://esm.example.internal
+    auth:
+      token_url: https://iam.example.internal/v3/auth/tokens
+      username: reader
+      password: ${HEADROOM_TEST_UNSET_VARIABLE}
+      domain: example
+      apig_appcode: code
+    collectors:
+      physical_capacity: {interval: 10}
+      no_such_collector: {}
+    budgets: {capacity_api: -1, nope: 3}
+  - name: esm-a
+    platform: huawei_esm
+    endpoint: https://esm.example.internal
+    auth:
+      token_url: https://iam.example.internal/v3/auth/tokens
+      username: reader
+      password: x
+      password_file: /nonexistent
+      domain: example
+      project: p
+      apig_appcode: code
+  - name: other
+    platform: vmware
+    endpoint: https://x
+"#;
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let problems = headroom::config::parse(BAD, &|_| None)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .0;
+    let text = problems.join("\n");
+    for want in [
+        "server.listen: `not-an-address` is not an address",
+        "defaults.intreval: unknown key (did you mean `interval`?)",
+        "defaults.timeout: `soon` is not a duration",
+        "defaults.rate_limit_utilization: must be above 0 and at most 1",
+        "targets[0].endpoint: `ftp://esm.example.internal` must be an http:// or https:// URL",
+        "targets[0].auth.password: environment variable HEADROOM_TEST_UNSET_VARIABLE is not set",
+        "targets[0].auth.project: missing (required)",
+        "targets[0].collectors.physical_capacity.interval: `10` is not a duration",
+        "targets[0].collectors.no_such_collector: unknown collector",
+        "targets[0].budgets.capacity_api: must be greater than 0",
+        "targets[0].budgets.nope: unknown limit scope",
+        "targets[1].name: duplicate target name `esm-a`",
+        "targets[1].auth.password: give either `password` or `password_file`, not both",
+        "targets[2].platform: unknown platform `vmware`",
+    ] {
+        assert!(text.contains(want), "missing: {want}\nall:\n{text}");
+    }
+}
+
+#[test]
+fn check_config_exits_1_and_prints_each_problem() {
+    let dir = std::env::temp_dir().join(format!("headroom-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("bad.yaml");
+    std::fs::write(&path, BAD).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("error: targets[1].name: duplicate target name"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().filter(|l| l.contains("error: ")).count() >= 14,
+        "{stderr}"
+    );
+    let good = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args([
+            "check-config",
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.yaml"),
+        ])
+        .env("HCSO_PASSWORD", "p")
+        .env("HCSO_APPCODE", "c")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

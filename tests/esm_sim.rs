@@ -1,0 +1,439 @@
+//! ESM end to end over real HTTP against the simulator: a full poll, budgets, token expiry, wrong
+//! credentials, and every injected fault.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use headroom::collect::ErrorReason;
+use headroom::schedule::{one_shot_tasks, PollTask};
+use headroom::sim::huawei_esm::EsmSimConfig;
+use headroom::store::Store;
+use headroom::telemetry::SelfMetrics;
+
+fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
+    let store = Arc::new(Store::new());
+    let metrics = Arc::new(SelfMetrics::new());
+    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
+    (store, metrics, t)
+}
+
+fn only(collector: &str) -> String {
+    let all = [
+        "physical_capacity",
+        "service_capacity",
+        "devices",
+        "cloud_service_alarms",
+        "hardware_alarms",
+        "host_metrics",
+        "tenant_resources",
+    ];
+    let mut s = String::from("    collectors:\n");
+    for c in all {
+        s.push_str(&format!("      {c}: {{enabled: {}}}\n", c == collector));
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_poll_serves_every_family_and_passes_promtool() {
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let text = headroom::cli::demo_config(
+        sim,
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        Duration::from_secs(3600),
+    );
+    let cfg = headroom::config::parse(&text, &|_| None).unwrap_or_else(|p| panic!("{p}"));
+    let daemon = headroom::cli::Daemon::start(
+        cfg,
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        Default::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let base = format!("http://{}", daemon.addr);
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..300 {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "not ready within 30 s");
+    let resp = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let body = resp.text().await.unwrap_or_default();
+    for family in [
+        "headroom_resource_capacity",
+        "headroom_resource_allocated",
+        "headroom_resource_free",
+        "headroom_resource_used",
+        "headroom_resource_utilization_ratio",
+        "headroom_host_resource_utilization_ratio",
+        "headroom_host_resource_capacity",
+        "headroom_tenant_resources",
+        "headroom_host_info",
+        "headroom_hosts",
+        "headroom_alarms_active",
+        "headroom_source_timestamp_seconds",
+        "headroom_collector_up",
+        "headroom_api_requests_total",
+        "headroom_build_info",
+    ] {
+        assert!(
+            body.contains(&format!("# TYPE {family} ")),
+            "{family} missing from /metrics"
+        );
+    }
+    for line in body
+        .lines()
+        .filter(|l| l.starts_with("headroom_collector_up{"))
+    {
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+    // Physical vCPU of a pool equals the sum of its simulated hosts.
+    let fleet = _sim_fleet(sim).await;
+    let want: u64 = fleet
+        .iter()
+        .filter(|h| h.0 == "cn-sim-1" && h.1 == "KVM_POD" && h.2 == "C6xLarge")
+        .map(|h| h.3)
+        .sum();
+    let got = series_value(
+        &body,
+        r#"headroom_resource_capacity{platform="huawei_esm",target="esm-demo",service="physical",resource="vcpu",unit="cores",region="cn-sim-1",pool="KVM_POD",server_model="C6xLarge"}"#,
+    );
+    assert_eq!(got, Some(want as f64));
+    promtool_check_metrics(body.as_bytes());
+
+    // gzip when asked; the probe serves one target; the status page lists the collectors.
+    let gz = client
+        .get(format!("{base}/metrics"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        gz.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+    let probe = client
+        .get(format!("{base}/probe?target=esm-demo"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(probe.status(), 200);
+    assert_eq!(
+        client
+            .get(format!("{base}/probe?target=nope"))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0),
+        404
+    );
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    for c in [
+        "physical_capacity",
+        "service_capacity",
+        "tenant_resources",
+        "capacity_api",
+    ] {
+        assert!(page.contains(c), "status page lacks {c}");
+    }
+    assert!(
+        !page.contains("demo-password")
+            && !body.contains("demo-password")
+            && !body.contains("demo-appcode")
+    );
+    daemon.stop().await;
+}
+
+/// (region, zone, model, vcpus) of the default simulated fleet.
+async fn _sim_fleet(_sim: std::net::SocketAddr) -> Vec<(String, &'static str, &'static str, u64)> {
+    let f = headroom::sim::huawei_esm::Fleet::generate(&EsmSimConfig::default(), SystemTime::now());
+    f.hosts
+        .iter()
+        .map(|h| (h.region.clone(), h.zone_type, h.model, h.vcpus))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_larger_than_one_window_stays_within_the_limit() {
+    // 20 calls per 2 s window on the simulator; the budget is 5/s (at most 11 per window: the
+    // margin covers scheduling jitter on a loaded test machine). One page per row makes the
+    // service-capacity poll need about 60 calls: three windows' allowance.
+    let (sim, _) = esm_sim(EsmSimConfig {
+        capacity_limit_per_minute: 20,
+        capacity_window: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let extra = format!(
+        "    esm: {{page_size: 1}}\n    budgets: {{capacity_api: 300}}\n{}",
+        only("service_capacity")
+    );
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    let (_store, metrics, tasks) = tasks(&cfg);
+    let series = tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(series > 0);
+    let stats = sim_stats(sim).await;
+    assert!(
+        stats["capacity_calls"].as_u64().unwrap_or(0) > 40,
+        "{stats}"
+    );
+    assert_eq!(stats["throttled"], 0, "{stats}");
+    assert!(
+        stats["capacity_max_in_window"].as_u64().unwrap_or(99) <= 20,
+        "{stats}"
+    );
+    assert_eq!(
+        SelfMetrics::counter_value(&metrics.api_throttled, &["esm", "capacity_api"]),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_above_the_limit_is_throttled_paused_and_counted() {
+    let (sim, _) = esm_sim(EsmSimConfig {
+        capacity_limit_per_minute: 10,
+        capacity_window: Duration::from_secs(1),
+        retry_after_secs: 1,
+        ..Default::default()
+    })
+    .await;
+    let extra = format!(
+        "    esm: {{page_size: 1}}\n    budgets: {{capacity_api: 6000}}\n{}",
+        only("service_capacity")
+    );
+    let cfg = config(
+        "  interval: 120s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.contains("above the documented limit")),
+        "{:?}",
+        cfg.warnings
+    );
+    let (_store, metrics, tasks) = tasks(&cfg);
+    let result = tasks[0].poll_once().await;
+    let stats = sim_stats(sim).await;
+    let throttled = SelfMetrics::counter_value(&metrics.api_throttled, &["esm", "capacity_api"]);
+    assert!(throttled > 0, "no 429 counted: {stats}");
+    assert_eq!(
+        throttled,
+        stats["throttled"].as_u64().unwrap_or(0),
+        "every 429 is counted"
+    );
+    // Honoured: after every 429 the next call came only after Retry-After (1 s).
+    let gap = stats["min_gap_after_429_ms"].as_u64().unwrap_or(0);
+    assert!(gap >= 950, "a call came {gap} ms after a 429: {stats}");
+    // The poll either completed within its retries or reports `throttled`.
+    if let Err(e) = &result {
+        assert_eq!(e.reason, ErrorReason::Throttled, "{e}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expiring_mid_poll_is_refreshed_once() {
+    let (sim, _) = esm_sim(EsmSimConfig {
+        faults: headroom::sim::Faults {
+            latency_ms: 30,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let extra = format!(
+        "    esm: {{page_size: 1}}\n    budgets: {{capacity_api: 6000}}\n{}",
+        only("service_capacity")
+    );
+    let cfg = config(
+        "  interval: 120s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    let (_store, metrics, mut tasks) = tasks(&cfg);
+    let task = tasks.remove(0);
+    let poll = tokio::spawn(async move { task.poll_once().await });
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    reqwest::Client::new()
+        .post(format!("http://{sim}/sim/expire-tokens"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = poll.await.unwrap_or_else(|e| panic!("{e}"));
+    let stats = sim_stats(sim).await;
+    assert!(result.is_ok(), "{result:?} {stats}");
+    assert_eq!(stats["tokens_issued"], 2, "{stats}");
+    assert_eq!(stats["unauthorized"], 1, "{stats}");
+    assert_eq!(
+        SelfMetrics::counter_value(&metrics.token_refreshes, &["esm", "success"]),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_fails_only_that_target_with_auth() {
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let cfg = config(
+        "  interval: 60s",
+        &[
+            esm_target("good", sim, "demo-password", &only("physical_capacity")),
+            esm_target("bad", sim, "wrong-password", &only("physical_capacity")),
+        ],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    for t in &tasks {
+        let r = t.poll_once().await;
+        match t.target.as_str() {
+            "good" => assert!(r.is_ok(), "{r:?}"),
+            _ => {
+                let e = r
+                    .err()
+                    .unwrap_or_else(|| panic!("the bad target succeeded"));
+                assert_eq!(e.reason, ErrorReason::Auth);
+                assert!(!e.message.contains("wrong-password"), "{}", e.message);
+            }
+        }
+    }
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    assert_eq!(
+        series_value(
+            &body,
+            r#"headroom_collector_up{target="good",collector="physical_capacity"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        series_value(
+            &body,
+            r#"headroom_collector_up{target="bad",collector="physical_capacity"}"#
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        series_value(
+            &body,
+            r#"headroom_collector_errors_total{collector="physical_capacity",reason="auth",target="bad"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(!body.contains("wrong-password"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let extra = format!(
+        "    timeout: 1s\n    retries: 0\n{}",
+        only("physical_capacity")
+    );
+    // The simulator's 429 asks for a 5 s pause: the interval leaves room for it.
+    let cfg = config(
+        "  interval: 30s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    let task = &tasks[0];
+    let capacity_line = r#"headroom_resource_capacity{platform="huawei_esm",target="esm",service="physical",resource="vcpu""#;
+    for (fault, reason) in [
+        (r#"{"error_rate": 1.0}"#, ErrorReason::Http),
+        (r#"{"throttle_rate": 1.0}"#, ErrorReason::Throttled),
+        (r#"{"malformed_rate": 1.0}"#, ErrorReason::Parse),
+        (r#"{"truncate_rate": 1.0}"#, ErrorReason::Parse),
+        (r#"{"latency_ms": 1500}"#, ErrorReason::Timeout),
+    ] {
+        set_faults(sim, "{}").await;
+        // The 60/min simulator limit is real: space the polls with the budget itself.
+        task.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("good poll before {fault}: {e}"));
+        set_faults(sim, fault).await;
+        let err = task
+            .poll_once()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{fault}: the poll succeeded"));
+        assert_eq!(err.reason, reason, "{fault}: {}", err.message);
+        let now = SystemTime::now();
+        let body = String::from_utf8(store.render(None, &metrics, now)).unwrap_or_default();
+        assert!(
+            body.contains(capacity_line),
+            "{fault}: the last good data must still be served"
+        );
+        assert_eq!(
+            series_value(
+                &body,
+                r#"headroom_collector_up{target="esm",collector="physical_capacity"}"#
+            ),
+            Some(0.0)
+        );
+        // max_age is 3 x 30 s: past it the series vanish.
+        let later = String::from_utf8(store.render(None, &metrics, now + Duration::from_secs(91)))
+            .unwrap_or_default();
+        assert!(
+            !later.contains(capacity_line),
+            "{fault}: data older than max_age must be dropped"
+        );
+    }
+    let errors = |r: &str| {
+        SelfMetrics::counter_value(&metrics.collector_errors, &["esm", "physical_capacity", r])
+    };
+    assert_eq!(
+        (
+            errors("http"),
+            errors("throttled"),
+            errors("parse"),
+            errors("timeout")
+        ),
+        (1, 1, 2, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_appcode_is_an_auth_error() {
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let target = esm_target("esm", sim, "demo-password", &only("devices"))
+        .replace("apig_appcode: demo-appcode", "apig_appcode: other-code");
+    let cfg = config("  interval: 60s", &[target]);
+    let (_s, _m, tasks) = tasks(&cfg);
+    let err = tasks[0]
+        .poll_once()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("succeeded"));
+    assert_eq!(err.reason, ErrorReason::Auth);
+    assert!(err.message.contains("403"), "{}", err.message);
+}
