@@ -451,7 +451,7 @@ async fn simulate(cfg: sim::huawei_esm::EsmSimConfig, listen: SocketAddr) -> Exi
             println!("huawei_esm simulator on http://{addr}");
             println!("  token URL: http://{addr}/v3/auth/tokens (user {user}, see --help for the defaults)");
             println!("  stats:     http://{addr}/sim/stats");
-            let _ = tokio::select! { _ = handle => {}, _ = tokio::signal::ctrl_c() => {} };
+            tokio::select! { _ = handle => {}, _ = tokio::signal::ctrl_c() => {} };
             ExitCode::SUCCESS
         }
         Err(e) => {

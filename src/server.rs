@@ -111,7 +111,7 @@ async fn probe(
     let Some(target) = q.target else {
         return (StatusCode::BAD_REQUEST, "missing ?target=NAME\n").into_response();
     };
-    if !s.store.targets().iter().any(|t| *t == target) {
+    if !s.store.targets().contains(&target) {
         return (
             StatusCode::NOT_FOUND,
             format!(

@@ -115,6 +115,9 @@ fn physical_measure(device_type: &str, metric_type: &str, tb: f64) -> Option<Mea
     }
 }
 
+/// An owned label set.
+type Labels = Vec<(&'static str, String)>;
+
 /// Newest data timestamp (epoch ms) per region, for `headroom_source_timestamp_seconds`.
 pub type SourceTimes = BTreeMap<String, f64>;
 
@@ -131,8 +134,7 @@ pub fn normalise_capacity(
     batch: &mut Batch,
 ) -> SourceTimes {
     // Newest row per series key.
-    let mut newest: BTreeMap<Vec<(&'static str, String)>, (f64, &CapacityRow, Measure)> =
-        BTreeMap::new();
+    let mut newest: BTreeMap<Labels, (f64, &CapacityRow, Measure)> = BTreeMap::new();
     for row in rows {
         let metric_type = row.metric_type.as_str();
         let m = match physical_device_type {
