@@ -60,7 +60,7 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9740")]
         listen: SocketAddr,
         /// Poll interval of every collector.
-        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
         interval: Duration,
     },
     /// Run one platform simulator.

@@ -211,10 +211,7 @@ impl ApiClient {
                     ),
                 ),
                 Ok(resp) => return Ok(resp),
-                Err(e) => (
-                    e.reason != ErrorReason::Http || !e.message.contains("exceeds"),
-                    e,
-                ),
+                Err(f) => (f.retryable, f.error),
             };
             attempt += 1;
             if !retryable || attempt > self.retries {
@@ -233,7 +230,7 @@ impl ApiClient {
         }
     }
 
-    async fn send_once(&self, req: &ApiRequest) -> Result<ApiResponse, PollError> {
+    async fn send_once(&self, req: &ApiRequest) -> Result<ApiResponse, Failure> {
         let started = std::time::Instant::now();
         let mut builder = self
             .http
@@ -247,23 +244,27 @@ impl ApiClient {
             let mut resp = builder
                 .send()
                 .await
-                .map_err(|e| transport_error(req.api, &e))?;
+                .map_err(|e| Failure::retry(transport_error(req.api, &e)))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let mut body = Vec::new();
             while let Some(chunk) = resp
                 .chunk()
                 .await
-                .map_err(|e| transport_error(req.api, &e))?
+                .map_err(|e| Failure::retry(transport_error(req.api, &e)))?
             {
                 if body.len() + chunk.len() > self.max_body_bytes {
-                    return Err(PollError::new(
-                        ErrorReason::Http,
-                        format!(
-                            "{} response exceeds max_body_bytes ({} bytes)",
-                            req.api, self.max_body_bytes
+                    // The same answer would come again: not worth a retry.
+                    return Err(Failure {
+                        retryable: false,
+                        error: PollError::new(
+                            ErrorReason::Http,
+                            format!(
+                                "{} response exceeds max_body_bytes ({} bytes)",
+                                req.api, self.max_body_bytes
+                            ),
                         ),
-                    ));
+                    });
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -287,6 +288,21 @@ impl ApiClient {
             .with_label_values(&[&self.target, req.api])
             .observe(started.elapsed().as_secs_f64());
         result
+    }
+}
+
+/// A failed attempt, and whether trying again may help.
+struct Failure {
+    error: PollError,
+    retryable: bool,
+}
+
+impl Failure {
+    fn retry(error: PollError) -> Failure {
+        Failure {
+            error,
+            retryable: true,
+        }
     }
 }
 

@@ -105,3 +105,27 @@ fn check_config_exits_1_and_prints_each_problem() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn collectors_that_cannot_fit_their_budget_are_warned_about() {
+    let demo = headroom::cli::demo_config(
+        "127.0.0.1:1".parse().unwrap_or_else(|e| panic!("{e}")),
+        "127.0.0.1:9740".parse().unwrap_or_else(|e| panic!("{e}")),
+        std::time::Duration::from_secs(30),
+    );
+    let cfg = headroom::config::parse(&demo, &|_| None).unwrap_or_else(|p| panic!("{p}"));
+    assert!(
+        cfg.warnings.is_empty(),
+        "the demo must fit its budgets: {:?}",
+        cfg.warnings
+    );
+    // 16 capacity_api requests every 10 s = 96/min, above the default 48/min.
+    let fast = demo.replace("interval: 30s", "interval: 10s");
+    let cfg = headroom::config::parse(&fast, &|_| None).unwrap_or_else(|p| panic!("{p}"));
+    let w = cfg.warnings.join("\n");
+    assert!(
+        w.contains("need at least 96.0 `capacity_api` requests/min")
+            && w.contains("budget of 48.0/min"),
+        "{w}"
+    );
+}

@@ -287,10 +287,7 @@ fn parse_target(
             }
         }
     } else {
-        // Unknown platform: the problem is already reported; skip the scope keys.
-        for key in budget_obj.keys() {
-            let _ = key;
-        }
+        // Unknown platform: already reported; its other keys cannot be checked.
         return None;
     }
     drop(budget_obj);
@@ -340,6 +337,25 @@ fn parse_target(
     }
     // Keys were checked above against the platform's list; don't report them twice.
     drop(coll_obj);
+
+    // Warn when the enabled collectors cannot fit a budget at their intervals: their polls
+    // would fail with reason `budget` (the requests are a lower bound: pages add more).
+    for (scope, budget) in &budgets {
+        let demand: f64 = collectors
+            .iter()
+            .filter_map(|c| {
+                let info = kind.collectors().iter().find(|i| i.name == c.name)?;
+                let n = info.min_requests.iter().find(|(s, _)| s == scope)?.1;
+                Some(f64::from(n) * 60.0 / c.interval.as_secs_f64())
+            })
+            .sum();
+        if demand > *budget {
+            warnings.push(format!(
+                "{path}: the enabled collectors need at least {demand:.1} `{scope}` requests/min at their intervals, \
+                 above the budget of {budget:.1}/min; their polls will fail with reason `budget`: lengthen the intervals"
+            ));
+        }
+    }
 
     let settings = platforms::parse_target_settings(kind, &mut t, ctx);
     t.finish(ctx);

@@ -26,6 +26,9 @@ pub struct CollectorInfo {
     pub default_interval: Duration,
     pub enabled_by_default: bool,
     pub description: &'static str,
+    /// The fewest requests one poll makes, per limit scope (more with paging or per-host
+    /// calls); config validation warns when the enabled collectors need more than a budget.
+    pub min_requests: &'static [(&'static str, u32)],
 }
 
 /// Platform-specific settings of a target (auth and options).
@@ -37,7 +40,6 @@ pub enum PlatformTarget {
 /// Platform-specific options of one collector.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CollectorOptions {
-    None,
     HuaweiEsm(huawei_esm::EsmCollectorOptions),
 }
 

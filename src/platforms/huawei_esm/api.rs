@@ -193,7 +193,7 @@ impl EsmApi {
         }
     }
 
-    fn url(&self, path: &str, query: &[(&str, String)]) -> Result<reqwest::Url, PollError> {
+    fn url(&self, path: &str, query: &[(&str, String)]) -> reqwest::Url {
         let mut url = self.endpoint.clone();
         let base = url.path().trim_end_matches('/').to_string();
         url.set_path(&format!("{base}{path}"));
@@ -204,7 +204,7 @@ impl EsmApi {
                 q.append_pair(k, v);
             }
         }
-        Ok(url)
+        url
     }
 
     fn headers(&self, token: &crate::config::Secret) -> Result<HeaderMap, PollError> {
@@ -244,7 +244,7 @@ impl EsmApi {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Vec<u8>, PollError> {
-        let url = self.url(path, query)?;
+        let url = self.url(path, query);
         for attempt in 0..2 {
             let token = self
                 .token

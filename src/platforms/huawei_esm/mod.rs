@@ -69,23 +69,41 @@ const fn minutes(m: u64) -> Duration {
 
 pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: PHYSICAL_CAPACITY, default_interval: minutes(5), enabled_by_default: true,
-        description: "Physical compute (vCPU, memory) and storage capacity per region, zone and server model (4.1.1)" },
+        description: "Physical compute (vCPU, memory) and storage capacity per region, zone and server model (4.1.1)",
+        min_requests: &[(SCOPE_CAPACITY, 2)],
+    },
     CollectorInfo { name: SERVICE_CAPACITY, default_interval: minutes(5), enabled_by_default: true,
-        description: "Capacity of the ten cloud services ECS, BMS, EVS, OBS, EIP, RDS, DCC, DeH, SFS, VPN (4.1.2)" },
+        description: "Capacity of the ten cloud services ECS, BMS, EVS, OBS, EIP, RDS, DCC, DeH, SFS, VPN (4.1.2)",
+        min_requests: &[(SCOPE_CAPACITY, 10)],
+    },
     CollectorInfo { name: DEVICES, default_interval: minutes(30), enabled_by_default: true,
-        description: "Physical device inventory: headroom_host_info and headroom_hosts (4.1.4)" },
+        description: "Physical device inventory: headroom_host_info and headroom_hosts (4.1.4)",
+        min_requests: &[(SCOPE_CAPACITY, 1)],
+    },
     CollectorInfo { name: CLOUD_SERVICE_ALARMS, default_interval: minutes(2), enabled_by_default: true,
-        description: "Active cloud-service alarms by severity (4.1.5)" },
+        description: "Active cloud-service alarms by severity (4.1.5)",
+        min_requests: &[(SCOPE_CAPACITY, 1)],
+    },
     CollectorInfo { name: HARDWARE_ALARMS, default_interval: minutes(2), enabled_by_default: true,
-        description: "Active hardware alarms by severity (4.1.6)" },
+        description: "Active hardware alarms by severity (4.1.6)",
+        min_requests: &[(SCOPE_CAPACITY, 1)],
+    },
     CollectorInfo { name: HOST_METRICS, default_interval: minutes(5), enabled_by_default: true,
-        description: "Per-host CPU, memory and disk utilisation (4.1.7)" },
+        description: "Per-host CPU, memory and disk utilisation (4.1.7)",
+        min_requests: &[(SCOPE_CAPACITY, 1), (SCOPE_METRIC, 1)],
+    },
     CollectorInfo { name: TENANT_RESOURCES, default_interval: minutes(15), enabled_by_default: true,
-        description: "Resources allocated per tenant, counted from external tenant resource records (4.1.8)" },
+        description: "Resources allocated per tenant, counted from external tenant resource records (4.1.8)",
+        min_requests: &[(SCOPE_METRIC, 14)],
+    },
     CollectorInfo { name: ELB_CAPACITY, default_interval: minutes(5), enabled_by_default: false,
-        description: "ELBv3 cluster capacity: load balancers, listeners, members (000 edition only)" },
+        description: "ELBv3 cluster capacity: load balancers, listeners, members (000 edition only)",
+        min_requests: &[(SCOPE_METRIC, 1)],
+    },
     CollectorInfo { name: HOST_DETAILS, default_interval: minutes(60), enabled_by_default: false,
-        description: "Per-host hardware: logical CPUs, memory, disk, cluster (000 edition only)" },
+        description: "Per-host hardware: logical CPUs, memory, disk, cluster (000 edition only)",
+        min_requests: &[(SCOPE_METRIC, 1)],
+    },
 ];
 
 /// `offset_value` semantics, which the document does not state (spec A17).
@@ -273,7 +291,6 @@ pub(crate) fn build(
         .map(|c| {
             let options = match &c.options {
                 CollectorOptions::HuaweiEsm(o) => o.clone(),
-                CollectorOptions::None => EsmCollectorOptions::default(),
             };
             let collector: Arc<dyn Collector> = Arc::new(collect::EsmCollector::new(
                 c.name,
