@@ -111,6 +111,8 @@ fn init_logging(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_target(false)
+        // Colour only on a terminal: the journal and log files get plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -60,7 +60,7 @@ static CRYPTO: Once = Once::new();
 
 /// Installs rustls's `ring` provider once, before any client is built (reqwest is built without a
 /// default provider to keep the build light).
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     CRYPTO.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
     });

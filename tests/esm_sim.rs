@@ -54,7 +54,7 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     let base = format!("http://{}", daemon.addr);
-    let client = reqwest::Client::new();
+    let client = http();
     let mut ready = false;
     for _ in 0..300 {
         if client
@@ -287,7 +287,7 @@ async fn a_token_expiring_mid_poll_is_refreshed_once() {
     let task = tasks.remove(0);
     let poll = tokio::spawn(async move { task.poll_once().await });
     tokio::time::sleep(Duration::from_millis(600)).await;
-    reqwest::Client::new()
+    http()
         .post(format!("http://{sim}/sim/expire-tokens"))
         .send()
         .await

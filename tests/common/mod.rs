@@ -43,8 +43,16 @@ pub fn config(defaults: &str, targets: &[String]) -> headroom::config::Config {
     headroom::config::parse(&text, &|_| None).unwrap_or_else(|p| panic!("{p}\n---\n{text}"))
 }
 
+/// An HTTP client for the tests (the crate builds reqwest without a default TLS provider).
+pub fn http() -> reqwest::Client {
+    headroom::http::install_crypto_provider();
+    reqwest::Client::new()
+}
+
 pub async fn sim_stats(sim: SocketAddr) -> serde_json::Value {
-    let body = reqwest::get(format!("http://{sim}/sim/stats"))
+    let body = http()
+        .get(format!("http://{sim}/sim/stats"))
+        .send()
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .text()
@@ -54,7 +62,7 @@ pub async fn sim_stats(sim: SocketAddr) -> serde_json::Value {
 }
 
 pub async fn set_faults(sim: SocketAddr, json: &str) {
-    let r = reqwest::Client::new()
+    let r = http()
         .post(format!("http://{sim}/sim/faults"))
         .header("content-type", "application/json")
         .body(json.to_string())

@@ -1,0 +1,120 @@
+//! The `headroom run` process: SIGHUP reloads (a bad file keeps the running config), SIGTERM
+//! stops it cleanly.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {pid} failed");
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn get(url: &str) -> Option<String> {
+    common::http().get(url).send().await.ok()?.text().await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_and_sigterm_stops() {
+    let (sim, _) = common::esm_sim(Default::default()).await;
+    let dir = std::env::temp_dir().join(format!("headroom-signals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    let only = "    collectors:\n      service_capacity: {enabled: false}\n      cloud_service_alarms: {enabled: false}\n      hardware_alarms: {enabled: false}\n      host_metrics: {enabled: false}\n      tenant_resources: {enabled: false}\n      devices: {enabled: false}\n";
+    let one = format!(
+        "server: {{listen: \"127.0.0.1:0\"}}\ntargets:\n{}",
+        common::esm_target("a", sim, "demo-password", only)
+    );
+    std::fs::write(&path, &one).unwrap_or_else(|e| panic!("{e}"));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["run", "--config"])
+        .arg(&path)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = child.id();
+    // The bound address is in the start-up log line.
+    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(addr) = line.split("address=").nth(1) {
+                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("no address logged: {e}"));
+    let base = format!("http://{addr}");
+    wait_for("readiness", async || {
+        common::http()
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+
+    let two = format!(
+        "{one}{}",
+        common::esm_target("b", sim, "demo-password", only)
+    );
+    std::fs::write(&path, &two).unwrap_or_else(|e| panic!("{e}"));
+    signal(pid, "-HUP");
+    wait_for("target b after SIGHUP", async || {
+        get(&format!("{base}/metrics")).await.is_some_and(|m| {
+            m.contains(r#"target="b""#)
+                && m.contains("headroom_resource_capacity{platform=\"huawei_esm\",target=\"b\"")
+        })
+    })
+    .await;
+
+    std::fs::write(&path, "targets: [").unwrap_or_else(|e| panic!("{e}"));
+    signal(pid, "-HUP");
+    wait_for("the failed reload to be reported", async || {
+        get(&format!("{base}/metrics")).await.is_some_and(|m| {
+            common::series_value(&m, "headroom_config_last_reload_successful ") == Some(0.0)
+        })
+    })
+    .await;
+    let metrics = get(&format!("{base}/metrics")).await.unwrap_or_default();
+    assert!(
+        metrics.contains(r#"target="b""#),
+        "a bad reload must keep the running config"
+    );
+
+    signal(pid, "-TERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "did not stop within 15 s of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
