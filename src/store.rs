@@ -37,16 +37,15 @@ impl Snapshot {
         batch: Batch,
         taken_at: SystemTime,
     ) -> (Snapshot, usize) {
-        let mut samples = batch.into_samples();
-        samples.sort_by(|a, b| {
-            catalog::index_of(a.def)
-                .cmp(&catalog::index_of(b.def))
-                .then_with(|| a.labels.cmp(&b.labels))
-        });
+        // Family index looked up once per sample, not once per comparison.
+        let mut samples: Vec<(usize, crate::collect::Sample)> = batch
+            .into_samples()
+            .into_iter()
+            .map(|s| (catalog::index_of(s.def), s))
+            .collect();
+        samples.sort_by(|(ia, a), (ib, b)| ia.cmp(ib).then_with(|| a.labels.cmp(&b.labels)));
         let before = samples.len();
-        samples.dedup_by(|later, earlier| {
-            later.def.name == earlier.def.name && later.labels == earlier.labels
-        });
+        samples.dedup_by(|(il, later), (ie, earlier)| il == ie && later.labels == earlier.labels);
         let duplicates = before - samples.len();
         let mut families: Vec<(usize, Vec<u8>)> = Vec::new();
         let mut prefix = String::new();
@@ -56,8 +55,8 @@ impl Snapshot {
             escape(platform),
             escape(target)
         );
-        for sample in &samples {
-            let idx = catalog::index_of(sample.def);
+        for (idx, sample) in &samples {
+            let idx = *idx;
             if families.last().map(|(i, _)| *i) != Some(idx) {
                 families.push((idx, Vec::new()));
             }

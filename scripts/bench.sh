@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Whole-process benchmarks: a full poll of a large simulated ESM site against the time its rate
+# budget allows, the peak memory of that poll, and the daemon's idle CPU. Runs only on loopback.
+# Usage: ./scripts/bench.sh [HOSTS]   (default 10000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HOSTS="${1:-10000}"
+cargo build --release --quiet
+exec python3 - "$HOSTS" <<'PY'
+import json, os, re, resource, subprocess, sys, tempfile, time, urllib.request
+
+hosts = int(sys.argv[1])
+bin = "./target/release/headroom"
+sim = subprocess.Popen([bin, "simulate", "--platform", "huawei_esm", "--listen", "127.0.0.1:0", "--hosts", str(hosts)],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+addr = re.search(r"http://(\S+)", sim.stdout.readline()).group(1)
+metric_per_min = 120000  # 2000/s: half the documented 4000 TPS, so the poll is bound by the 60/min scope
+cfg = f"""
+server: {{listen: "127.0.0.1:0"}}
+targets:
+  - name: bench
+    platform: huawei_esm
+    endpoint: http://{addr}
+    auth: {{token_url: "http://{addr}/v3/auth/tokens", username: capacity-reader, password: demo-password,
+            domain: demo-domain, project: demo-project, apig_appcode: demo-appcode}}
+    budgets: {{metric_api: {metric_per_min}}}
+    collectors:
+      physical_capacity: {{interval: 1h}}
+      service_capacity: {{interval: 1h}}
+      devices: {{interval: 1h}}
+      cloud_service_alarms: {{interval: 1h}}
+      hardware_alarms: {{interval: 1h}}
+      host_metrics: {{interval: 1h}}
+      tenant_resources: {{interval: 1h}}
+"""
+with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+    f.write(cfg)
+    path = f.name
+try:
+    t = time.monotonic()
+    once = subprocess.run([bin, "once", "--config", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    wall = time.monotonic() - t
+    peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    stats = json.load(urllib.request.urlopen(f"http://{addr}/sim/stats"))
+    calls = stats["calls"]
+    capacity = stats["capacity_calls"]
+    metric = sum(n for p, n in calls.items()) - capacity
+    # The budget floor: capacity_api at 48/min (the first call is free), metric_api at its rate.
+    floor = max((capacity - 1) * 60 / 48, metric * 60 / metric_per_min)
+    series = sum(1 for l in once.stdout.decode().splitlines() if l and not l.startswith("#"))
+    print(f"hosts                    {hosts}")
+    print(f"poll exit code           {once.returncode}")
+    print(f"series                   {series}")
+    print(f"requests                 capacity_api {capacity}, metric_api {metric}, throttled {stats['throttled']}")
+    print(f"wall time of full poll   {wall:.1f} s")
+    print(f"budget floor             {floor:.1f} s")
+    print(f"overhead over the floor  {100 * (wall - floor) / floor:+.1f} % (target within 5 %)")
+    print(f"peak RSS of the poll     {peak_rss / 1e6:.1f} MB")
+
+    # Idle CPU of the daemon once its first polls are done.
+    daemon = subprocess.Popen([bin, "run", "--config", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    base = None
+    for line in daemon.stderr:
+        m = re.search(r"address=(\S+)", line)
+        if m:
+            base = "http://" + m.group(1)
+            break
+    while True:
+        try:
+            if urllib.request.urlopen(base + "/readyz").status == 200:
+                break
+        except Exception:
+            pass
+        time.sleep(1)
+    def cpu():
+        f = open(f"/proc/{daemon.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    t0, c0 = time.monotonic(), cpu()
+    time.sleep(30)
+    t1, c1 = time.monotonic(), cpu()
+    t = time.monotonic()
+    body = urllib.request.urlopen(base + "/metrics").read()
+    scrape = time.monotonic() - t
+    rss = int(open(f"/proc/{daemon.pid}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    print(f"daemon idle CPU          {100 * (c1 - c0) / (t1 - t0):.2f} % of one core over {t1 - t0:.0f} s")
+    print(f"daemon /metrics          {len(body) / 1e6:.1f} MB in {scrape * 1e3:.0f} ms")
+    print(f"daemon RSS               {rss / 1e6:.1f} MB")
+    daemon.terminate()
+    daemon.wait(timeout=30)
+finally:
+    sim.terminate()
+    os.unlink(path)
+PY
