@@ -16,12 +16,21 @@ const SERIES_PER_SNAPSHOT: usize = 10_000;
 
 fn rss_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
 fn batch(snapshot: usize) -> Batch {
-    let families = [&catalog::RESOURCE_CAPACITY, &catalog::RESOURCE_ALLOCATED, &catalog::RESOURCE_FREE, &catalog::RESOURCE_USED];
+    let families = [
+        &catalog::RESOURCE_CAPACITY,
+        &catalog::RESOURCE_ALLOCATED,
+        &catalog::RESOURCE_FREE,
+        &catalog::RESOURCE_USED,
+    ];
     let mut b = Batch::new();
     for i in 0..SERIES_PER_SNAPSHOT {
         let def = families[i % families.len()];
@@ -30,7 +39,15 @@ fn batch(snapshot: usize) -> Batch {
         let az = format!("{region}{}", ['a', 'b'][i % 2]);
         b.push(
             def,
-            &[("service", "ecs"), ("resource", "vcpu"), ("unit", "cores"), ("region", &region), ("az", &az), ("pool", "KVM_POD"), ("flavor", &host)],
+            &[
+                ("service", "ecs"),
+                ("resource", "vcpu"),
+                ("unit", "cores"),
+                ("region", &region),
+                ("az", &az),
+                ("pool", "KVM_POD"),
+                ("flavor", &host),
+            ],
             (i * 7) as f64 + 0.25,
         );
     }
@@ -55,7 +72,13 @@ fn main() {
     let t = Instant::now();
     for s in 0..SNAPSHOTS {
         let target = format!("target-{s:03}");
-        store.register(&target, "bench", "bench", Duration::from_secs(300), Duration::from_secs(900));
+        store.register(
+            &target,
+            "bench",
+            "bench",
+            Duration::from_secs(300),
+            Duration::from_secs(900),
+        );
         let (snap, _) = Snapshot::encode("bench", &target, batch(s), now);
         store.publish(&target, "bench", snap, 0, Duration::ZERO);
     }
@@ -117,11 +140,33 @@ fn main() {
     let mb = body.len() as f64 / 1e6;
     println!("series                 {}", SNAPSHOTS * SERIES_PER_SNAPSHOT);
     println!("exposition bytes       {:.1} MB", mb);
-    println!("encode (publish)       {:.0} ms", encode.as_secs_f64() * 1e3);
-    println!("render /metrics        {:.0} ms ({:.2} GB/s)", render.as_secs_f64() * 1e3, mb / 1e3 / render.as_secs_f64());
+    println!(
+        "encode (publish)       {:.0} ms",
+        encode.as_secs_f64() * 1e3
+    );
+    println!(
+        "render /metrics        {:.0} ms ({:.2} GB/s)",
+        render.as_secs_f64() * 1e3,
+        mb / 1e3 / render.as_secs_f64()
+    );
     println!("memory copy            {:.0} ms", copy.as_secs_f64() * 1e3);
-    println!("loopback TCP transfer  {:.0} ms ({:.2} GB/s)", loopback.as_secs_f64() * 1e3, mb / 1e3 / loopback.as_secs_f64());
-    println!("render / loopback      {:.2}x (target <= 1.5x)", render.as_secs_f64() / loopback.as_secs_f64());
-    println!("gzip (fast)            {:.0} ms -> {:.1} MB", gzip.as_secs_f64() * 1e3, gz.len() as f64 / 1e6);
-    println!("RSS held by snapshots  {:.1} MB ({:.2}x the encoded size)", (rss_after.saturating_sub(rss_before)) as f64 / 1e6, (rss_after.saturating_sub(rss_before)) as f64 / body.len() as f64);
+    println!(
+        "loopback TCP transfer  {:.0} ms ({:.2} GB/s)",
+        loopback.as_secs_f64() * 1e3,
+        mb / 1e3 / loopback.as_secs_f64()
+    );
+    println!(
+        "render / loopback      {:.2}x (target <= 1.5x)",
+        render.as_secs_f64() / loopback.as_secs_f64()
+    );
+    println!(
+        "gzip (fast)            {:.0} ms -> {:.1} MB",
+        gzip.as_secs_f64() * 1e3,
+        gz.len() as f64 / 1e6
+    );
+    println!(
+        "RSS held by snapshots  {:.1} MB ({:.2}x the encoded size)",
+        (rss_after.saturating_sub(rss_before)) as f64 / 1e6,
+        (rss_after.saturating_sub(rss_before)) as f64 / body.len() as f64
+    );
 }

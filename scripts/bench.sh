@@ -38,23 +38,31 @@ with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
     path = f.name
 try:
     t = time.monotonic()
-    once = subprocess.run([bin, "once", "--config", path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    wall = time.monotonic() - t
-    peak_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen([bin, "once", "--config", path], stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the build's
+        wall = time.monotonic() - t
+        out.seek(0)
+        stdout = out.read().decode()
+    returncode = os.waitstatus_to_exitcode(status)
+    peak_rss = usage.ru_maxrss * 1024
     stats = json.load(urllib.request.urlopen(f"http://{addr}/sim/stats"))
     calls = stats["calls"]
     capacity = stats["capacity_calls"]
     metric = sum(n for p, n in calls.items()) - capacity
     # The budget floor: capacity_api at 48/min (the first call is free), metric_api at its rate.
-    floor = max((capacity - 1) * 60 / 48, metric * 60 / metric_per_min)
-    series = sum(1 for l in once.stdout.decode().splitlines() if l and not l.startswith("#"))
+    # host_metrics lists the servers (capacity_api) before its per-host calls (metric_api), so
+    # the floor is the capacity scope's time plus the per-host calls after its last page.
+    floor_scope = max((capacity - 1) * 60 / 48, metric * 60 / metric_per_min)
+    floor = (capacity - 1) * 60 / 48 + metric * 60 / metric_per_min
+    series = sum(1 for l in stdout.splitlines() if l and not l.startswith("#"))
     print(f"hosts                    {hosts}")
-    print(f"poll exit code           {once.returncode}")
+    print(f"poll exit code           {returncode}")
     print(f"series                   {series}")
     print(f"requests                 capacity_api {capacity}, metric_api {metric}, throttled {stats['throttled']}")
     print(f"wall time of full poll   {wall:.1f} s")
-    print(f"budget floor             {floor:.1f} s")
-    print(f"overhead over the floor  {100 * (wall - floor) / floor:+.1f} % (target within 5 %)")
+    print(f"budget floor             {floor_scope:.1f} s (busiest scope alone), {floor:.1f} s (server list, then per-host calls)")
+    print(f"over the floors          {100 * (wall - floor_scope) / floor_scope:+.1f} % / {100 * (wall - floor) / floor:+.1f} % (target within 5 %)")
     print(f"peak RSS of the poll     {peak_rss / 1e6:.1f} MB")
 
     # Idle CPU of the daemon once its first polls are done.
