@@ -437,3 +437,64 @@ async fn a_wrong_appcode_is_an_auth_error() {
     assert_eq!(err.reason, ErrorReason::Auth);
     assert!(err.message.contains("403"), "{}", err.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_renewed_before_it_expires() {
+    // Tokens live 3 s here; headroom renews a tenth of the lifetime early, so the second poll
+    // gets a new token without ever being refused.
+    let (sim, _) = esm_sim(EsmSimConfig {
+        token_ttl: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target("esm", sim, "demo-password", &only("devices"))],
+    );
+    let (_s, _m, tasks) = tasks(&cfg);
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(2800)).await;
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let stats = sim_stats(sim).await;
+    assert_eq!(stats["tokens_issued"], 2, "{stats}");
+    assert_eq!(
+        stats["unauthorized"], 0,
+        "the token was renewed before the platform refused it: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_allocation_agrees_with_service_capacity() {
+    // The simulated site is consistent across APIs: ECS instances counted per tenant from the
+    // tenant resource records add up to the ECS instances the capacity API says are allocated.
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let mut extra = only("service_capacity");
+    extra = extra.replace(
+        "tenant_resources: {enabled: false}",
+        "tenant_resources: {enabled: true, resource_types: [ECS]}",
+    );
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    let sum = |prefix: &str| -> f64 {
+        body.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    let allocated = sum(
+        r#"headroom_resource_allocated{platform="huawei_esm",target="esm",service="ecs",resource="instances""#,
+    );
+    let by_tenant = sum(r#"headroom_tenant_resources{platform="huawei_esm",target="esm",tenant=""#);
+    assert!(allocated > 0.0);
+    assert_eq!(allocated, by_tenant, "{body}");
+}
