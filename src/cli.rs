@@ -97,6 +97,10 @@ pub enum Command {
         /// Probability of a JSON body cut in half.
         #[arg(long, default_value_t = 0.0)]
         truncate_rate: f64,
+        /// Serve HTTPS with a certificate made at start; its CA is written to this file (for a
+        /// target's `tls.ca_file`).
+        #[arg(long)]
+        tls_ca_out: Option<PathBuf>,
     },
 }
 
@@ -162,6 +166,7 @@ pub fn main() -> ExitCode {
                 throttle_rate,
                 malformed_rate,
                 truncate_rate,
+                tls_ca_out,
             } => {
                 if platform != "huawei_esm" {
                     eprintln!("error: unknown platform `{platform}`; known: huawei_esm");
@@ -181,7 +186,7 @@ pub fn main() -> ExitCode {
                     },
                     ..Default::default()
                 };
-                simulate(cfg, listen).await
+                simulate(cfg, listen, tls_ca_out).await
             }
         }
     })
@@ -420,10 +425,12 @@ impl Daemon {
     }
 }
 
-/// Starts the ESM simulator on `listen`; returns its address and server task.
+/// Starts the ESM simulator on `listen`, over HTTPS when `tls` is given; returns its address,
+/// state and server task.
 pub async fn start_esm_simulator(
     cfg: sim::huawei_esm::EsmSimConfig,
     listen: SocketAddr,
+    tls: Option<&sim::TlsIdentity>,
 ) -> Result<
     (
         SocketAddr,
@@ -438,21 +445,53 @@ pub async fn start_esm_simulator(
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let router = simulator.router();
-    let handle = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
-            error!(error = %e, "Simulator failed.");
+    let handle = match tls {
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                error!(error = %e, "Simulator failed.");
+            }
+        }),
+        Some(identity) => {
+            let listener = sim::TlsListener::new(listener, identity);
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    error!(error = %e, "Simulator failed.");
+                }
+            })
         }
-    });
+    };
     Ok((addr, simulator, handle))
 }
 
-async fn simulate(cfg: sim::huawei_esm::EsmSimConfig, listen: SocketAddr) -> ExitCode {
+async fn simulate(
+    cfg: sim::huawei_esm::EsmSimConfig,
+    listen: SocketAddr,
+    tls_ca_out: Option<PathBuf>,
+) -> ExitCode {
     let user = cfg.username.clone();
-    match start_esm_simulator(cfg, listen).await {
+    let tls = match &tls_ca_out {
+        None => None,
+        Some(path) => match sim::TlsIdentity::generate().and_then(|id| {
+            std::fs::write(path, &id.ca_pem)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(id)
+        }) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match start_esm_simulator(cfg, listen, tls.as_ref()).await {
         Ok((addr, _sim, handle)) => {
-            println!("huawei_esm simulator on http://{addr}");
-            println!("  token URL: http://{addr}/v3/auth/tokens (user {user}, see --help for the defaults)");
-            println!("  stats:     http://{addr}/sim/stats");
+            println!("huawei_esm simulator on {scheme}://{addr}");
+            println!("  token URL: {scheme}://{addr}/v3/auth/tokens (user {user}, see --help for the defaults)");
+            println!("  stats:     {scheme}://{addr}/sim/stats");
+            if let Some(path) = &tls_ca_out {
+                println!("  CA file:   {}", path.display());
+            }
             tokio::select! { _ = handle => {}, _ = tokio::signal::ctrl_c() => {} };
             ExitCode::SUCCESS
         }
@@ -494,6 +533,7 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
     let (esm, _sim, _handle) = match start_esm_simulator(
         Default::default(),
         "127.0.0.1:0".parse().unwrap_or(listen),
+        None,
     )
     .await
     {

@@ -244,14 +244,14 @@ impl ApiClient {
             let mut resp = builder
                 .send()
                 .await
-                .map_err(|e| Failure::retry(transport_error(req.api, &e)))?;
+                .map_err(|e| Failure::from_transport(req.api, &e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let mut body = Vec::new();
             while let Some(chunk) = resp
                 .chunk()
                 .await
-                .map_err(|e| Failure::retry(transport_error(req.api, &e)))?
+                .map_err(|e| Failure::from_transport(req.api, &e))?
             {
                 if body.len() + chunk.len() > self.max_body_bytes {
                     // The same answer would come again: not worth a retry.
@@ -298,11 +298,12 @@ struct Failure {
 }
 
 impl Failure {
-    fn retry(error: PollError) -> Failure {
-        Failure {
-            error,
-            retryable: true,
-        }
+    /// A transport failure: worth retrying, except a rejected certificate, which will be
+    /// rejected again.
+    fn from_transport(api: &str, e: &reqwest::Error) -> Failure {
+        let error = transport_error(api, e);
+        let retryable = !error.message.to_ascii_lowercase().contains("certificate");
+        Failure { error, retryable }
     }
 }
 

@@ -101,3 +101,93 @@ impl SlidingWindow {
 pub async fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(listen).await
 }
+
+/// A certificate authority and a server certificate for 127.0.0.1 and localhost, made at start,
+/// so a simulator can serve HTTPS and a client can trust it through `tls.ca_file`.
+pub struct TlsIdentity {
+    /// The CA certificate (PEM), for the client's `ca_file`.
+    pub ca_pem: String,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity")
+    }
+}
+
+impl TlsIdentity {
+    pub fn generate() -> Result<TlsIdentity, String> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let err = |e: rcgen::Error| format!("cannot make the simulator's certificate: {e}");
+        let ca_key = KeyPair::generate().map_err(err)?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "headroom simulator CA");
+        let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+        let leaf_key = KeyPair::generate().map_err(err)?;
+        let mut leaf_params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .map_err(err)?;
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "headroom simulator");
+        let leaf = leaf_params.signed_by(&leaf_key, &issuer).map_err(err)?;
+        let key = rustls::pki_types::PrivateKeyDer::try_from(leaf_key.serialize_der())
+            .map_err(|e| format!("simulator key: {e}"))?;
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("simulator TLS: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone(), ca_cert.der().clone()], key)
+        .map_err(|e| format!("simulator TLS: {e}"))?;
+        Ok(TlsIdentity {
+            ca_pem: ca_cert.pem(),
+            acceptor: tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config)),
+        })
+    }
+}
+
+/// A TCP listener that completes a TLS handshake before handing a connection to the server.
+pub struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl TlsListener {
+    pub fn new(tcp: tokio::net::TcpListener, identity: &TlsIdentity) -> TlsListener {
+        TlsListener {
+            tcp,
+            acceptor: identity.acceptor.clone(),
+        }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((stream, addr)) = self.tcp.accept().await else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            // A client that rejects the certificate aborts the handshake: wait for the next one.
+            if let Ok(Ok(tls)) =
+                tokio::time::timeout(Duration::from_secs(5), self.acceptor.accept(stream)).await
+            {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}

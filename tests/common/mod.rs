@@ -8,9 +8,18 @@ use std::sync::Arc;
 use headroom::sim::huawei_esm::{EsmSim, EsmSimConfig};
 
 pub async fn esm_sim(cfg: EsmSimConfig) -> (SocketAddr, Arc<EsmSim>) {
+    esm_sim_tls(cfg, None).await
+}
+
+/// The simulator over HTTPS when `tls` is given.
+pub async fn esm_sim_tls(
+    cfg: EsmSimConfig,
+    tls: Option<&headroom::sim::TlsIdentity>,
+) -> (SocketAddr, Arc<EsmSim>) {
     let (addr, sim, _handle) = headroom::cli::start_esm_simulator(
         cfg,
         "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        tls,
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
