@@ -1,5 +1,5 @@
-//! The inbound HTTP server: `/metrics` (gzip when asked), `/probe?target=NAME`, `/healthz`,
-//! `/readyz` and the `/` status page. Every answer is built from the store; no handler ever calls
+//! The inbound HTTP server: `/metrics` (gzip when asked), `/probe?target=NAME`, `/sd` (Prometheus
+//! HTTP service discovery), `/healthz`, `/readyz` and the `/` status page. Every answer is built from the store; no handler ever calls
 //! a vendor API.
 
 use std::io::Write as _;
@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/probe", get(probe))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
+        .route("/sd", get(service_discovery))
         .with_state(state)
 }
 
@@ -127,6 +128,23 @@ async fn probe(
     )
 }
 
+/// Prometheus HTTP service discovery: one scrape target per configured target, scraped through
+/// `/probe`, so several Prometheus servers can split targets with `hashmod` relabelling.
+async fn service_discovery(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost:9740")
+        .to_string();
+    let groups: Vec<serde_json::Value> = s
+        .store
+        .targets()
+        .into_iter()
+        .map(|t| serde_json::json!({"targets": [host], "labels": {"__metrics_path__": "/probe", "__param_target": t}}))
+        .collect();
+    axum::Json(groups).into_response()
+}
+
 async fn ready(State(s): State<AppState>) -> Response {
     if s.store.all_attempted() {
         (StatusCode::OK, "ready\n").into_response()
@@ -203,7 +221,7 @@ async fn status_page(State(s): State<AppState>) -> Html<String> {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>headroom</title><style>\
          body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
          tr.down{{background:#fdd}}tr.up{{background:#efe}}tr.wait{{background:#ffd}}</style></head><body>\
-         <h1>headroom {}</h1><p>Capacity telemetry exporter. <a href=\"/metrics\">/metrics</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a> · <code>/probe?target=NAME</code></p>\
+         <h1>headroom {}</h1><p>Capacity telemetry exporter. <a href=\"/metrics\">/metrics</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a> · <code>/probe?target=NAME</code> · <a href=\"/sd\">/sd</a></p>\
          <h2>Collectors</h2><table><tr><th>target</th><th>platform</th><th>collector</th><th>state</th><th>interval</th><th>last success</th><th>data age</th><th>last poll</th><th>series</th><th>dropped values</th><th>last error</th></tr>\n{rows}</table>\
          <h2>Rate budgets</h2><ul>{budget}</ul></body></html>\n",
         env!("CARGO_PKG_VERSION")
