@@ -316,16 +316,7 @@ impl Store {
     pub fn views(&self, now: SystemTime) -> Vec<SlotView> {
         self.read()
             .iter()
-            .map(|((t, c), slot)| {
-                let live = live_snapshot(slot, now);
-                SlotView {
-                    target: t.clone(),
-                    collector: c.clone(),
-                    status: slot.status.clone(),
-                    series: live.map_or(0, |s| s.series),
-                    data_taken_at: live.map(|s| s.taken_at),
-                }
-            })
+            .map(|(key, slot)| view(key, slot, now))
             .collect()
     }
 
@@ -342,21 +333,14 @@ impl Store {
             let slots = self.read();
             let mut snaps = Vec::new();
             let mut views = Vec::new();
-            for ((t, c), slot) in slots.iter() {
-                if target.is_some_and(|want| want != t) {
+            for (key, slot) in slots.iter() {
+                if target.is_some_and(|want| want != key.0) {
                     continue;
                 }
-                let live = live_snapshot(slot, now);
-                if let Some(s) = live {
+                if let Some(s) = live_snapshot(slot, now) {
                     snaps.push(Arc::clone(s));
                 }
-                views.push(SlotView {
-                    target: t.clone(),
-                    collector: c.clone(),
-                    status: slot.status.clone(),
-                    series: live.map_or(0, |s| s.series),
-                    data_taken_at: live.map(|s| s.taken_at),
-                });
+                views.push(view(key, slot, now));
             }
             (snaps, views)
         };
@@ -397,6 +381,18 @@ impl Store {
 fn is_expired(snapshot: &Snapshot, max_age: Duration, now: SystemTime) -> bool {
     now.duration_since(snapshot.taken_at)
         .is_ok_and(|age| age > max_age)
+}
+
+/// The state of one slot as the status page and status metrics show it.
+fn view((target, collector): &SlotKey, slot: &Slot, now: SystemTime) -> SlotView {
+    let live = live_snapshot(slot, now);
+    SlotView {
+        target: target.clone(),
+        collector: collector.clone(),
+        status: slot.status.clone(),
+        series: live.map_or(0, |s| s.series),
+        data_taken_at: live.map(|s| s.taken_at),
+    }
 }
 
 fn live_snapshot(slot: &Slot, now: SystemTime) -> Option<&Arc<Snapshot>> {
