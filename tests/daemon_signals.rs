@@ -118,3 +118,39 @@ async fn sighup_reloads_and_sigterm_stops() {
     assert!(status.success(), "{status}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_reach_the_log_or_the_output() {
+    // `once` at debug level against a simulator that rejects the password: neither the
+    // password, the AppCode nor an issued token may appear anywhere the process writes.
+    let (sim, _) = common::esm_sim(Default::default()).await;
+    let dir = std::env::temp_dir().join(format!("headroom-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    let good = common::esm_target("good", sim, "demo-password", "    collectors: {service_capacity: {enabled: false}, tenant_resources: {enabled: false}, host_metrics: {enabled: false}}\n");
+    let bad = common::esm_target("bad", sim, "Sup3r-Secret-Pw", "    collectors: {service_capacity: {enabled: false}, tenant_resources: {enabled: false}, host_metrics: {enabled: false}}\n");
+    std::fs::write(&path, format!("targets:\n{good}{bad}")).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["--log-level", "trace", "once", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the bad target must fail the run"
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("reason=auth") || all.contains("auth:"),
+        "the failure is reported: {all}"
+    );
+    for secret in ["Sup3r-Secret-Pw", "demo-password", "demo-appcode", "MIIsim"] {
+        assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -519,3 +519,25 @@ async fn tenant_allocation_agrees_with_service_capacity() {
     assert!(allocated > 0.0);
     assert_eq!(allocated, by_tenant, "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_over_the_size_cap_fails_without_retrying() {
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let extra = format!("    max_body_bytes: 2048\n{}", only("devices"));
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    let (_s, metrics, tasks) = tasks(&cfg);
+    let err = tasks[0]
+        .poll_once()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a 2 KiB cap let the device list through"));
+    assert_eq!(err.reason, ErrorReason::Http);
+    assert!(err.message.contains("max_body_bytes"), "{}", err.message);
+    assert_eq!(
+        SelfMetrics::counter_value(&metrics.api_retries, &["esm", "devices"]),
+        0
+    );
+}
