@@ -172,14 +172,12 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
             .unwrap_or(0),
         404
     );
-    let page = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let sd: serde_json::Value =
+        serde_json::from_str(&get_text(&format!("{base}/sd")).await).unwrap_or_default();
+    assert_eq!(sd[0]["labels"]["__param_target"], "esm-demo", "{sd}");
+    assert_eq!(sd[0]["labels"]["__metrics_path__"], "/probe", "{sd}");
+    assert_eq!(sd[0]["targets"][0], daemon.addr.to_string(), "{sd}");
+    let page = get_text(&format!("{base}/")).await;
     for c in [
         "physical_capacity",
         "service_capacity",

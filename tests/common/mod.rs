@@ -58,15 +58,18 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-pub async fn sim_stats(sim: SocketAddr) -> serde_json::Value {
-    let body = http()
-        .get(format!("http://{sim}/sim/stats"))
+/// The body of a GET, or a panic naming the URL.
+pub async fn get_text(url: &str) -> String {
+    let resp = http()
+        .get(url)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    resp.text().await.unwrap_or_default()
+}
+
+pub async fn sim_stats(sim: SocketAddr) -> serde_json::Value {
+    let body = get_text(&format!("http://{sim}/sim/stats")).await;
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
