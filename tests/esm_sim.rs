@@ -539,3 +539,76 @@ async fn a_response_over_the_size_cap_fails_without_retrying() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dcc_is_asked_again_as_dcc_generate_when_dcc_is_refused() {
+    let (sim, _) = esm_sim(EsmSimConfig {
+        dcc_query_value: "DCC_GENERATE",
+        ..Default::default()
+    })
+    .await;
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target(
+            "esm",
+            sim,
+            "demo-password",
+            &only("service_capacity"),
+        )],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    assert!(
+        body.contains(r#"service="dcc",resource="vcpu",unit="cores""#),
+        "DCC rows missing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hcso_domain_id_header_is_sent_when_configured() {
+    let (sim, _) = esm_sim(EsmSimConfig {
+        require_domain_id: Some("domain-0042".into()),
+        ..Default::default()
+    })
+    .await;
+    let without = esm_target("esm", sim, "demo-password", &only("devices"));
+    let with = without.replace(
+        "      apig_appcode: demo-appcode\n",
+        "      apig_appcode: demo-appcode\n      hcso_domain_id: domain-0042\n",
+    );
+    let (_s, _m, t) = tasks(&config("  interval: 60s", &[without]));
+    assert_eq!(
+        t[0].poll_once().await.err().map(|e| e.reason),
+        Some(ErrorReason::Auth)
+    );
+    let (_s, _m, t) = tasks(&config("  interval: 60s", &[with]));
+    assert!(t[0].poll_once().await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_numbered_offsets_read_every_record_once() {
+    // A site whose offset_value counts pages from 1, read 5 records a page.
+    let (sim, s) = esm_sim(EsmSimConfig {
+        offset_pages_from: Some(1),
+        ..Default::default()
+    })
+    .await;
+    let extra = format!(
+        "    esm: {{offset_mode: page1, page_size: 5}}\n{}",
+        only("devices")
+    );
+    let (store, metrics, t) = tasks(&config(
+        "  interval: 60s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    ));
+    t[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    let infos = body
+        .lines()
+        .filter(|l| l.starts_with("headroom_host_info{"))
+        .count();
+    assert_eq!(infos, s.fleet().hosts.len() + s.fleet().switches.len());
+}

@@ -41,6 +41,13 @@ pub struct EsmSimConfig {
     /// Tier-1 limit per AppCode, calls per second (documented: 4000).
     pub metric_limit_per_second: usize,
     pub faults: Faults,
+    /// When set, data calls must carry this `x-hcso-domainid` (HCS Online sites).
+    pub require_domain_id: Option<String>,
+    /// `offset_value` counts pages from this number (0 or 1) instead of records.
+    pub offset_pages_from: Option<usize>,
+    /// The `service_type` that selects DCC: `DCC` (the sample request) or `DCC_GENERATE` (the
+    /// table); the other one is refused with 400 (spec A14).
+    pub dcc_query_value: &'static str,
 }
 
 impl Default for EsmSimConfig {
@@ -60,6 +67,9 @@ impl Default for EsmSimConfig {
             retry_after_secs: 5,
             metric_limit_per_second: 4000,
             faults: Faults::default(),
+            require_domain_id: None,
+            offset_pages_from: None,
+            dcc_query_value: "DCC",
         }
     }
 }
@@ -738,6 +748,15 @@ async fn data(
             "Authentication failed.",
         );
     }
+    if let Some(domain) = &cfg.require_domain_id {
+        if code("x-hcso-domainid") != domain {
+            return error(
+                StatusCode::FORBIDDEN,
+                "APIGW.0106",
+                "Authentication failed: x-hcso-domainid.",
+            );
+        }
+    }
     let token = code("x-auth-token");
     let valid = sim
         .tokens
@@ -834,9 +853,13 @@ async fn data(
             "Parameter error: page_size must be 1-1000.",
         );
     }
-    let offset: usize = param(&q, "offset_value")
+    let offset_raw: usize = param(&q, "offset_value")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let offset = match cfg.offset_pages_from {
+        Some(first) => offset_raw.saturating_sub(first) * page_size,
+        None => offset_raw,
+    };
 
     let faults = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
     if faults.latency_ms > 0 {
@@ -885,7 +908,15 @@ async fn data(
         }
         "v1/CloudService/capacity" => {
             let st = param(&q, "service_type").unwrap_or("");
-            let key = if st == "DCC_GENERATE" { "DCC" } else { st };
+            let key = match st {
+                s if s.eq_ignore_ascii_case("DCC") || s.eq_ignore_ascii_case("DCC_GENERATE") => {
+                    if !s.eq_ignore_ascii_case(cfg.dcc_query_value) {
+                        return error(StatusCode::BAD_REQUEST, "AS.0001", "Parameter error: unknown service_type.");
+                    }
+                    "DCC"
+                }
+                s => s,
+            };
             match f.services.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
                 Some((_, rows)) => rows.iter().filter(|v| in_window(v)).cloned().collect(),
                 None if st.is_empty() => f.services.values().flatten().cloned().collect(),

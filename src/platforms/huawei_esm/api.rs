@@ -193,6 +193,11 @@ impl EsmApi {
         }
     }
 
+    /// The target's name, for logs.
+    pub fn target(&self) -> &str {
+        self.client.target()
+    }
+
     fn url(&self, path: &str, query: &[(&str, String)]) -> reqwest::Url {
         let mut url = self.endpoint.clone();
         let base = url.path().trim_end_matches('/').to_string();

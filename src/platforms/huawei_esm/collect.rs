@@ -666,21 +666,40 @@ impl EsmCollector {
             }
             super::SERVICE_CAPACITY => {
                 for (query_type, service) in SERVICES {
-                    let query_type = match (*service, &self.options.dcc_service_type) {
-                        ("dcc", Some(v)) => v.as_str(),
-                        _ => query_type,
+                    let configured = match *service {
+                        "dcc" => self.options.dcc_service_type.as_deref(),
+                        _ => None,
                     };
-                    let mut q = api::window(ctx.started, CAPACITY_WINDOW).to_vec();
-                    q.push(("service_type", query_type.to_string()));
-                    let rows = api
-                        .fetch_all::<CapacityRow>(
-                            "service_capacity",
-                            SCOPE_CAPACITY,
-                            api::PATH_SERVICE_CAPACITY,
-                            &q,
-                            d,
-                        )
-                        .await?;
+                    let fetch = |query_type: String| {
+                        let mut q = api::window(ctx.started, CAPACITY_WINDOW).to_vec();
+                        q.push(("service_type", query_type));
+                        async move {
+                            api.fetch_all::<CapacityRow>(
+                                "service_capacity",
+                                SCOPE_CAPACITY,
+                                api::PATH_SERVICE_CAPACITY,
+                                &q,
+                                d,
+                            )
+                            .await
+                        }
+                    };
+                    let rows = match fetch(configured.unwrap_or(query_type).to_string()).await {
+                        // The document names DCC both `DCC` (sample request) and `DCC_GENERATE`
+                        // (table); unless configured, a 400 for one is answered with the other.
+                        Err(e)
+                            if *service == "dcc"
+                                && configured.is_none()
+                                && e.message.contains("HTTP 400") =>
+                        {
+                            tracing::info!(
+                                target_name = api.target(),
+                                "DCC refused service_type=DCC; asking with DCC_GENERATE."
+                            );
+                            fetch("DCC_GENERATE".to_string()).await?
+                        }
+                        other => other?,
+                    };
                     add_dropped(&mut batch, rows.dropped);
                     let times =
                         normalise_capacity(self.name, service, None, &rows.items, tb, &mut batch);

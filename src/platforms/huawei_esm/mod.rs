@@ -140,7 +140,8 @@ pub struct EsmTarget {
 /// Options of one ESM collector.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct EsmCollectorOptions {
-    /// `service_capacity`: the `service_type` value sent for DCC (spec A14).
+    /// `service_capacity`: the `service_type` value sent for DCC (spec A14); unset: `DCC`, then
+    /// `DCC_GENERATE` if the site refuses it.
     pub dcc_service_type: Option<String>,
     /// Alarm collectors: how far back to look for uncleared alarms (≤ 60 days).
     pub lookback: Option<Duration>,
