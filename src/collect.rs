@@ -69,6 +69,11 @@ impl Batch {
         self.dropped += 1;
     }
 
+    /// Counts `n` values that could not be parsed (e.g. records a page held that did not parse).
+    pub fn drop_values(&mut self, n: usize) {
+        self.dropped += n;
+    }
+
     /// Values dropped so far.
     pub fn dropped(&self) -> usize {
         self.dropped
@@ -88,12 +93,6 @@ impl Batch {
 
     pub fn into_samples(self) -> Vec<Sample> {
         self.samples
-    }
-
-    /// Appends another batch.
-    pub fn extend(&mut self, other: Batch) {
-        self.samples.extend(other.samples);
-        self.dropped += other.dropped;
     }
 }
 

@@ -158,15 +158,6 @@ impl SelfMetrics {
         *self.targets.write().unwrap_or_else(|e| e.into_inner()) = Some(set);
     }
 
-    /// Number of series currently held (for tests).
-    pub fn series(&self) -> usize {
-        self.registry
-            .gather()
-            .iter()
-            .map(|f| f.get_metric().len())
-            .sum()
-    }
-
     /// Value of a counter series, for tests and the status page.
     pub fn counter_value(vec: &IntCounterVec, labels: &[&str]) -> u64 {
         vec.get_metric_with_label_values(labels)

@@ -649,7 +649,7 @@ impl EsmCollector {
                             d,
                         )
                         .await?;
-                    add_dropped(&mut batch, rows.dropped);
+                    batch.drop_values(rows.dropped);
                     for (region, ts) in normalise_capacity(
                         self.name,
                         "physical",
@@ -700,7 +700,7 @@ impl EsmCollector {
                         }
                         other => other?,
                     };
-                    add_dropped(&mut batch, rows.dropped);
+                    batch.drop_values(rows.dropped);
                     let times =
                         normalise_capacity(self.name, service, None, &rows.items, tb, &mut batch);
                     push_source_times(self.name, service, times, &mut batch);
@@ -710,7 +710,7 @@ impl EsmCollector {
                 let devices = api
                     .fetch_all::<Device>("devices", SCOPE_CAPACITY, api::PATH_DEVICES, &[], d)
                     .await?;
-                add_dropped(&mut batch, devices.dropped);
+                batch.drop_values(devices.dropped);
                 normalise_devices(&devices.items, &mut batch);
             }
             super::CLOUD_SERVICE_ALARMS | super::HARDWARE_ALARMS => {
@@ -728,7 +728,7 @@ impl EsmCollector {
                 let alarms = api
                     .fetch_all::<Alarm>(self.name, SCOPE_CAPACITY, path, &q, d)
                     .await?;
-                add_dropped(&mut batch, alarms.dropped);
+                batch.drop_values(alarms.dropped);
                 normalise_alarms(source, &alarms.items, &mut batch);
             }
             super::HOST_METRICS => {
@@ -781,7 +781,7 @@ impl EsmCollector {
                 let mut records = Vec::new();
                 for r in results {
                     let r = r?;
-                    add_dropped(&mut batch, r.dropped);
+                    batch.drop_values(r.dropped);
                     records.extend(r.items);
                 }
                 normalise_host_metrics(&records, &mut batch);
@@ -801,7 +801,7 @@ impl EsmCollector {
                     let r = api
                         .fetch_all::<TenantResource>("tenant_resources", SCOPE_METRIC, &path, &q, d)
                         .await?;
-                    add_dropped(&mut batch, r.dropped);
+                    batch.drop_values(r.dropped);
                     normalise_tenant_resources(rt, &r.items, &mut batch);
                 }
             }
@@ -814,7 +814,7 @@ impl EsmCollector {
                 let r = api
                     .fetch_all::<ElbCluster>("elb_capacity", SCOPE_METRIC, path, &[], d)
                     .await?;
-                add_dropped(&mut batch, r.dropped);
+                batch.drop_values(r.dropped);
                 normalise_elb(&r.items, &mut batch);
             }
             super::HOST_DETAILS => {
@@ -827,7 +827,7 @@ impl EsmCollector {
                 let r = api
                     .fetch_all::<HostDetail>("host_details", SCOPE_METRIC, path, &q, d)
                     .await?;
-                add_dropped(&mut batch, r.dropped);
+                batch.drop_values(r.dropped);
                 normalise_host_details(&r.items, &mut batch);
             }
             other => {
@@ -838,12 +838,6 @@ impl EsmCollector {
             }
         }
         Ok(batch)
-    }
-}
-
-fn add_dropped(batch: &mut Batch, n: usize) {
-    for _ in 0..n {
-        batch.drop_value();
     }
 }
 
