@@ -24,6 +24,9 @@ pub struct LimitScope {
     pub default_cap_per_minute: Option<f64>,
     /// How long to pause the scope after a 429 without `Retry-After`.
     pub default_pause: Duration,
+    /// A 429 in this scope bans the client from the whole platform (Sangfor SCP bans the client
+    /// IP), so every scope of the target pauses, not only this one.
+    pub throttle_pauses_target: bool,
     pub description: &'static str,
 }
 
@@ -174,6 +177,7 @@ mod tests {
         documented_per_minute: 60.0,
         default_cap_per_minute: None,
         default_pause: Duration::from_secs(1),
+        throttle_pauses_target: false,
         description: "test",
     };
 

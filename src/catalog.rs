@@ -65,6 +65,9 @@ const SCOPE_LABELS: &[&str] = &[
     "flavor",
     "server_model",
     "eip_type",
+    "eip_pool",
+    "datastore",
+    "direction",
 ];
 const RESOURCE_LABELS: &[&str] = &["platform", "target", "service", "resource", "unit"];
 const HOST_RESOURCE_LABELS: &[&str] = &["platform", "target", "host", "resource", "unit"];
@@ -191,13 +194,50 @@ host_family!(
     "Per-host platform-reported utilisation, 0-1 (percentages are divided by 100)."
 );
 
+macro_rules! cluster_family {
+    ($ident:ident, $name:literal, $help:literal) => {
+        pub const $ident: MetricDef = MetricDef {
+            name: $name,
+            kind: Kind::Gauge,
+            unit: "unit label",
+            help: concat!(
+                $help,
+                " Cached from a background poll of the platform API, not fetched at scrape time."
+            ),
+            labels: &["platform", "target", "cluster", "resource", "unit"],
+            optional_labels: &["region", "az"],
+            source: Source::Platform,
+        };
+    };
+}
+cluster_family!(
+    CLUSTER_RESOURCE_CAPACITY,
+    "headroom_cluster_resource_capacity",
+    "Per-cluster raw amount of the resource (a drill-down below the pool; not part of headroom_resource_*)."
+);
+cluster_family!(
+    CLUSTER_RESOURCE_USED,
+    "headroom_cluster_resource_used",
+    "Per-cluster amount actually consumed."
+);
+
+pub const INSTANCE_RESOURCE_ALLOCATED: MetricDef = MetricDef {
+    name: "headroom_instance_resource_allocated",
+    kind: Kind::Gauge,
+    unit: "unit label",
+    help: "Per-instance (VM) allocation; exported only when a collector's per-instance option is on. Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target", "instance", "instance_id", "resource", "unit"],
+    optional_labels: &["az", "host", "tenant"],
+    source: Source::Platform,
+};
+
 pub const QUOTA_LIMIT: MetricDef = MetricDef {
     name: "headroom_quota_limit",
     kind: Kind::Gauge,
     unit: "unit label",
     help: "Quota limit per tenant and resource; an unlimited quota has no series. Cached from a background poll of the platform API, not fetched at scrape time.",
     labels: &["platform", "target", "tenant", "resource", "unit"],
-    optional_labels: &["service", "region", "az"],
+    optional_labels: &["service", "region", "az", "storage_type", "gpu_model", "eip_type"],
     source: Source::Platform,
 };
 pub const QUOTA_USED: MetricDef = MetricDef {
@@ -206,7 +246,7 @@ pub const QUOTA_USED: MetricDef = MetricDef {
     unit: "unit label",
     help: "Quota used per tenant and resource. Cached from a background poll of the platform API, not fetched at scrape time.",
     labels: &["platform", "target", "tenant", "resource", "unit"],
-    optional_labels: &["service", "region", "az"],
+    optional_labels: &["service", "region", "az", "storage_type", "gpu_model", "eip_type"],
     source: Source::Platform,
 };
 pub const TENANT_RESOURCES: MetricDef = MetricDef {
@@ -242,7 +282,7 @@ pub const ALARMS_ACTIVE: MetricDef = MetricDef {
     unit: "count",
     help: "Active (uncleared) alarms by severity. Cached from a background poll of the platform API, not fetched at scrape time.",
     labels: &["platform", "target", "source", "severity"],
-    optional_labels: &["region"],
+    optional_labels: &["region", "az", "object_type"],
     source: Source::Platform,
 };
 pub const SOURCE_TIMESTAMP: MetricDef = MetricDef {
@@ -252,6 +292,43 @@ pub const SOURCE_TIMESTAMP: MetricDef = MetricDef {
     help: "Unix time at which the platform says the newest data of this collector was taken (ESM capacity is daily). Cached from a background poll of the platform API, not fetched at scrape time.",
     labels: &["platform", "target", "collector"],
     optional_labels: &["service", "region"],
+    source: Source::Platform,
+};
+
+pub const PLATFORM_INFO: MetricDef = MetricDef {
+    name: "headroom_platform_info",
+    kind: Kind::Gauge,
+    unit: "info",
+    help: "The platform's own version and identity; always 1, the labels carry the metadata. Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target"],
+    optional_labels: &["version", "build", "region", "mode"],
+    source: Source::Platform,
+};
+pub const API_VERSION_INFO: MetricDef = MetricDef {
+    name: "headroom_api_version_info",
+    kind: Kind::Gauge,
+    unit: "info",
+    help: "The API version headroom uses for an endpoint family (the newest the site serves); always 1. Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target", "api", "version"],
+    optional_labels: &[],
+    source: Source::Platform,
+};
+pub const PLATFORM_OBJECTS: MetricDef = MetricDef {
+    name: "headroom_platform_objects",
+    kind: Kind::Gauge,
+    unit: "count",
+    help: "Platform-wide object counts as the platform's overview reports them, by kind (host, vm, nfv, az) and state (total, online, offline, running, error, alarm); states overlap, so do not sum them. Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target", "kind", "state"],
+    optional_labels: &[],
+    source: Source::Platform,
+};
+pub const LICENSE_REMAINING: MetricDef = MetricDef {
+    name: "headroom_license_remaining_seconds",
+    kind: Kind::Gauge,
+    unit: "seconds",
+    help: "Time left on a licence (kind software or service) as the platform reports it; a perpetual licence has no series. Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target", "product", "kind"],
+    optional_labels: &[],
     source: Source::Platform,
 };
 
@@ -432,6 +509,9 @@ pub const ALL: &[&MetricDef] = &[
     &HOST_RESOURCE_FREE,
     &HOST_RESOURCE_OVERCOMMIT_RATIO,
     &HOST_RESOURCE_UTILIZATION_RATIO,
+    &CLUSTER_RESOURCE_CAPACITY,
+    &CLUSTER_RESOURCE_USED,
+    &INSTANCE_RESOURCE_ALLOCATED,
     &QUOTA_LIMIT,
     &QUOTA_USED,
     &TENANT_RESOURCES,
@@ -439,6 +519,10 @@ pub const ALL: &[&MetricDef] = &[
     &HOSTS,
     &ALARMS_ACTIVE,
     &SOURCE_TIMESTAMP,
+    &PLATFORM_INFO,
+    &API_VERSION_INFO,
+    &PLATFORM_OBJECTS,
+    &LICENSE_REMAINING,
     &COLLECTOR_UP,
     &COLLECTOR_LAST_SUCCESS,
     &COLLECTOR_LAST_ATTEMPT,

@@ -65,7 +65,7 @@ pub enum Command {
     },
     /// Run one platform simulator.
     Simulate {
-        /// Platform to simulate: huawei_esm.
+        /// Platform to simulate: huawei_esm or sangfor_scp.
         #[arg(long)]
         platform: String,
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -73,15 +73,24 @@ pub enum Command {
         /// Seed of the synthetic site.
         #[arg(long, default_value_t = 42)]
         seed: u64,
-        /// Hosts in the synthetic site.
-        #[arg(long, default_value_t = 24)]
-        hosts: usize,
+        /// Hosts in the synthetic site (default: 24 for ESM, 12 for SCP).
+        #[arg(long)]
+        hosts: Option<usize>,
+        /// SCP: VMs in the synthetic fleet.
+        #[arg(long, default_value_t = 120)]
+        vms: usize,
+        /// SCP: `fleet` (seeded, consistent across APIs) or `examples` (the vendor document's).
+        #[arg(long, default_value = "fleet")]
+        dataset: String,
+        /// SCP: the newest janus API version served (e.g. 20180725 for an old site).
+        #[arg(long, default_value = "20220725")]
+        max_version: String,
         /// Lifetime of issued tokens.
         #[arg(long, default_value = "24h", value_parser = parse_duration)]
         token_ttl: Duration,
-        /// Tier-2 limit, calls per minute.
-        #[arg(long, default_value_t = 60)]
-        rate_limit: usize,
+        /// Limit per minute: ESM Tier-2 calls (default 60); SCP GETs per client IP (default 600).
+        #[arg(long)]
+        rate_limit: Option<usize>,
         /// Latency added to every data response, in milliseconds.
         #[arg(long, default_value_t = 0)]
         latency_ms: u64,
@@ -98,7 +107,7 @@ pub enum Command {
         #[arg(long, default_value_t = 0.0)]
         truncate_rate: f64,
         /// Serve HTTPS with a certificate made at start; its CA is written to this file (for a
-        /// target's `tls.ca_file`).
+        /// target's `tls.ca_file`). SCP is always served over HTTPS.
         #[arg(long)]
         tls_ca_out: Option<PathBuf>,
     },
@@ -159,6 +168,9 @@ pub fn main() -> ExitCode {
                 listen,
                 seed,
                 hosts,
+                vms,
+                dataset,
+                max_version,
                 token_ttl,
                 rate_limit,
                 latency_ms,
@@ -168,25 +180,66 @@ pub fn main() -> ExitCode {
                 truncate_rate,
                 tls_ca_out,
             } => {
-                if platform != "huawei_esm" {
-                    eprintln!("error: unknown platform `{platform}`; known: huawei_esm");
-                    return ExitCode::from(2);
-                }
-                let cfg = sim::huawei_esm::EsmSimConfig {
-                    seed,
-                    hosts,
-                    token_ttl,
-                    capacity_limit_per_minute: rate_limit,
-                    faults: sim::Faults {
-                        latency_ms,
-                        error_rate,
-                        throttle_rate,
-                        malformed_rate,
-                        truncate_rate,
-                    },
-                    ..Default::default()
+                let faults = sim::Faults {
+                    latency_ms,
+                    error_rate,
+                    throttle_rate,
+                    malformed_rate,
+                    truncate_rate,
                 };
-                simulate(cfg, listen, tls_ca_out).await
+                match platform.as_str() {
+                    "huawei_esm" => {
+                        let cfg = sim::huawei_esm::EsmSimConfig {
+                            seed,
+                            hosts: hosts.unwrap_or(24),
+                            token_ttl,
+                            capacity_limit_per_minute: rate_limit.unwrap_or(60),
+                            faults,
+                            ..Default::default()
+                        };
+                        simulate(SimKind::Esm(cfg), listen, tls_ca_out).await
+                    }
+                    "sangfor_scp" => {
+                        let dataset = match dataset.as_str() {
+                            "fleet" => sim::sangfor_scp::Dataset::Fleet,
+                            "examples" => sim::sangfor_scp::Dataset::Examples,
+                            other => {
+                                eprintln!(
+                                    "error: unknown --dataset `{other}`; known: fleet, examples"
+                                );
+                                return ExitCode::from(2);
+                            }
+                        };
+                        let Some(max_version) = sim::sangfor_scp::VERSIONS
+                            .iter()
+                            .find(|v| **v == max_version)
+                        else {
+                            eprintln!(
+                                "error: unknown --max-version `{max_version}`; known: {}",
+                                sim::sangfor_scp::VERSIONS.join(", ")
+                            );
+                            return ExitCode::from(2);
+                        };
+                        let cfg = sim::sangfor_scp::ScpSimConfig {
+                            seed,
+                            dataset,
+                            hosts: hosts.unwrap_or(12),
+                            vms,
+                            max_version,
+                            token_ttl,
+                            get_limit: rate_limit.unwrap_or(600),
+                            faults,
+                            ..Default::default()
+                        };
+                        simulate(SimKind::Scp(cfg), listen, tls_ca_out).await
+                    }
+                    other => {
+                        eprintln!(
+                            "error: unknown platform `{other}`; known: huawei_esm, sangfor_scp"
+                        );
+                        ExitCode::from(2)
+                    }
+                }
             }
         }
     })
@@ -425,26 +478,17 @@ impl Daemon {
     }
 }
 
-/// Starts the ESM simulator on `listen`, over HTTPS when `tls` is given; returns its address,
-/// state and server task.
-pub async fn start_esm_simulator(
-    cfg: sim::huawei_esm::EsmSimConfig,
+/// Serves a simulator's router on `listen`, over HTTPS when `tls` is given; returns its address
+/// and server task.
+pub async fn serve_simulator(
+    router: axum::Router,
     listen: SocketAddr,
     tls: Option<&sim::TlsIdentity>,
-) -> Result<
-    (
-        SocketAddr,
-        Arc<sim::huawei_esm::EsmSim>,
-        tokio::task::JoinHandle<()>,
-    ),
-    String,
-> {
-    let simulator = sim::huawei_esm::EsmSim::new(cfg);
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), String> {
     let listener = sim::bind(listen)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = simulator.router();
     let handle = match tls {
         None => tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
@@ -460,20 +504,61 @@ pub async fn start_esm_simulator(
             })
         }
     };
+    Ok((addr, handle))
+}
+
+/// Starts the ESM simulator on `listen`, over HTTPS when `tls` is given; returns its address,
+/// state and server task.
+pub async fn start_esm_simulator(
+    cfg: sim::huawei_esm::EsmSimConfig,
+    listen: SocketAddr,
+    tls: Option<&sim::TlsIdentity>,
+) -> Result<
+    (
+        SocketAddr,
+        Arc<sim::huawei_esm::EsmSim>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+> {
+    let simulator = sim::huawei_esm::EsmSim::new(cfg);
+    let (addr, handle) = serve_simulator(simulator.router(), listen, tls).await?;
     Ok((addr, simulator, handle))
 }
 
-async fn simulate(
-    cfg: sim::huawei_esm::EsmSimConfig,
+/// Starts the SCP simulator on `listen` over HTTPS (SCP is HTTPS only); returns its address,
+/// state and server task.
+pub async fn start_scp_simulator(
+    cfg: sim::sangfor_scp::ScpSimConfig,
     listen: SocketAddr,
-    tls_ca_out: Option<PathBuf>,
-) -> ExitCode {
-    let user = cfg.username.clone();
-    let tls = match &tls_ca_out {
-        None => None,
-        Some(path) => match sim::TlsIdentity::generate().and_then(|id| {
-            std::fs::write(path, &id.ca_pem)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tls: &sim::TlsIdentity,
+) -> Result<
+    (
+        SocketAddr,
+        Arc<sim::sangfor_scp::ScpSim>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+> {
+    let simulator = sim::sangfor_scp::ScpSim::new(cfg);
+    let (addr, handle) = serve_simulator(simulator.router(), listen, Some(tls)).await?;
+    Ok((addr, simulator, handle))
+}
+
+/// The simulator `headroom simulate` runs.
+enum SimKind {
+    Esm(sim::huawei_esm::EsmSimConfig),
+    Scp(sim::sangfor_scp::ScpSimConfig),
+}
+
+async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>) -> ExitCode {
+    let needs_tls = tls_ca_out.is_some() || matches!(kind, SimKind::Scp(_));
+    let tls = if needs_tls {
+        match sim::TlsIdentity::generate().and_then(|id| {
+            if let Some(path) = &tls_ca_out {
+                std::fs::write(path, &id.ca_pem)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
             Ok(id)
         }) {
             Ok(id) => Some(id),
@@ -481,16 +566,39 @@ async fn simulate(
                 eprintln!("error: {e}");
                 return ExitCode::FAILURE;
             }
-        },
+        }
+    } else {
+        None
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    match start_esm_simulator(cfg, listen, tls.as_ref()).await {
-        Ok((addr, _sim, handle)) => {
-            println!("huawei_esm simulator on {scheme}://{addr}");
-            println!("  token URL: {scheme}://{addr}/v3/auth/tokens (user {user}, see --help for the defaults)");
+    let started = match (kind, &tls) {
+        (SimKind::Esm(cfg), _) => {
+            let user = cfg.username.clone();
+            start_esm_simulator(cfg, listen, tls.as_ref()).await.map(|(addr, _sim, handle)| {
+                println!("huawei_esm simulator on {scheme}://{addr}");
+                println!("  token URL: {scheme}://{addr}/v3/auth/tokens (user {user}, see --help for the defaults)");
+                (addr, handle)
+            })
+        }
+        (SimKind::Scp(cfg), Some(identity)) => {
+            let (ak, user) = (cfg.access_key.clone(), cfg.username.clone());
+            start_scp_simulator(cfg, listen, identity).await.map(|(addr, _sim, handle)| {
+                println!("sangfor_scp simulator on https://{addr}");
+                println!("  AK/SK: access key {ak} (secret: see ScpSimConfig); password login: user {user}");
+                (addr, handle)
+            })
+        }
+        (SimKind::Scp(_), None) => Err("the SCP simulator needs TLS".to_string()),
+    };
+    match started {
+        Ok((addr, handle)) => {
             println!("  stats:     {scheme}://{addr}/sim/stats");
-            if let Some(path) = &tls_ca_out {
-                println!("  CA file:   {}", path.display());
+            match &tls_ca_out {
+                Some(path) => println!("  CA file:   {}", path.display()),
+                None if tls.is_some() => {
+                    println!("  (certificate not verifiable: give --tls-ca-out FILE to pin it)")
+                }
+                None => {}
             }
             tokio::select! { _ = handle => {}, _ = tokio::signal::ctrl_c() => {} };
             ExitCode::SUCCESS
@@ -502,17 +610,10 @@ async fn simulate(
     }
 }
 
-/// The configuration the demo runs: every collector of the simulated ESM site, including the
-/// optional ones (the simulator serves them), at a short interval.
-pub fn demo_config(esm: SocketAddr, listen: SocketAddr, interval: Duration) -> String {
-    let i = humantime::format_duration(interval);
+/// The demo's ESM target: every collector of the simulated site, including the optional ones.
+pub fn esm_demo_target(esm: SocketAddr) -> String {
     format!(
-        r#"server:
-  listen: "{listen}"
-defaults:
-  interval: {i}
-targets:
-  - name: esm-demo
+        r#"  - name: esm-demo
     platform: huawei_esm
     endpoint: http://{esm}
     auth:
@@ -529,21 +630,68 @@ targets:
     )
 }
 
-async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
-    let (esm, _sim, _handle) = match start_esm_simulator(
-        Default::default(),
-        "127.0.0.1:0".parse().unwrap_or(listen),
-        None,
+/// The demo's SCP target: AK/SK signatures (the vendor's recommendation), the simulator's
+/// certificate pinned through `ca_file` (what the README recommends over turning checks off).
+pub fn scp_demo_target(scp: SocketAddr, ca_file: &Path) -> String {
+    let d = sim::sangfor_scp::ScpSimConfig::default();
+    format!(
+        r#"  - name: scp-demo
+    platform: sangfor_scp
+    endpoint: https://{scp}
+    auth:
+      access_key: {}
+      secret_key: {}
+    tls:
+      ca_file: {}
+"#,
+        d.access_key,
+        d.secret_key,
+        ca_file.display()
     )
-    .await
-    {
+}
+
+/// The configuration the demo runs: the given targets (YAML list items) at a short interval.
+pub fn demo_config(targets: &[String], listen: SocketAddr, interval: Duration) -> String {
+    let i = humantime::format_duration(interval);
+    format!(
+        "server:\n  listen: \"{listen}\"\ndefaults:\n  interval: {i}\ntargets:\n{}",
+        targets.concat()
+    )
+}
+
+async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap_or(listen);
+    let (esm, _esm_sim, _esm_task) =
+        match start_esm_simulator(Default::default(), loopback, None).await {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+    // SCP is HTTPS only: the simulator's CA goes to a file the demo target pins.
+    let ca_file =
+        std::env::temp_dir().join(format!("headroom-demo-{}-scp-ca.pem", std::process::id()));
+    let scp = match sim::TlsIdentity::generate().and_then(|id| {
+        std::fs::write(&ca_file, &id.ca_pem)
+            .map_err(|e| format!("cannot write {}: {e}", ca_file.display()))?;
+        Ok(id)
+    }) {
+        Ok(identity) => start_scp_simulator(Default::default(), loopback, &identity).await,
+        Err(e) => Err(e),
+    };
+    let (scp, _scp_sim, _scp_task) = match scp {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let text = demo_config(esm, listen, interval);
+    let text = demo_config(
+        &[esm_demo_target(esm), scp_demo_target(scp, &ca_file)],
+        listen,
+        interval,
+    );
     let cfg = match config::parse(&text, &|_| None) {
         Ok(c) => c,
         Err(p) => {
@@ -561,10 +709,14 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
     };
     println!("headroom demo");
     println!("  Huawei ESM simulator:  http://{esm}   (stats: http://{esm}/sim/stats)");
+    println!(
+        "  Sangfor SCP simulator: https://{scp}  (stats: https://{scp}/sim/stats, CA: {})",
+        ca_file.display()
+    );
     println!("  metrics:               http://{}/metrics", daemon.addr);
     println!("  status page:           http://{}/", daemon.addr);
     println!(
-        "  one target:            http://{}/probe?target=esm-demo",
+        "  one target:            http://{}/probe?target=scp-demo",
         daemon.addr
     );
     println!(
@@ -573,6 +725,7 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
     );
     let _ = tokio::signal::ctrl_c().await;
     daemon.stop().await;
+    let _ = std::fs::remove_file(&ca_file);
     ExitCode::SUCCESS
 }
 

@@ -162,8 +162,14 @@ impl ApiClient {
             )
         })?;
         let mut attempt = 0u32;
+        let mut last_failure: Option<PollError> = None;
         loop {
             let waited = limiter.acquire(deadline).await.map_err(|over| {
+                // After a failed attempt (e.g. a 429 whose pause outlasts the poll), that
+                // failure is the reason, not the budget.
+                if let Some(f) = last_failure.take() {
+                    return f;
+                }
                 PollError::new(
                     ErrorReason::Budget,
                     format!(
@@ -189,7 +195,14 @@ impl ApiClient {
                     let pause = retry_after(&resp.headers).unwrap_or(limiter.scope.default_pause);
                     warn!(target_name = %self.target, api = req.api, scope = req.scope, pause_seconds = pause.as_secs_f64(),
                         "Throttled by the platform (429); pausing the scope.");
-                    limiter.pause_until(Instant::now() + pause);
+                    let until = Instant::now() + pause;
+                    if limiter.scope.throttle_pauses_target {
+                        for l in self.budgets.iter() {
+                            l.pause_until(until);
+                        }
+                    } else {
+                        limiter.pause_until(until);
+                    }
                     (
                         true,
                         PollError::new(
@@ -217,6 +230,7 @@ impl ApiClient {
             if !retryable || attempt > self.retries {
                 return Err(failure);
             }
+            let failure_reason = failure.clone();
             let delay = backoff(attempt);
             if Instant::now() + delay > deadline {
                 return Err(failure);
@@ -227,6 +241,7 @@ impl ApiClient {
                 .with_label_values(&[&self.target, req.api])
                 .inc();
             tokio::time::sleep(delay).await;
+            last_failure = Some(failure_reason);
         }
     }
 

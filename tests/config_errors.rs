@@ -108,8 +108,14 @@ fn check_config_exits_1_and_prints_each_problem() {
 
 #[test]
 fn collectors_that_cannot_fit_their_budget_are_warned_about() {
+    let sim: std::net::SocketAddr = "127.0.0.1:1".parse().unwrap_or_else(|e| panic!("{e}"));
+    let ca = std::env::temp_dir().join(format!("headroom-test-{}-ca.pem", std::process::id()));
+    std::fs::write(&ca, "").unwrap_or_else(|e| panic!("{e}"));
     let demo = headroom::cli::demo_config(
-        "127.0.0.1:1".parse().unwrap_or_else(|e| panic!("{e}")),
+        &[
+            headroom::cli::esm_demo_target(sim),
+            headroom::cli::scp_demo_target(sim, &ca),
+        ],
         "127.0.0.1:9740".parse().unwrap_or_else(|e| panic!("{e}")),
         std::time::Duration::from_secs(30),
     );

@@ -41,7 +41,7 @@ fn only(collector: &str) -> String {
 async fn full_poll_serves_every_family_and_passes_promtool() {
     let (sim, _) = esm_sim(EsmSimConfig::default()).await;
     let text = headroom::cli::demo_config(
-        sim,
+        &[headroom::cli::esm_demo_target(sim)],
         "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
         Duration::from_secs(3600),
     );

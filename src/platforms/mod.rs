@@ -3,6 +3,7 @@
 //! adds a folder here and one arm to each `match`; it touches no other platform.
 
 pub mod huawei_esm;
+pub mod sangfor_scp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::http::ApiClient;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PlatformKind {
     HuaweiEsm,
+    SangforScp,
 }
 
 /// A collector a platform offers.
@@ -35,16 +37,18 @@ pub struct CollectorInfo {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlatformTarget {
     HuaweiEsm(huawei_esm::EsmTarget),
+    SangforScp(sangfor_scp::ScpTarget),
 }
 
 /// Platform-specific options of one collector.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CollectorOptions {
     HuaweiEsm(huawei_esm::EsmCollectorOptions),
+    SangforScp(sangfor_scp::ScpCollectorOptions),
 }
 
 impl PlatformKind {
-    pub const ALL: [PlatformKind; 1] = [PlatformKind::HuaweiEsm];
+    pub const ALL: [PlatformKind; 2] = [PlatformKind::HuaweiEsm, PlatformKind::SangforScp];
 
     pub fn parse(s: &str) -> Option<PlatformKind> {
         PlatformKind::ALL.into_iter().find(|k| k.as_str() == s)
@@ -53,6 +57,7 @@ impl PlatformKind {
     pub fn as_str(self) -> &'static str {
         match self {
             PlatformKind::HuaweiEsm => "huawei_esm",
+            PlatformKind::SangforScp => "sangfor_scp",
         }
     }
 
@@ -63,12 +68,14 @@ impl PlatformKind {
     pub fn collectors(self) -> &'static [CollectorInfo] {
         match self {
             PlatformKind::HuaweiEsm => huawei_esm::COLLECTORS,
+            PlatformKind::SangforScp => sangfor_scp::COLLECTORS,
         }
     }
 
     pub fn limit_scopes(self) -> &'static [LimitScope] {
         match self {
             PlatformKind::HuaweiEsm => huawei_esm::LIMIT_SCOPES,
+            PlatformKind::SangforScp => sangfor_scp::LIMIT_SCOPES,
         }
     }
 }
@@ -82,6 +89,9 @@ pub fn parse_target_settings(
     match kind {
         PlatformKind::HuaweiEsm => {
             huawei_esm::parse_target(obj, ctx).map(PlatformTarget::HuaweiEsm)
+        }
+        PlatformKind::SangforScp => {
+            sangfor_scp::parse_target(obj, ctx).map(PlatformTarget::SangforScp)
         }
     }
 }
@@ -97,6 +107,9 @@ pub fn parse_collector_options(
         PlatformKind::HuaweiEsm => {
             CollectorOptions::HuaweiEsm(huawei_esm::parse_collector_options(collector, obj, ctx))
         }
+        PlatformKind::SangforScp => {
+            CollectorOptions::SangforScp(sangfor_scp::parse_collector_options(collector, obj, ctx))
+        }
     }
 }
 
@@ -108,5 +121,6 @@ pub fn build_collectors(
 ) -> Vec<(&'static str, Arc<dyn Collector>)> {
     match &target.settings {
         PlatformTarget::HuaweiEsm(settings) => huawei_esm::build(target, settings, client),
+        PlatformTarget::SangforScp(settings) => sangfor_scp::build(target, settings, client),
     }
 }

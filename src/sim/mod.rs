@@ -2,6 +2,7 @@
 //! documented paths, auth, paging and limits, a seeded synthetic fleet, and fault injection.
 
 pub mod huawei_esm;
+pub mod sangfor_scp;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tracing::warn;
 
-use super::auth::TokenCache;
+use super::auth::EsmToken;
 use super::{EsmTarget, OffsetMode};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
@@ -164,7 +164,7 @@ pub struct EsmApi {
     endpoint: reqwest::Url,
     pub settings: EsmTarget,
     client: Arc<ApiClient>,
-    token: TokenCache,
+    token: EsmToken,
 }
 
 /// Epoch milliseconds of a time.
@@ -189,7 +189,7 @@ impl EsmApi {
             endpoint,
             settings,
             client,
-            token: TokenCache::new(),
+            token: EsmToken::new(),
         }
     }
 

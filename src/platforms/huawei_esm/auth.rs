@@ -1,12 +1,10 @@
 //! The ESM token: IAM password authentication scoped to a project, read from `X-Subject-Token`,
-//! cached for the target's collectors, refreshed before it expires and once after a 401, with one
-//! request in flight however many collectors ask at once.
+//! and cached for the target's collectors by the shared [`TokenCache`].
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::Method;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -14,81 +12,37 @@ use super::{EsmTarget, SCOPE_IAM};
 use crate::collect::{ErrorReason, PollError};
 use crate::config::Secret;
 use crate::http::{error_summary, ApiClient, ApiRequest};
+use crate::token::{Token, TokenCache};
 
 /// Token lifetime when the IAM answer does not state one (the document says 24 h).
 const DEFAULT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
-#[derive(Debug)]
-struct Token {
-    value: Secret,
-    refresh_at: Instant,
+/// The cached ESM token of one target.
+#[derive(Debug, Default)]
+pub struct EsmToken {
+    cache: TokenCache,
 }
 
-/// The cached token of one target.
-#[derive(Debug)]
-pub struct TokenCache {
-    current: Mutex<Option<Token>>,
-}
-
-impl TokenCache {
-    pub fn new() -> TokenCache {
-        TokenCache {
-            current: Mutex::new(None),
-        }
+impl EsmToken {
+    pub fn new() -> EsmToken {
+        EsmToken::default()
     }
 
-    /// A valid token: the cached one, or a new one if it is missing or due for refresh. The
-    /// lock is held while fetching, so concurrent callers wait for the one request.
+    /// A valid token, fetched once however many collectors ask (see [`TokenCache`]).
     pub async fn get(
         &self,
         client: &ApiClient,
         settings: &EsmTarget,
         deadline: Instant,
     ) -> Result<Secret, PollError> {
-        let mut current = self.current.lock().await;
-        if let Some(t) = current.as_ref() {
-            if Instant::now() < t.refresh_at {
-                return Ok(t.value.clone());
-            }
-        }
-        let token = fetch(client, settings, deadline).await;
-        let result = match token {
-            Ok(t) => {
-                client
-                    .metrics()
-                    .token_refreshes
-                    .with_label_values(&[client.target(), "success"])
-                    .inc();
-                let value = t.value.clone();
-                *current = Some(t);
-                Ok(value)
-            }
-            Err(e) => {
-                client
-                    .metrics()
-                    .token_refreshes
-                    .with_label_values(&[client.target(), "failure"])
-                    .inc();
-                *current = None;
-                Err(e)
-            }
-        };
-        result
+        self.cache
+            .get(client, || fetch(client, settings, deadline))
+            .await
     }
 
-    /// Forgets `stale` after the platform rejected it; a token refreshed meanwhile by another
-    /// collector is kept.
+    /// Forgets a token the platform rejected.
     pub async fn invalidate(&self, stale: &Secret) {
-        let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|t| &t.value == stale) {
-            *current = None;
-        }
-    }
-}
-
-impl Default for TokenCache {
-    fn default() -> Self {
-        TokenCache::new()
+        self.cache.invalidate(stale).await
     }
 }
 
@@ -165,8 +119,6 @@ async fn fetch(client: &ApiClient, s: &EsmTarget, deadline: Instant) -> Result<T
         })?
         .to_string();
     let lifetime = expires_in(&resp.body).unwrap_or(DEFAULT_LIFETIME);
-    // Refresh an hour early, or a tenth of the lifetime early for short-lived tokens.
-    let margin = (lifetime / 10).min(Duration::from_secs(3600));
     info!(
         target_name = client.target(),
         lifetime_seconds = lifetime.as_secs(),
@@ -174,7 +126,7 @@ async fn fetch(client: &ApiClient, s: &EsmTarget, deadline: Instant) -> Result<T
     );
     Ok(Token {
         value: Secret::new(value),
-        refresh_at: Instant::now() + lifetime.saturating_sub(margin),
+        lifetime,
     })
 }
 

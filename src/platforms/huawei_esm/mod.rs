@@ -35,6 +35,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         documented_per_minute: 60.0,
         default_cap_per_minute: None,
         default_pause: Duration::from_secs(10),
+        throttle_pauses_target: false,
         description: "Tier-2 ESM APIs (capacity, devices, alarms): 60 calls/min, shared",
     },
     LimitScope {
@@ -42,6 +43,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         documented_per_minute: 240_000.0,
         default_cap_per_minute: Some(1200.0),
         default_pause: Duration::from_secs(5),
+        throttle_pauses_target: false,
         description: "Tier-1 ESM APIs (host metrics, tenant resources, ELB, host detail): 4000 TPS",
     },
     LimitScope {
@@ -49,6 +51,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         documented_per_minute: 60.0,
         default_cap_per_minute: None,
         default_pause: Duration::from_secs(10),
+        throttle_pauses_target: false,
         description: "IAM token endpoint: not documented, conservative 60/min",
     },
 ];
@@ -289,16 +292,16 @@ pub(crate) fn build(
     target
         .collectors
         .iter()
-        .map(|c| {
-            let options = match &c.options {
-                CollectorOptions::HuaweiEsm(o) => o.clone(),
+        .filter_map(|c| {
+            let CollectorOptions::HuaweiEsm(options) = &c.options else {
+                return None;
             };
             let collector: Arc<dyn Collector> = Arc::new(collect::EsmCollector::new(
                 c.name,
                 Arc::clone(&api),
-                options,
+                options.clone(),
             ));
-            (c.name, collector)
+            Some((c.name, collector))
         })
         .collect()
 }

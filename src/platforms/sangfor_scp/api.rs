@@ -1,0 +1,989 @@
+//! SCP janus API: request signing or token headers, the `{code, message, data}` envelope (an
+//! error even on HTTP 200 when `code != 0`), list paging (`page_num` from 0, `page_size` ≤ 100,
+//! `next_page_num` as a string), the API version chosen per endpoint family, and the models of
+//! every answer headroom reads (lenient: both spellings of misspelled fields, numbers as strings).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::auth::{self, SignInput};
+use super::{ScpAuth, ScpTarget, SCOPE_GET};
+use crate::collect::{ErrorReason, PollError};
+use crate::config::Secret;
+use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
+use crate::lenient::{Num, Text};
+use crate::token::TokenCache;
+
+/// An endpoint family served under several janus versions, newest first (spec §1.1, §7.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Family {
+    pub name: &'static str,
+    pub versions: &'static [&'static str],
+}
+
+pub const AZ_DETAIL: Family = Family {
+    name: "azs_detail",
+    versions: &["20200725", "20180725"],
+};
+pub const HOSTS: Family = Family {
+    name: "hosts",
+    versions: &["20190725", "20180725"],
+};
+pub const CLUSTERS: Family = Family {
+    name: "clusters",
+    versions: &["20210725", "20200725", "20190725", "20180725"],
+};
+pub const STORAGES: Family = Family {
+    name: "storages",
+    versions: &["20200725", "20190725", "20180725"],
+};
+pub const SERVERS: Family = Family {
+    name: "servers",
+    versions: &["20220725", "20210725", "20200725", "20190725", "20180725"],
+};
+pub const ALARMS: Family = Family {
+    name: "alarms",
+    versions: &["20190725", "20180725"],
+};
+/// The families probed and reported by the `platform` collector.
+pub const FAMILIES: &[Family] = &[AZ_DETAIL, HOSTS, CLUSTERS, STORAGES, SERVERS, ALARMS];
+
+/// The EIP pool list path as the request sample spells it, and the table's spelling tried on 404
+/// (spec §7.4 item 21).
+pub const EIP_POOL_PATHS: &[&str] = &[
+    "/janus/20180725/floatingippools",
+    "/janus/20180725/floatingipools",
+];
+
+/// A URL under the endpoint (whose own path, if any, is kept as a prefix).
+pub fn join(endpoint: &reqwest::Url, path: &str, query: &[(&str, String)]) -> reqwest::Url {
+    let mut url = endpoint.clone();
+    let base = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{base}{path}"));
+    url.set_query(None);
+    if !query.is_empty() {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in query {
+            q.append_pair(k, v);
+        }
+    }
+    url
+}
+
+/// What a call found.
+#[derive(Debug)]
+pub enum Answer {
+    /// The envelope's `data` (or the whole body when there is no envelope).
+    Data(Value),
+    /// HTTP 404: the path (or this API version of it) does not exist on the site.
+    NotFound,
+}
+
+/// One list: its items and whether the site served the path at all.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub items: Vec<Value>,
+}
+
+/// The SCP API of one target, shared by its collectors.
+#[derive(Debug)]
+pub struct ScpApi {
+    endpoint: reqwest::Url,
+    pub settings: ScpTarget,
+    client: Arc<ApiClient>,
+    token: TokenCache,
+    /// The value of the legacy `aCMPAuthToken` cookie ("any string; a UUID is recommended").
+    cookie: Option<HeaderValue>,
+    versions: Mutex<BTreeMap<&'static str, &'static str>>,
+}
+
+impl ScpApi {
+    pub fn new(endpoint: reqwest::Url, settings: ScpTarget, client: Arc<ApiClient>) -> ScpApi {
+        let cookie = settings.legacy_cookie.then(|| {
+            let id = format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+            HeaderValue::from_str(&format!("aCMPAuthToken={id}"))
+                .unwrap_or(HeaderValue::from_static("aCMPAuthToken=headroom"))
+        });
+        ScpApi {
+            endpoint,
+            settings,
+            client,
+            token: TokenCache::new(),
+            cookie,
+            versions: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn target(&self) -> &str {
+        self.client.target()
+    }
+
+    /// The version chosen so far for each family that has been called.
+    pub fn chosen_versions(&self) -> BTreeMap<&'static str, &'static str> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn chosen(&self, family: &Family) -> Option<&'static str> {
+        self.versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(family.name)
+            .copied()
+    }
+
+    fn choose(&self, family: &Family, version: Option<&'static str>) {
+        let mut v = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        match version {
+            Some(version) => {
+                if v.insert(family.name, version) != Some(version) {
+                    debug!(
+                        target_name = self.target(),
+                        family = family.name,
+                        version,
+                        "Chose the API version."
+                    );
+                }
+            }
+            None => {
+                v.remove(family.name);
+            }
+        }
+    }
+
+    async fn headers(
+        &self,
+        method: &Method,
+        url: &reqwest::Url,
+        body: &[u8],
+        deadline: Instant,
+    ) -> Result<(HeaderMap, Option<Secret>), PollError> {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(c) = &self.cookie {
+            h.insert(COOKIE, c.clone());
+        }
+        match &self.settings.auth {
+            ScpAuth::AccessKey {
+                access_key,
+                secret_key,
+                region,
+                service,
+            } => {
+                let date = auth::amz_date(SystemTime::now());
+                let input = SignInput {
+                    method: method.as_str(),
+                    path: url.path(),
+                    body,
+                    amz_date: &date,
+                    access_key: access_key.expose(),
+                    secret_key: secret_key.expose(),
+                    region,
+                    service,
+                };
+                h.insert(AUTHORIZATION, sensitive(&auth::authorization(&input))?);
+                h.insert(header("x-amz-date"), sensitive(&date)?);
+                Ok((h, None))
+            }
+            ScpAuth::Password { username, password } => {
+                let token = self
+                    .token
+                    .get(&self.client, || {
+                        auth::login(
+                            &self.client,
+                            &self.endpoint,
+                            username,
+                            password,
+                            self.cookie.as_ref(),
+                            deadline,
+                        )
+                    })
+                    .await?;
+                h.insert(
+                    AUTHORIZATION,
+                    sensitive(&format!("Token {}", token.expose()))?,
+                );
+                Ok((h, Some(token)))
+            }
+        }
+    }
+
+    /// GETs one path. A 401 with a token renews it once; with AK/SK it is an `auth` error.
+    pub async fn get(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Answer, PollError> {
+        let url = join(&self.endpoint, path, query);
+        for attempt in 0..2 {
+            let (headers, token) = self.headers(&Method::GET, &url, b"", deadline).await?;
+            let req = ApiRequest {
+                api,
+                scope: SCOPE_GET,
+                method: Method::GET,
+                url: url.clone(),
+                headers,
+                body: None,
+            };
+            let resp = self.client.send(&req, deadline).await?;
+            match resp.status {
+                200..=299 => return unwrap_envelope(api, &resp.body).map(Answer::Data),
+                404 => return Ok(Answer::NotFound),
+                401 => match (&token, attempt) {
+                    (Some(t), 0) => {
+                        self.token.invalidate(t).await;
+                        continue;
+                    }
+                    (Some(_), _) => {
+                        return Err(PollError::new(ErrorReason::Auth, format!("{api}: token rejected (HTTP 401{}) right after a new login", error_summary(&resp.body))))
+                    }
+                    (None, _) => {
+                        return Err(PollError::new(
+                            ErrorReason::Auth,
+                            format!(
+                                "{api}: signature rejected (HTTP 401{}); check auth.access_key, auth.secret_key, auth.region and auth.service, and that this host's clock is right (signatures are valid for about 15 minutes)",
+                                error_summary(&resp.body)
+                            ),
+                        ))
+                    }
+                },
+                403 => {
+                    return Err(PollError::new(
+                        ErrorReason::Auth,
+                        format!("{api}: access denied (HTTP 403{}); the account needs a super admin or sysadmin role (or a co-admin with read permission)", error_summary(&resp.body)),
+                    ))
+                }
+                other => return Err(PollError::new(ErrorReason::Http, format!("{api} answered HTTP {other}{}", error_summary(&resp.body)))),
+            }
+        }
+        Err(PollError::new(
+            ErrorReason::Auth,
+            format!("{api}: token rejected twice"),
+        ))
+    }
+
+    /// GETs one path that must exist.
+    pub async fn get_data(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Value, PollError> {
+        match self.get(api, path, query, deadline).await? {
+            Answer::Data(v) => Ok(v),
+            Answer::NotFound => Err(not_found(api, path)),
+        }
+    }
+
+    /// Every item of a list path, following `next_page_num`; `None` when the path answers 404.
+    /// A list that needs more than `scp.max_pages` pages fails the poll.
+    pub async fn list(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Option<Listed>, PollError> {
+        let page_size = self.settings.page_size;
+        let mut items = Vec::new();
+        let mut page_num: u64 = 0;
+        let mut pages = 0u64;
+        loop {
+            if pages >= self.settings.max_pages {
+                return Err(PollError::new(
+                    ErrorReason::Budget,
+                    format!("{api} needs more than scp.max_pages ({}) pages of {page_size}; raise scp.max_pages", self.settings.max_pages),
+                ));
+            }
+            let mut q = query.to_vec();
+            q.push(("page_num", page_num.to_string()));
+            q.push(("page_size", page_size.to_string()));
+            let data = match self.get(api, path, &q, deadline).await? {
+                Answer::Data(d) => d,
+                Answer::NotFound if pages == 0 => return Ok(None),
+                Answer::NotFound => return Err(not_found(api, path)),
+            };
+            pages += 1;
+            let page = parse_list_page(api, data)?;
+            let n = page.items.len() as u64;
+            items.extend(page.items);
+            let Some(next) = page.next_page_num else {
+                break;
+            };
+            // Guard against a server that announces a next page forever.
+            let bound = page
+                .total_size
+                .map_or(u64::MAX, |t| t.div_ceil(page_size.max(1)) + 1);
+            if n == 0 || next <= page_num || pages >= bound {
+                break;
+            }
+            page_num = next;
+        }
+        Ok(Some(Listed { items }))
+    }
+
+    /// A list path that must exist.
+    pub async fn list_required(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Vec<Value>, PollError> {
+        match self.list(api, path, query, deadline).await? {
+            Some(l) => Ok(l.items),
+            None => Err(not_found(api, path)),
+        }
+    }
+
+    /// Lists a versioned family at the newest version the site serves: the version chosen
+    /// before, else each candidate newest first until one does not answer 404.
+    pub async fn list_versioned(
+        &self,
+        api: &'static str,
+        family: &Family,
+        resource: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<(Vec<Value>, &'static str), PollError> {
+        for version in self.candidates(family) {
+            let path = format!("/janus/{version}/{resource}");
+            if let Some(l) = self.list(api, &path, query, deadline).await? {
+                self.choose(family, Some(version));
+                return Ok((l.items, version));
+            }
+            self.choose(family, None);
+        }
+        Err(PollError::new(
+            ErrorReason::Http,
+            format!(
+                "{api}: no API version of /janus/*/{resource} is served by this site (tried {})",
+                family.versions.join(", ")
+            ),
+        ))
+    }
+
+    /// GETs a versioned object path (e.g. one AZ) at the newest version the site serves.
+    pub async fn get_versioned(
+        &self,
+        api: &'static str,
+        family: &Family,
+        resource: &str,
+        deadline: Instant,
+    ) -> Result<(Value, &'static str), PollError> {
+        for version in self.candidates(family) {
+            let path = format!("/janus/{version}/{resource}");
+            if let Answer::Data(v) = self.get(api, &path, &[], deadline).await? {
+                self.choose(family, Some(version));
+                return Ok((v, version));
+            }
+            self.choose(family, None);
+        }
+        Err(PollError::new(
+            ErrorReason::Http,
+            format!(
+                "{api}: no API version of /janus/*/{resource} is served by this site (tried {})",
+                family.versions.join(", ")
+            ),
+        ))
+    }
+
+    /// Finds the newest version of a list family (whose resource path is its name) with a
+    /// one-item request per candidate, without reading the list.
+    pub async fn probe(
+        &self,
+        family: &Family,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Option<&'static str>, PollError> {
+        for version in self.candidates(family) {
+            let path = format!("/janus/{version}/{}", family.name);
+            if let Answer::Data(_) = self.get("probe", &path, query, deadline).await? {
+                self.choose(family, Some(version));
+                return Ok(Some(version));
+            }
+        }
+        self.choose(family, None);
+        Ok(None)
+    }
+
+    /// The chosen version first, then every version older than it, then (after a downgrade was
+    /// undone by an upgrade) the newer ones.
+    fn candidates(&self, family: &Family) -> Vec<&'static str> {
+        match self.chosen(family) {
+            None => family.versions.to_vec(),
+            Some(c) => {
+                let mut v = vec![c];
+                v.extend(family.versions.iter().copied().filter(|x| *x != c));
+                v
+            }
+        }
+    }
+}
+
+fn not_found(api: &str, path: &str) -> PollError {
+    PollError::new(ErrorReason::Http, format!("{api}: {path} answered 404; this SCP version may not have it (see the collector's minimum version in the README)"))
+}
+
+/// Whether an envelope `code` means success (0, "0", or absent).
+pub fn code_ok(code: Option<&Value>) -> bool {
+    match code {
+        None | Some(Value::Null) => true,
+        Some(Value::Number(n)) => n.as_f64() == Some(0.0),
+        Some(Value::String(s)) => s.trim() == "0",
+        Some(_) => false,
+    }
+}
+
+/// The `data` of a `{code, message, data}` envelope; `code != 0` is an error even on HTTP 200.
+pub fn unwrap_envelope(api: &str, body: &[u8]) -> Result<Value, PollError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        PollError::new(
+            ErrorReason::Parse,
+            format!("{api} answered with invalid JSON ({e})"),
+        )
+    })?;
+    let Value::Object(mut map) = v else {
+        return Err(PollError::new(
+            ErrorReason::Parse,
+            format!("{api} answered with JSON that is not an object"),
+        ));
+    };
+    if !code_ok(map.get("code")) {
+        let code = map.get("code").map(|c| c.to_string()).unwrap_or_default();
+        let message = map.get("message").and_then(Value::as_str).unwrap_or("");
+        let message: String = message.chars().take(200).collect();
+        return Err(PollError::new(
+            ErrorReason::Http,
+            format!("{api} answered code {code}: {message}"),
+        ));
+    }
+    if !map.contains_key("code") && !map.contains_key("data") {
+        // No envelope at all: the body is the payload.
+        return Ok(Value::Object(map));
+    }
+    Ok(map.remove("data").unwrap_or(Value::Null))
+}
+
+/// One page of a list.
+#[derive(Debug)]
+pub struct ListPage {
+    pub items: Vec<Value>,
+    pub next_page_num: Option<u64>,
+    pub total_size: Option<u64>,
+}
+
+/// Reads the list envelope inside `data`: `{total_size, page_num, page_size, next_page_num,
+/// data: [...]}`; a bare list (e.g. `storages/tags`) is one page. `next_page_num` is a string
+/// (`""` on the last page) or, on some endpoints, a number.
+pub fn parse_list_page(api: &str, data: Value) -> Result<ListPage, PollError> {
+    match data {
+        Value::Array(items) => Ok(ListPage {
+            items,
+            next_page_num: None,
+            total_size: None,
+        }),
+        Value::Object(mut map) => {
+            let items = match map.remove("data") {
+                Some(Value::Array(items)) => items,
+                Some(Value::Null) | None => Vec::new(),
+                Some(_) => {
+                    return Err(PollError::new(
+                        ErrorReason::Parse,
+                        format!("{api}: the list's `data` is not a list"),
+                    ))
+                }
+            };
+            let next_page_num = map
+                .get("next_page_num")
+                .and_then(|v| Num::from_value(v).get())
+                .filter(|n| *n >= 0.0)
+                .map(|n| n as u64);
+            let total_size = map
+                .get("total_size")
+                .and_then(|v| Num::from_value(v).get())
+                .filter(|n| *n >= 0.0)
+                .map(|n| n as u64);
+            Ok(ListPage {
+                items,
+                next_page_num,
+                total_size,
+            })
+        }
+        Value::Null => Ok(ListPage {
+            items: Vec::new(),
+            next_page_num: None,
+            total_size: None,
+        }),
+        _ => Err(PollError::new(
+            ErrorReason::Parse,
+            format!("{api}: `data` is neither a list nor a list envelope"),
+        )),
+    }
+}
+
+/// Items that parse as `T`, and how many did not (logged, counted, never exported).
+pub fn parse_items<T: DeserializeOwned>(api: &str, items: Vec<Value>) -> (Vec<T>, usize) {
+    let mut out = Vec::with_capacity(items.len());
+    let mut dropped = 0;
+    for item in items {
+        match serde_json::from_value::<T>(item) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                dropped += 1;
+                warn!(api, error = %e, "Skipping a record that does not parse.");
+            }
+        }
+    }
+    (out, dropped)
+}
+
+/// One value as `T`, or a parse error naming the API.
+pub fn parse_one<T: DeserializeOwned>(api: &str, v: Value) -> Result<T, PollError> {
+    serde_json::from_value(v).map_err(|e| {
+        PollError::new(
+            ErrorReason::Parse,
+            format!("{api} answered with an unexpected shape ({e})"),
+        )
+    })
+}
+
+// ---- models (spec §3); every field optional and lenient ----
+
+/// A resource pool (AZ) in the list (§4.3.2).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Az {
+    pub id: Text,
+    pub name: Text,
+    pub status: Text,
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub tag: Text,
+    pub version: Text,
+}
+
+/// A resource pool's detail (§4.3.3/4.3.4).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AzDetail {
+    pub id: Text,
+    pub name: Text,
+    pub status: Text,
+    pub virtual_resources: Vec<VirtualResource>,
+    pub physical_resources: Vec<PhysicalResource>,
+}
+
+/// One entry of the quota view (`virtual_resources`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VirtualResource {
+    pub name: Text,
+    /// `pool_cpu` / `pool_memory` in the 2020 version; absent for storage.
+    pub resource: Text,
+    pub limit: Num,
+    pub total: Num,
+    pub allocated: Num,
+    pub occupied: Num,
+    pub unit: Text,
+}
+
+/// One entry of `physical_resources`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PhysicalResource {
+    pub name: Text,
+    pub total: Num,
+    pub used: Num,
+    pub unit: Text,
+}
+
+/// Platform overview (§4.3.5).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Overview {
+    pub host: BTreeMap<String, Num>,
+    pub server: BTreeMap<String, Num>,
+    pub nfv: BTreeMap<String, Num>,
+    pub az: BTreeMap<String, Num>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HostCpu {
+    pub allocation_ratio: Num,
+    pub total_mhz: Num,
+    pub used_mhz: Num,
+    pub ratio: Num,
+    pub socket_count: Num,
+    pub cores_per_socket: Num,
+    pub core_count: Num,
+    /// Threads per socket (2019 version only).
+    pub thread_per_socket: Num,
+    #[serde(rename = "type")]
+    pub model: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HostMemory {
+    pub allocation_ratio: Num,
+    pub total_mb: Num,
+    pub used_mb: Num,
+    pub ratio: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HostGpu {
+    pub total: Num,
+    pub used: Num,
+    pub memory_total_mb: Num,
+    pub memory_used_mb: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TotalMb {
+    pub total_mb: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Reserves {
+    pub memory_mb: Num,
+}
+
+/// A physical host (§4.3.17).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Host {
+    pub id: Text,
+    pub name: Text,
+    pub ip: Text,
+    pub status: Text,
+    pub az_id: Text,
+    pub cluster_id: Text,
+    pub cluster_name: Text,
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub alarm_count: Num,
+    pub reserves: Reserves,
+    pub cpu: HostCpu,
+    pub memory: HostMemory,
+    pub storage: TotalMb,
+    pub gpu: HostGpu,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UsedTotalMhz {
+    pub total_mhz: Num,
+    pub used_mhz: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct UsedTotalMb {
+    pub total_mb: Num,
+    pub used_mb: Num,
+}
+
+/// A cluster (§4.4.6).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Cluster {
+    pub id: Text,
+    pub name: Text,
+    pub status: Text,
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub az_id: Text,
+    pub version: Text,
+    pub cpu: UsedTotalMhz,
+    pub memory: UsedTotalMb,
+    pub storage: UsedTotalMb,
+}
+
+/// A datastore (§4.15.2). The 2019 table spells throughput `read_byteps`, the examples
+/// `read_bytpeps`; headroom reads neither (capacity only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Storage {
+    pub id: Text,
+    pub name: Text,
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub status: Text,
+    pub storage_tag_id: Text,
+    pub storage_tag_name: Text,
+    pub az_id: Text,
+    pub cluster_name: Text,
+    pub total_mb: Num,
+    pub used_mb: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Disk {
+    pub size_mb: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GpuStatus {
+    pub graphics_count: Num,
+    pub graphics_mem_total: Num,
+}
+
+/// A VM (§4.11.2.2); only the fields headroom aggregates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Server {
+    pub id: Text,
+    pub name: Text,
+    pub az_id: Text,
+    pub az_name: Text,
+    pub host_id: Text,
+    pub host_name: Text,
+    pub project_id: Text,
+    pub project_name: Text,
+    pub status: Text,
+    pub power_state: Text,
+    pub vmtype: Text,
+    pub cores: Num,
+    pub memory_mb: Num,
+    pub storage_mb: Num,
+    pub disks: Option<Vec<Disk>>,
+    pub gpu_status: Option<GpuStatus>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SeparatedQuota {
+    pub az_id: Text,
+    pub in_use: Num,
+    pub reserved: Num,
+    pub allocation: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AzQuota {
+    pub az_id: Text,
+    pub hard_limit: Num,
+}
+
+/// A quota item of one tenant (§4.10.2).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Quota {
+    pub category: Text,
+    pub provider: Text,
+    pub namespace: Text,
+    pub resource: Text,
+    pub name: Text,
+    pub project_id: Text,
+    pub unit: Text,
+    pub separated_quotas: Vec<SeparatedQuota>,
+    pub az_quotas: Vec<AzQuota>,
+}
+
+/// A tenant (§4.6.8.1).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Project {
+    pub id: Text,
+    pub name: Text,
+}
+
+/// An EIP pool's detail (§4.16.8.2); the list has the same fields minus the use counters.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EipPool {
+    pub id: Text,
+    pub name: Text,
+    pub line_type_id: Text,
+    pub ip_count: Num,
+    pub ip_used: Num,
+    pub ip_bind: Num,
+    pub allocated_bandwidth: Num,
+    pub qos_uplink: Num,
+    pub qos_downlink: Num,
+    pub pool_in_kbps: Num,
+    pub pool_out_kbps: Num,
+}
+
+/// An object storage account (§4.23).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct OssAccount {
+    pub id: Text,
+    pub name: Text,
+    pub capacity_size: Num,
+    pub used_capacity_size: Num,
+    pub object_count: Num,
+    pub location: Text,
+    pub project_id: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GpuCore {
+    pub mem_used: Num,
+    pub mem_total: Num,
+    pub max_instances: Num,
+    pub used_instances: Num,
+    pub slice_type: Text,
+}
+
+/// One GPU card; the example spells its cores `gpubcore`, the table `gpucore`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Graphic {
+    pub gpu_name: Text,
+    pub name: Text,
+    #[serde(rename = "type")]
+    pub model: Text,
+    pub brand: Text,
+    pub uuid: Text,
+    #[serde(alias = "gpubcore")]
+    pub gpucore: Vec<GpuCore>,
+}
+
+/// The GPUs of one host in a pool (§4.28).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GpuHost {
+    pub host_id: Text,
+    pub host_ip: Text,
+    pub available_instance: Num,
+    pub graphics: Vec<Graphic>,
+}
+
+/// An alarm record (2019: active alarms; 2018: the legacy list).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Alarm {
+    pub level: Text,
+    pub status: Text,
+    pub object_type: Text,
+    pub az_id: Text,
+    pub az_name: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LicenseTime {
+    pub expire_timestamp: Text,
+    pub remain_timestamp: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LicenseProduct {
+    pub name: Text,
+    pub activated: Num,
+    pub software_time: LicenseTime,
+    pub service_time: LicenseTime,
+}
+
+/// The licence summary (§4.3.16).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LicenseSummary {
+    pub products: Vec<LicenseProduct>,
+}
+
+/// `/system/version` (§4.2.6).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SystemVersion {
+    pub build_version: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RegionInfo {
+    pub region_id: Text,
+    pub region_name: Text,
+}
+
+/// `/platform` (§4.3.14).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PlatformInfo {
+    pub version: Text,
+    pub manage_mode: Text,
+    pub region_info: RegionInfo,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_code_is_checked_even_on_success() {
+        let ok = unwrap_envelope("t", br#"{"message":"","code":0,"data":{"a":1}}"#);
+        assert_eq!(ok.ok(), Some(json!({"a": 1})));
+        let err = unwrap_envelope("t", br#"{"message":"no permission","code":1001,"data":{}}"#)
+            .err()
+            .unwrap_or_else(|| panic!("code 1001 must fail"));
+        assert_eq!(err.reason, ErrorReason::Http);
+        assert!(
+            err.message.contains("1001") && err.message.contains("no permission"),
+            "{}",
+            err.message
+        );
+        assert!(unwrap_envelope("t", b"<html>").is_err());
+        assert_eq!(
+            unwrap_envelope("t", br#"{"code":"0","data":[1]}"#).ok(),
+            Some(json!([1]))
+        );
+    }
+
+    #[test]
+    fn list_pages_read_both_next_page_spellings() {
+        let p = parse_list_page("t", json!({"total_size": 250, "page_num": 0, "page_size": 100, "next_page_num": "1", "data": [1, 2]}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (p.items.len(), p.next_page_num, p.total_size),
+            (2, Some(1), Some(250))
+        );
+        let p = parse_list_page("t", json!({"next_page_num": "", "data": []}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.next_page_num, None);
+        let p = parse_list_page("t", json!({"next_page_num": 2, "data": [1]}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.next_page_num, Some(2));
+        let p = parse_list_page("t", json!([1, 2, 3])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((p.items.len(), p.next_page_num), (3, None));
+        assert!(parse_list_page("t", json!({"data": 5})).is_err());
+    }
+
+    #[test]
+    fn join_keeps_a_path_prefix_and_encodes_the_query() {
+        let base = reqwest::Url::parse("https://10.0.0.1/scp/").unwrap_or_else(|e| panic!("{e}"));
+        let u = join(&base, "/janus/20180725/hosts", &[("az_id", "a b".into())]);
+        assert_eq!(
+            u.as_str(),
+            "https://10.0.0.1/scp/janus/20180725/hosts?az_id=a+b"
+        );
+    }
+}

@@ -1,0 +1,290 @@
+//! Sangfor SCP (formerly aCMP): its collectors, limit scopes, config keys, and how a target's
+//! collectors are built.
+//!
+//! Same inner shape as every platform: `auth` (AK/SK signature or password token), `api`
+//! (envelope, paging, API versions, models), `collect` (normalising into the metric vocabulary).
+
+pub mod api;
+pub mod auth;
+pub mod collect;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::budget::LimitScope;
+use crate::collect::Collector;
+use crate::config::tree::{Ctx, Obj};
+use crate::config::{Secret, TargetConfig};
+use crate::http::ApiClient;
+use crate::platforms::{CollectorInfo, CollectorOptions};
+
+/// GET requests: 600/min per client IP. The document counts "per API" without saying what an
+/// API is (spec §7.2), so all of a target's GETs share one budget: the conservative reading.
+pub const SCOPE_GET: &str = "get";
+/// POST/PUT/DELETE: 100/min per client IP; headroom only POSTs the password login.
+pub const SCOPE_WRITE: &str = "write";
+/// `/janus/public-key`: 60/min per client IP (and 1000/min for all callers, answered with 403).
+pub const SCOPE_PUBLIC_KEY: &str = "public_key";
+
+/// A 429 bans the client IP for "about a minute": wait a little longer before any request.
+const BAN_PAUSE: Duration = Duration::from_secs(65);
+
+pub const LIMIT_SCOPES: &[LimitScope] = &[
+    LimitScope {
+        name: SCOPE_GET,
+        documented_per_minute: 600.0,
+        default_cap_per_minute: None,
+        default_pause: BAN_PAUSE,
+        throttle_pauses_target: true,
+        description: "SCP GET requests: 600/min per client IP, shared by all endpoints",
+    },
+    LimitScope {
+        name: SCOPE_WRITE,
+        documented_per_minute: 100.0,
+        default_cap_per_minute: None,
+        default_pause: BAN_PAUSE,
+        throttle_pauses_target: true,
+        description: "SCP POST/PUT/DELETE requests (the password login): 100/min per client IP",
+    },
+    LimitScope {
+        name: SCOPE_PUBLIC_KEY,
+        documented_per_minute: 60.0,
+        default_cap_per_minute: None,
+        default_pause: BAN_PAUSE,
+        throttle_pauses_target: true,
+        description: "SCP public-key endpoint (password login): 60/min per client IP",
+    },
+];
+
+pub const PLATFORM: &str = "platform";
+pub const OVERVIEW: &str = "overview";
+pub const RESOURCE_POOLS: &str = "resource_pools";
+pub const HOSTS: &str = "hosts";
+pub const CLUSTERS: &str = "clusters";
+pub const STORAGES: &str = "storages";
+pub const VMS: &str = "vms";
+pub const QUOTAS: &str = "quotas";
+pub const EIP_POOLS: &str = "eip_pools";
+pub const OBJECT_STORAGE: &str = "object_storage";
+pub const GPUS: &str = "gpus";
+pub const ALARMS: &str = "alarms";
+pub const LICENSES: &str = "licenses";
+
+const fn minutes(m: u64) -> Duration {
+    Duration::from_secs(m * 60)
+}
+
+pub const COLLECTORS: &[CollectorInfo] = &[
+    CollectorInfo { name: PLATFORM, default_interval: minutes(10), enabled_by_default: true,
+        description: "Platform version and the janus API version chosen per endpoint family (§4.2.6, §4.3.14)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: OVERVIEW, default_interval: minutes(5), enabled_by_default: true,
+        description: "Platform-wide counts of hosts, VMs, NFV devices and resource pools by state (§4.3.5)",
+        min_requests: &[(SCOPE_GET, 1)],
+    },
+    CollectorInfo { name: RESOURCE_POOLS, default_interval: minutes(5), enabled_by_default: true,
+        description: "Per resource pool (AZ): physical CPU, memory, storage, GPU; the quota view of vCPU, memory, storage (§4.3.2-4.3.4)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: HOSTS, default_interval: minutes(5), enabled_by_default: true,
+        description: "Per host: CPU topology and MHz, overcommit ratios, memory, disks, GPUs; inventory and counts by state (§4.3.17)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: CLUSTERS, default_interval: minutes(5), enabled_by_default: true,
+        description: "Per cluster: CPU, memory and storage capacity and use (§4.4.6)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: STORAGES, default_interval: minutes(5), enabled_by_default: true,
+        description: "Per datastore: capacity and use, storage tag (§4.15)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: VMS, default_interval: minutes(5), enabled_by_default: true,
+        description: "VMs aggregated per pool, host and tenant: counts, vCPU, memory, provisioned storage, GPUs (§4.11.2.2)",
+        min_requests: &[(SCOPE_GET, 3)],
+    },
+    CollectorInfo { name: QUOTAS, default_interval: minutes(10), enabled_by_default: true,
+        description: "Tenant quota limits and use per resource and pool (§4.10.2)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: EIP_POOLS, default_interval: minutes(5), enabled_by_default: true,
+        description: "Elastic IP pools: IPs total, used and bound; bandwidth limit, allocated and in use (§4.16.8)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: OBJECT_STORAGE, default_interval: minutes(10), enabled_by_default: true,
+        description: "Object storage accounts: capacity quota, used bytes, objects (§4.23, SCP 6.7.33+)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: GPUS, default_interval: minutes(5), enabled_by_default: true,
+        description: "GPU cards per pool, host and model: memory, vGPU instances (§4.28, SCP 6.9.0+)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
+    CollectorInfo { name: ALARMS, default_interval: minutes(2), enabled_by_default: true,
+        description: "Active alarms by level, object type and pool (§4.21)",
+        min_requests: &[(SCOPE_GET, 1)],
+    },
+    CollectorInfo { name: LICENSES, default_interval: minutes(60), enabled_by_default: true,
+        description: "Licence time remaining per product (§4.3.16)",
+        min_requests: &[(SCOPE_GET, 1)],
+    },
+];
+
+/// How requests are authenticated.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScpAuth {
+    /// EC2 (AK/SK): every request is signed (the document's AWS4-HMAC-SHA256 variant).
+    AccessKey {
+        access_key: Secret,
+        secret_key: Secret,
+        region: String,
+        service: String,
+    },
+    /// Password: RSA-encrypted with the platform's public key, exchanged for a 24 h token.
+    Password { username: String, password: Secret },
+}
+
+/// Settings of an SCP target.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScpTarget {
+    pub auth: ScpAuth,
+    /// Send `Cookie: aCMPAuthToken=<random>` on every call (SCP older than 6.3.70 needs it).
+    pub legacy_cookie: bool,
+    /// Items per page (the API allows at most 100).
+    pub page_size: u64,
+    /// A query that needs more pages than this fails the poll instead of publishing part of it.
+    pub max_pages: u64,
+}
+
+/// Options of one SCP collector.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ScpCollectorOptions {
+    /// `vms`: also export one series per VM and resource (off by default: cardinality).
+    pub per_vm: bool,
+}
+
+pub(crate) fn parse_target(t: &mut Obj, ctx: &mut Ctx) -> Option<ScpTarget> {
+    let mut a = t.obj("auth", ctx);
+    let by_key = [
+        "access_key",
+        "access_key_file",
+        "secret_key",
+        "secret_key_file",
+    ]
+    .iter()
+    .any(|k| a.has(k));
+    let by_password = ["username", "password", "password_file"]
+        .iter()
+        .any(|k| a.has(k));
+    let path = a.path().to_string();
+    let auth = match (by_key, by_password) {
+        (true, true) => {
+            ctx.problems.add(
+                &path,
+                "give either access_key/secret_key or username/password, not both",
+            );
+            // Mark the keys as read so they are not reported again as unknown.
+            for k in [
+                "access_key",
+                "access_key_file",
+                "secret_key",
+                "secret_key_file",
+                "username",
+                "password",
+                "password_file",
+                "region",
+                "service",
+            ] {
+                let _ = a.raw(k);
+            }
+            None
+        }
+        (false, false) => {
+            ctx.problems.add(
+                &path,
+                "missing credentials: give access_key and secret_key (recommended by the vendor) or username and password",
+            );
+            None
+        }
+        (true, false) => {
+            let access_key = a.secret("access_key", "access_key_file", true, ctx);
+            let secret_key = a.secret("secret_key", "secret_key_file", true, ctx);
+            // The walkthrough's values; the document never says which the server checks.
+            let region = a
+                .opt_str("region", ctx)
+                .unwrap_or_else(|| "cn-south-1".into());
+            let service = a
+                .opt_str("service", ctx)
+                .unwrap_or_else(|| "open-api".into());
+            match (access_key, secret_key) {
+                (Some(access_key), Some(secret_key)) => Some(ScpAuth::AccessKey {
+                    access_key,
+                    secret_key,
+                    region,
+                    service,
+                }),
+                _ => None,
+            }
+        }
+        (false, true) => {
+            let username = a.str("username", ctx);
+            let password = a.secret("password", "password_file", true, ctx);
+            match (username, password) {
+                (Some(username), Some(password)) => Some(ScpAuth::Password { username, password }),
+                _ => None,
+            }
+        }
+    };
+    let legacy_cookie = a.opt_bool("legacy_cookie", ctx).unwrap_or(false);
+    a.finish(ctx);
+
+    let mut s = t.obj("scp", ctx);
+    let page_size = s.opt_u64("page_size", 1..=100, ctx).unwrap_or(100);
+    let max_pages = s.opt_u64("max_pages", 1..=100_000, ctx).unwrap_or(1000);
+    s.finish(ctx);
+    Some(ScpTarget {
+        auth: auth?,
+        legacy_cookie,
+        page_size,
+        max_pages,
+    })
+}
+
+pub(crate) fn parse_collector_options(
+    collector: &str,
+    c: &mut Obj,
+    ctx: &mut Ctx,
+) -> ScpCollectorOptions {
+    let mut o = ScpCollectorOptions::default();
+    if collector == VMS {
+        o.per_vm = c.opt_bool("per_vm", ctx).unwrap_or(false);
+    }
+    o
+}
+
+/// Builds the enabled collectors of an SCP target around one shared API client and token.
+pub(crate) fn build(
+    target: &TargetConfig,
+    settings: &ScpTarget,
+    client: Arc<ApiClient>,
+) -> Vec<(&'static str, Arc<dyn Collector>)> {
+    let api = Arc::new(api::ScpApi::new(
+        target.endpoint.clone(),
+        settings.clone(),
+        client,
+    ));
+    target
+        .collectors
+        .iter()
+        .filter_map(|c| {
+            let CollectorOptions::SangforScp(options) = &c.options else {
+                return None;
+            };
+            let collector: Arc<dyn Collector> = Arc::new(collect::ScpCollector::new(
+                c.name,
+                Arc::clone(&api),
+                options.clone(),
+            ));
+            Some((c.name, collector))
+        })
+        .collect()
+}
