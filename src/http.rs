@@ -46,6 +46,7 @@ pub struct ApiClient {
     timeout: Duration,
     max_body_bytes: usize,
     retries: u32,
+    throttle_pause: Option<Duration>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -137,6 +138,7 @@ impl ApiClient {
             timeout: target.timeout,
             max_body_bytes: target.max_body_bytes,
             retries: target.retries,
+            throttle_pause: target.throttle_pause,
         })
     }
 
@@ -192,7 +194,9 @@ impl ApiClient {
                         .api_throttled
                         .with_label_values(&[&self.target, req.scope])
                         .inc();
-                    let pause = retry_after(&resp.headers).unwrap_or(limiter.scope.default_pause);
+                    let pause = retry_after(&resp.headers)
+                        .or(self.throttle_pause)
+                        .unwrap_or(limiter.scope.default_pause);
                     warn!(target_name = %self.target, api = req.api, scope = req.scope, pause_seconds = pause.as_secs_f64(),
                         "Throttled by the platform (429); pausing the scope.");
                     let until = Instant::now() + pause;

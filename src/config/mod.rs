@@ -41,6 +41,9 @@ pub struct TargetConfig {
     pub max_body_bytes: usize,
     /// Retries of a request after a timeout, 5xx or 429.
     pub retries: u32,
+    /// How long a throttling answer without `Retry-After` pauses the scope (or the whole target,
+    /// where the platform bans the client); `None`: the platform's documented default.
+    pub throttle_pause: Option<Duration>,
     /// Requests per minute per limit scope: documented limit × utilisation, or the override.
     pub budgets: BTreeMap<&'static str, f64>,
     /// Enabled collectors only.
@@ -246,6 +249,7 @@ fn parse_target(
     let retries = t
         .opt_u64("retries", 0..=10, ctx)
         .map_or(defaults.retries, |v| v as u32);
+    let throttle_pause = t.opt_duration("throttle_pause", ctx);
 
     // Budgets: documented limit × utilisation, unless overridden per scope.
     let mut budgets = BTreeMap::new();
@@ -375,6 +379,7 @@ fn parse_target(
         connect_timeout,
         max_body_bytes,
         retries,
+        throttle_pause,
         budgets,
         collectors,
         settings: settings?,
