@@ -122,27 +122,7 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
     );
     assert_eq!(got, Some(want as f64));
     promtool_check_metrics(body.as_bytes());
-    // Every series uses only the labels its catalogue entry lists.
-    for line in body.lines().filter(|l| !l.starts_with('#')) {
-        let (name, rest) = line
-            .split_once('{')
-            .unwrap_or((line.split(' ').next().unwrap_or(""), ""));
-        let family = name
-            .trim_end_matches("_bucket")
-            .trim_end_matches("_sum")
-            .trim_end_matches("_count");
-        let def = headroom::catalog::by_name(name)
-            .or_else(|| headroom::catalog::by_name(family))
-            .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
-        let labels = rest.split_once('}').map(|(l, _)| l).unwrap_or("");
-        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
-            let key = pair.split('=').next().unwrap_or("");
-            assert!(
-                key == "le" || def.labels.contains(&key) || def.optional_labels.contains(&key),
-                "{name}: label `{key}` is not in the catalogue: {line}"
-            );
-        }
-    }
+    assert_labels_in_catalogue(&body);
 
     // gzip when asked; the probe serves one target; the status page lists the collectors.
     let gz = client

@@ -12,7 +12,10 @@ use serde_json::Value;
 const MIB: f64 = 1_048_576.0;
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/sangfor_scp/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/sangfor_scp/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -21,11 +24,19 @@ fn items<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
     let v = fixture(name);
     let list = match v {
         Value::Array(a) => a,
-        other => api::parse_list_page(name, other).unwrap_or_else(|e| panic!("{e}")).items,
+        other => {
+            api::parse_list_page(name, other)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .items
+        }
     };
     let n = list.len();
     let (parsed, dropped) = api::parse_items::<T>(name, list);
-    assert_eq!((parsed.len(), dropped), (n, 0), "{name}: every record parses");
+    assert_eq!(
+        (parsed.len(), dropped),
+        (n, 0),
+        "{name}: every record parses"
+    );
     parsed
 }
 
@@ -46,14 +57,26 @@ fn value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)]) -> Option<f64>
 
 fn assert_value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)], expected: f64) {
     let got = value(batch, def, labels).unwrap_or_else(|| {
-        let have: Vec<String> = batch.samples().iter().filter(|s| s.def.name == def.name).map(|s| format!("{:?}", s.labels)).collect();
+        let have: Vec<String> = batch
+            .samples()
+            .iter()
+            .filter(|s| s.def.name == def.name)
+            .map(|s| format!("{:?}", s.labels))
+            .collect();
         panic!("no {} {labels:?}; have:\n{}", def.name, have.join("\n"))
     });
-    assert!((got - expected).abs() <= expected.abs() * 1e-12, "{} {labels:?}: {got} != {expected}", def.name);
+    assert!(
+        (got - expected).abs() <= expected.abs() * 1e-12,
+        "{} {labels:?}: {got} != {expected}",
+        def.name
+    );
 }
 
 fn az_names() -> BTreeMap<String, String> {
-    items::<Az>("azs").into_iter().map(|a| (a.id.as_str().to_string(), a.name.as_str().to_string())).collect()
+    items::<Az>("azs")
+        .into_iter()
+        .map(|a| (a.id.as_str().to_string(), a.name.as_str().to_string()))
+        .collect()
 }
 
 #[test]
@@ -61,23 +84,86 @@ fn pool_detail_2018_physical_and_quota_view() {
     let d: AzDetail = one("az_detail_20180725");
     let mut b = Batch::new();
     normalise_pool("10.134.37.79", &d, &mut b);
-    let p = |r: &'static str, u: &'static str| [("service", "physical"), ("resource", r), ("unit", u), ("az", "10.134.37.79")];
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &p("cpu", "hertz"), 105355.97e6);
+    let p = |r: &'static str, u: &'static str| {
+        [
+            ("service", "physical"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.134.37.79"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &p("cpu", "hertz"),
+        105355.97e6,
+    );
     assert_value(&b, &catalog::RESOURCE_USED, &p("cpu", "hertz"), 27743.74e6);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &p("memory", "bytes"), 98304.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_USED, &p("memory", "bytes"), 46717.49 * MIB);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &p("storage", "bytes"), 3133440.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_USED, &p("storage", "bytes"), 173357.0 * MIB);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &p("memory", "bytes"),
+        98304.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_USED,
+        &p("memory", "bytes"),
+        46717.49 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &p("storage", "bytes"),
+        3133440.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_USED,
+        &p("storage", "bytes"),
+        173357.0 * MIB,
+    );
     assert_value(&b, &catalog::RESOURCE_CAPACITY, &p("gpu", "count"), 0.0);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &p("gpu_memory", "bytes"), 0.0);
-    let q = |r: &'static str, u: &'static str| [("service", "quota"), ("resource", r), ("unit", u), ("az", "10.134.37.79")];
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &p("gpu_memory", "bytes"),
+        0.0,
+    );
+    let q = |r: &'static str, u: &'static str| {
+        [
+            ("service", "quota"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.134.37.79"),
+        ]
+    };
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &q("vcpu", "cores"), 274.0);
     assert_value(&b, &catalog::RESOURCE_USED, &q("vcpu", "cores"), 89.0);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("vcpu", "cores"), 30.0);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &q("memory", "bytes"), 288768.0 * MIB);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATABLE,
+        &q("vcpu", "cores"),
+        30.0,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &q("memory", "bytes"),
+        288768.0 * MIB,
+    );
     // Memory `total` is 0.0 beside 288768 MB allocated: "not reported", so no allocatable.
-    assert_eq!(value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("memory", "bytes")), None);
-    let s = [("service", "quota"), ("resource", "storage"), ("unit", "bytes"), ("az", "10.134.37.79"), ("storage_type", "本地存储22222 (默认)")];
+    assert_eq!(
+        value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("memory", "bytes")),
+        None
+    );
+    let s = [
+        ("service", "quota"),
+        ("resource", "storage"),
+        ("unit", "bytes"),
+        ("az", "10.134.37.79"),
+        ("storage_type", "本地存储22222 (默认)"),
+    ];
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &s, 1269760.0 * MIB);
     assert_value(&b, &catalog::RESOURCE_ALLOCATABLE, &s, 1044480.0 * MIB);
     assert_value(&b, &catalog::RESOURCE_USED, &s, 409600.0 * MIB);
@@ -91,26 +177,78 @@ fn pool_detail_2020_uses_the_stable_resource_keys() {
     let d: AzDetail = one("az_detail_20200725");
     let mut b = Batch::new();
     normalise_pool("10.131.132.56", &d, &mut b);
-    let q = |r: &'static str, u: &'static str| [("service", "quota"), ("resource", r), ("unit", u), ("az", "10.131.132.56")];
+    let q = |r: &'static str, u: &'static str| {
+        [
+            ("service", "quota"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.131.132.56"),
+        ]
+    };
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &q("vcpu", "cores"), 109.0);
-    assert_eq!(value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("vcpu", "cores")), None, "total 0.0");
-    assert_value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("memory", "bytes"), 24576.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_USED, &q("memory", "bytes"), 20480.0 * MIB);
-    let p = [("service", "physical"), ("resource", "cpu"), ("unit", "hertz"), ("az", "10.131.132.56")];
+    assert_eq!(
+        value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("vcpu", "cores")),
+        None,
+        "total 0.0"
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATABLE,
+        &q("memory", "bytes"),
+        24576.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_USED,
+        &q("memory", "bytes"),
+        20480.0 * MIB,
+    );
+    let p = [
+        ("service", "physical"),
+        ("resource", "cpu"),
+        ("unit", "hertz"),
+        ("az", "10.131.132.56"),
+    ];
     assert_value(&b, &catalog::RESOURCE_CAPACITY, &p, 62253.72e6);
 }
 
 #[test]
 fn overview_counts_by_kind_and_state() {
     let env = fixture("overview");
-    let o: Overview = api::parse_one("overview", env["data"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    let o: Overview =
+        api::parse_one("overview", env["data"].clone()).unwrap_or_else(|e| panic!("{e}"));
     let mut b = Batch::new();
     normalise_overview(&o, &mut b);
-    assert_value(&b, &catalog::PLATFORM_OBJECTS, &[("kind", "host"), ("state", "total")], 2.0);
-    assert_value(&b, &catalog::PLATFORM_OBJECTS, &[("kind", "host"), ("state", "alarm")], 1.0);
-    assert_value(&b, &catalog::PLATFORM_OBJECTS, &[("kind", "vm"), ("state", "running")], 1.0);
-    assert_value(&b, &catalog::PLATFORM_OBJECTS, &[("kind", "nfv"), ("state", "error")], 0.0);
-    assert_value(&b, &catalog::PLATFORM_OBJECTS, &[("kind", "az"), ("state", "online")], 1.0);
+    assert_value(
+        &b,
+        &catalog::PLATFORM_OBJECTS,
+        &[("kind", "host"), ("state", "total")],
+        2.0,
+    );
+    assert_value(
+        &b,
+        &catalog::PLATFORM_OBJECTS,
+        &[("kind", "host"), ("state", "alarm")],
+        1.0,
+    );
+    assert_value(
+        &b,
+        &catalog::PLATFORM_OBJECTS,
+        &[("kind", "vm"), ("state", "running")],
+        1.0,
+    );
+    assert_value(
+        &b,
+        &catalog::PLATFORM_OBJECTS,
+        &[("kind", "nfv"), ("state", "error")],
+        0.0,
+    );
+    assert_value(
+        &b,
+        &catalog::PLATFORM_OBJECTS,
+        &[("kind", "az"), ("state", "online")],
+        1.0,
+    );
     assert_eq!(b.len(), 4 + 5 + 4 + 4);
 }
 
@@ -119,25 +257,112 @@ fn hosts_2018_per_host_and_per_pool_cores() {
     let hosts: Vec<Host> = items("hosts_20180725");
     let mut b = Batch::new();
     normalise_hosts(&hosts, &az_names(), &mut b);
-    let l = |r: &'static str, u: &'static str| [("host", "10.132.16.6"), ("resource", r), ("unit", u), ("az", "AZ1612")];
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("cpu", "hertz"), 26408.0e6);
-    assert_value(&b, &catalog::HOST_RESOURCE_USED, &l("cpu", "hertz"), 11883.6e6);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("cpu", "cores"), 4.0);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("cpu_sockets", "count"), 1.0);
-    assert_eq!(value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("cpu_threads", "count")), None, "2018 has no threads");
-    assert_value(&b, &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO, &l("cpu", "ratio"), 2.5);
-    assert_value(&b, &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO, &l("memory", "ratio"), 1.0);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("memory", "bytes"), 32768.0 * MIB);
-    assert_value(&b, &catalog::HOST_RESOURCE_USED, &l("memory", "bytes"), 17039.36 * MIB);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("disk", "bytes"), 4105435.9936523438 * MIB);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &l("gpu", "count"), 0.0);
-    assert_value(&b, &catalog::HOSTS, &[("state", "running"), ("az", "AZ1612")], 2.0);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &[("service", "physical"), ("resource", "cpu"), ("unit", "cores"), ("az", "AZ1612")], 8.0);
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("host", "10.132.16.6"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "AZ1612"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu", "hertz"),
+        26408.0e6,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_USED,
+        &l("cpu", "hertz"),
+        11883.6e6,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu", "cores"),
+        4.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu_sockets", "count"),
+        1.0,
+    );
+    assert_eq!(
+        value(
+            &b,
+            &catalog::HOST_RESOURCE_CAPACITY,
+            &l("cpu_threads", "count")
+        ),
+        None,
+        "2018 has no threads"
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
+        &l("cpu", "ratio"),
+        2.5,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
+        &l("memory", "ratio"),
+        1.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("memory", "bytes"),
+        32768.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_USED,
+        &l("memory", "bytes"),
+        17039.36 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("disk", "bytes"),
+        4105435.9936523438 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("gpu", "count"),
+        0.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOSTS,
+        &[("state", "running"), ("az", "AZ1612")],
+        2.0,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &[
+            ("service", "physical"),
+            ("resource", "cpu"),
+            ("unit", "cores"),
+            ("az", "AZ1612"),
+        ],
+        8.0,
+    );
     assert_value(
         &b,
         &catalog::HOST_INFO,
-        &[("host", "10.132.16.6"), ("host_id", "host-a0369f033a73"), ("state", "running"), ("az", "AZ1612"), ("address", "10.132.16.6"),
-          ("model", "Intel(R) Xeon(R) CPU E3-1230 v3 @ 3.30GHz"), ("device_type", "hci")],
+        &[
+            ("host", "10.132.16.6"),
+            ("host_id", "host-a0369f033a73"),
+            ("state", "running"),
+            ("az", "AZ1612"),
+            ("address", "10.132.16.6"),
+            ("model", "Intel(R) Xeon(R) CPU E3-1230 v3 @ 3.30GHz"),
+            ("device_type", "hci"),
+        ],
         1.0,
     );
 }
@@ -147,14 +372,58 @@ fn hosts_2019_threads_clusters_and_a_host_outside_any_pool() {
     let hosts: Vec<Host> = items("hosts_20190725");
     let mut b = Batch::new();
     normalise_hosts(&hosts, &az_names(), &mut b);
-    let a = |r: &'static str, u: &'static str| [("host", "10.134.37.11"), ("resource", r), ("unit", u), ("az", "ba861c57-d981-4984-88e5-866f3b445b2f"), ("cluster", "10.134.37.12")];
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &a("cpu_threads", "count"), 40.0);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &a("cpu", "cores"), 20.0);
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &a("memory", "bytes"), 262144.0 * MIB);
+    let a = |r: &'static str, u: &'static str| {
+        [
+            ("host", "10.134.37.11"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "ba861c57-d981-4984-88e5-866f3b445b2f"),
+            ("cluster", "10.134.37.12"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &a("cpu_threads", "count"),
+        40.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &a("cpu", "cores"),
+        20.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &a("memory", "bytes"),
+        262144.0 * MIB,
+    );
     // `az_id: ""`: no az label.
-    let c = |r: &'static str, u: &'static str| [("host", "200.201.175.212"), ("resource", r), ("unit", u), ("cluster", "200.201.175.210")];
-    assert_value(&b, &catalog::HOST_RESOURCE_CAPACITY, &c("cpu", "hertz"), 116001.76e6);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &[("service", "physical"), ("resource", "cpu"), ("unit", "cores")], 20.0);
+    let c = |r: &'static str, u: &'static str| {
+        [
+            ("host", "200.201.175.212"),
+            ("resource", r),
+            ("unit", u),
+            ("cluster", "200.201.175.210"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &c("cpu", "hertz"),
+        116001.76e6,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &[
+            ("service", "physical"),
+            ("resource", "cpu"),
+            ("unit", "cores"),
+        ],
+        20.0,
+    );
 }
 
 #[test]
@@ -162,13 +431,50 @@ fn clusters_2021() {
     let clusters: Vec<Cluster> = items("clusters_20210725");
     let mut b = Batch::new();
     normalise_clusters(&clusters, &BTreeMap::new(), &mut b);
-    let l = |r: &'static str, u: &'static str| [("cluster", "10.134.128.80"), ("resource", r), ("unit", u), ("az", "d1b77e39-c535-45f7-bccc-84a050718cc4")];
-    assert_value(&b, &catalog::CLUSTER_RESOURCE_CAPACITY, &l("cpu", "hertz"), 287462.28e6);
-    assert_value(&b, &catalog::CLUSTER_RESOURCE_USED, &l("cpu", "hertz"), 29710.45e6);
-    assert_value(&b, &catalog::CLUSTER_RESOURCE_CAPACITY, &l("memory", "bytes"), 393216.0 * MIB);
-    assert_value(&b, &catalog::CLUSTER_RESOURCE_USED, &l("memory", "bytes"), 105635.09 * MIB);
-    assert_value(&b, &catalog::CLUSTER_RESOURCE_CAPACITY, &l("storage", "bytes"), 23543766.0 * MIB);
-    assert_value(&b, &catalog::CLUSTER_RESOURCE_USED, &l("storage", "bytes"), 1535376.0 * MIB);
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("cluster", "10.134.128.80"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "d1b77e39-c535-45f7-bccc-84a050718cc4"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        &l("cpu", "hertz"),
+        287462.28e6,
+    );
+    assert_value(
+        &b,
+        &catalog::CLUSTER_RESOURCE_USED,
+        &l("cpu", "hertz"),
+        29710.45e6,
+    );
+    assert_value(
+        &b,
+        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        &l("memory", "bytes"),
+        393216.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::CLUSTER_RESOURCE_USED,
+        &l("memory", "bytes"),
+        105635.09 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        &l("storage", "bytes"),
+        23543766.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::CLUSTER_RESOURCE_USED,
+        &l("storage", "bytes"),
+        1535376.0 * MIB,
+    );
     assert_eq!(b.len(), 6);
 }
 
@@ -176,19 +482,54 @@ fn clusters_2021() {
 fn storages_of_every_version_by_tag() {
     let names = az_names();
     let ds = |name: &'static str, tag: &'static str, az: &'static str| {
-        vec![("service", "datastore"), ("resource", "storage"), ("unit", "bytes"), ("datastore", name), ("storage_type", tag), ("az", az)]
+        vec![
+            ("service", "datastore"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("datastore", name),
+            ("storage_type", tag),
+            ("az", az),
+        ]
     };
     let mut b = Batch::new();
     normalise_storages(&items::<Storage>("storages_20180725"), &names, &mut b);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &ds("1605_local", "untagged", "AZ1612"), 0.0);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &ds("test", "性能型存储", "AZ8224"), 520192.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_USED, &ds("test", "性能型存储", "AZ8224"), 1367.0 * MIB);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &ds("1605_local", "untagged", "AZ1612"),
+        0.0,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &ds("test", "性能型存储", "AZ8224"),
+        520192.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_USED,
+        &ds("test", "性能型存储", "AZ8224"),
+        1367.0 * MIB,
+    );
     let mut b = Batch::new();
     normalise_storages(&items::<Storage>("storages_20190725"), &names, &mut b);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &ds("虚拟存储卷1", "高性能存储", "466c3ea6-2537-4de1-b294-6fd96d8b89a4"), 15992070.0 * MIB);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &ds(
+            "虚拟存储卷1",
+            "高性能存储",
+            "466c3ea6-2537-4de1-b294-6fd96d8b89a4",
+        ),
+        15992070.0 * MIB,
+    );
     let mut b = Batch::new();
     normalise_storages(&items::<Storage>("storages_20200725"), &names, &mut b);
-    let mut l = ds("虚拟存储卷1", "高性能存储", "466c3ea6-2537-4de1-b294-6fd96d8b89a4");
+    let mut l = ds(
+        "虚拟存储卷1",
+        "高性能存储",
+        "466c3ea6-2537-4de1-b294-6fd96d8b89a4",
+    );
     l.push(("cluster", "10.132.16.86"));
     assert_value(&b, &catalog::RESOURCE_USED, &l, 11524259.0 * MIB);
 }
@@ -198,23 +539,71 @@ fn servers_are_summed_per_pool_host_and_tenant() {
     let servers: Vec<Server> = items("servers_20180725");
     let mut b = Batch::new();
     normalise_servers(&servers, false, &mut b);
-    let p = |r: &'static str, u: &'static str| [("service", "ecs"), ("resource", r), ("unit", u), ("az", "10.134.48.24")];
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("instances", "count"), 1.0);
+    let p = |r: &'static str, u: &'static str| {
+        [
+            ("service", "ecs"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.134.48.24"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &p("instances", "count"),
+        1.0,
+    );
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("vcpu", "cores"), 1.0);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("memory", "bytes"), 2048.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("storage", "bytes"), 2048.0 * MIB);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &p("memory", "bytes"),
+        2048.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &p("storage", "bytes"),
+        2048.0 * MIB,
+    );
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("gpu", "count"), 0.0);
-    let h = [("host", "10.134.48.10"), ("resource", "vcpu"), ("unit", "cores"), ("az", "10.134.48.24")];
+    let h = [
+        ("host", "10.134.48.10"),
+        ("resource", "vcpu"),
+        ("unit", "cores"),
+        ("az", "10.134.48.24"),
+    ];
     assert_value(&b, &catalog::HOST_RESOURCE_ALLOCATED, &h, 1.0);
-    assert_value(&b, &catalog::TENANT_RESOURCES, &[("tenant", "admin"), ("service", "ecs"), ("az", "10.134.48.24")], 1.0);
-    assert!(b.samples().iter().all(|s| s.def.name != catalog::INSTANCE_RESOURCE_ALLOCATED.name), "no per-VM series by default");
+    assert_value(
+        &b,
+        &catalog::TENANT_RESOURCES,
+        &[
+            ("tenant", "admin"),
+            ("service", "ecs"),
+            ("az", "10.134.48.24"),
+        ],
+        1.0,
+    );
+    assert!(
+        b.samples()
+            .iter()
+            .all(|s| s.def.name != catalog::INSTANCE_RESOURCE_ALLOCATED.name),
+        "no per-VM series by default"
+    );
     let mut b = Batch::new();
     normalise_servers(&servers, true, &mut b);
     assert_value(
         &b,
         &catalog::INSTANCE_RESOURCE_ALLOCATED,
-        &[("instance", "Tiny-lxm0001"), ("instance_id", "ef2ec1d6-3710-4afe-880a-981c1aad3444"), ("resource", "memory"), ("unit", "bytes"),
-          ("az", "10.134.48.24"), ("host", "10.134.48.10"), ("tenant", "admin")],
+        &[
+            ("instance", "Tiny-lxm0001"),
+            ("instance_id", "ef2ec1d6-3710-4afe-880a-981c1aad3444"),
+            ("resource", "memory"),
+            ("unit", "bytes"),
+            ("az", "10.134.48.24"),
+            ("host", "10.134.48.10"),
+            ("tenant", "admin"),
+        ],
         2048.0 * MIB,
     );
 }
@@ -224,7 +613,13 @@ fn quotas_with_their_units_and_unknown_keys_kept() {
     let quotas: Vec<Quota> = items("quotas");
     let mut b = Batch::new();
     normalise_quotas(&quotas, &BTreeMap::new(), &BTreeMap::new(), &mut b);
-    let l = [("tenant", "0440d26b029a4d28b3af0914a7af471f"), ("resource", "vMySQL_instance"), ("unit", "count"), ("service", "vmysql"), ("az", "5dc5dea5-075c-4dab-888f-26e7f5cf7c7a")];
+    let l = [
+        ("tenant", "0440d26b029a4d28b3af0914a7af471f"),
+        ("resource", "vMySQL_instance"),
+        ("unit", "count"),
+        ("service", "vmysql"),
+        ("az", "5dc5dea5-075c-4dab-888f-26e7f5cf7c7a"),
+    ];
     assert_value(&b, &catalog::QUOTA_LIMIT, &l, 1.0);
     assert_value(&b, &catalog::QUOTA_USED, &l, 0.0);
 }
@@ -245,12 +640,35 @@ fn quota_keys_map_to_the_shared_names_and_unlimited_has_no_limit() {
     let azs = BTreeMap::from([("a1".to_string(), "pool-1".to_string())]);
     let mut b = Batch::new();
     normalise_quotas(&quotas, &tenants, &azs, &mut b);
-    let cores = [("tenant", "finance"), ("resource", "vcpu"), ("unit", "cores"), ("service", "compute"), ("az", "pool-1")];
+    let cores = [
+        ("tenant", "finance"),
+        ("resource", "vcpu"),
+        ("unit", "cores"),
+        ("service", "compute"),
+        ("az", "pool-1"),
+    ];
     assert_value(&b, &catalog::QUOTA_USED, &cores, 12.0);
-    assert_eq!(value(&b, &catalog::QUOTA_LIMIT, &cores), None, "unlimited is not a number");
-    let st = [("tenant", "finance"), ("resource", "storage"), ("unit", "bytes"), ("service", "storage"), ("az", "pool-1"), ("storage_type", "高性能存储")];
+    assert_eq!(
+        value(&b, &catalog::QUOTA_LIMIT, &cores),
+        None,
+        "unlimited is not a number"
+    );
+    let st = [
+        ("tenant", "finance"),
+        ("resource", "storage"),
+        ("unit", "bytes"),
+        ("service", "storage"),
+        ("az", "pool-1"),
+        ("storage_type", "高性能存储"),
+    ];
     assert_value(&b, &catalog::QUOTA_LIMIT, &st, 2048.0 * MIB);
-    let bw = [("tenant", "finance"), ("resource", "bandwidth"), ("unit", "bits_per_second"), ("service", "network"), ("eip_type", "line-1")];
+    let bw = [
+        ("tenant", "finance"),
+        ("resource", "bandwidth"),
+        ("unit", "bits_per_second"),
+        ("service", "network"),
+        ("eip_type", "line-1"),
+    ];
     assert_value(&b, &catalog::QUOTA_LIMIT, &bw, 5_000_000.0);
     assert_value(&b, &catalog::QUOTA_USED, &bw, 1_000_000.0);
 }
@@ -260,11 +678,22 @@ fn eip_pool_detail_ips_and_bandwidth() {
     let pool: EipPool = one("eip_pool_detail");
     let mut b = Batch::new();
     normalise_eip_pool(&pool, &mut b);
-    let ips = [("service", "eip"), ("resource", "eip"), ("unit", "count"), ("eip_pool", "电信一区")];
+    let ips = [
+        ("service", "eip"),
+        ("resource", "eip"),
+        ("unit", "count"),
+        ("eip_pool", "电信一区"),
+    ];
     assert_value(&b, &catalog::RESOURCE_CAPACITY, &ips, 253.0);
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &ips, 0.0);
     assert_value(&b, &catalog::RESOURCE_USED, &ips, 0.0);
-    let up = [("service", "eip"), ("resource", "bandwidth"), ("unit", "bits_per_second"), ("eip_pool", "电信一区"), ("direction", "uplink")];
+    let up = [
+        ("service", "eip"),
+        ("resource", "bandwidth"),
+        ("unit", "bits_per_second"),
+        ("eip_pool", "电信一区"),
+        ("direction", "uplink"),
+    ];
     assert_value(&b, &catalog::RESOURCE_CAPACITY, &up, 20_000_000.0 * 1000.0);
     assert_value(&b, &catalog::RESOURCE_USED, &up, 0.0);
     assert_eq!(b.len(), 3 + 2 * 3);
@@ -279,11 +708,25 @@ fn object_storage_accounts_summed_per_tenant() {
     let accounts: Vec<OssAccount> = items("oss_accounts");
     let mut b = Batch::new();
     normalise_oss(&accounts, &BTreeMap::new(), &mut b);
-    let q = [("tenant", "ab9b0d94949a495385b46899faa4e0e7"), ("resource", "object_storage"), ("unit", "bytes"), ("service", "obs")];
+    let q = [
+        ("tenant", "ab9b0d94949a495385b46899faa4e0e7"),
+        ("resource", "object_storage"),
+        ("unit", "bytes"),
+        ("service", "obs"),
+    ];
     // Two accounts of one tenant: 2 × 102400 KB.
     assert_value(&b, &catalog::QUOTA_LIMIT, &q, 2.0 * 102400.0 * 1024.0);
     assert_value(&b, &catalog::QUOTA_USED, &q, 0.0);
-    assert_value(&b, &catalog::RESOURCE_USED, &[("service", "obs"), ("resource", "objects"), ("unit", "count")], 7.0);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_USED,
+        &[
+            ("service", "obs"),
+            ("resource", "objects"),
+            ("unit", "count"),
+        ],
+        7.0,
+    );
 }
 
 #[test]
@@ -292,10 +735,28 @@ fn gpus_read_the_misspelled_core_list() {
     assert_eq!(hosts[0].graphics[0].gpucore.len(), 1, "`gpubcore` is read");
     let mut b = Batch::new();
     normalise_gpus("pool-1", &hosts, &mut b);
-    let l = |r: &'static str, u: &'static str| [("service", "gpu"), ("resource", r), ("unit", u), ("az", "pool-1"), ("gpu_model", "Atlas 300VP")];
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("service", "gpu"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "pool-1"),
+            ("gpu_model", "Atlas 300VP"),
+        ]
+    };
     assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("gpu", "count"), 1.0);
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("gpu_memory", "bytes"), 49152.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_USED, &l("gpu_memory", "bytes"), 49152.0 * MIB);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &l("gpu_memory", "bytes"),
+        49152.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_USED,
+        &l("gpu_memory", "bytes"),
+        49152.0 * MIB,
+    );
     assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("vgpu", "count"), 1.0);
     assert_value(&b, &catalog::RESOURCE_ALLOCATED, &l("vgpu", "count"), 1.0);
 }
@@ -306,12 +767,39 @@ fn alarms_by_raw_level_both_versions() {
     let mut b = Batch::new();
     normalise_alarms(&alarms, &BTreeMap::new(), &mut b);
     for level in ["p1", "p2"] {
-        assert_value(&b, &catalog::ALARMS_ACTIVE, &[("source", "scp"), ("severity", level), ("az", "10.131.140.11"), ("object_type", "host")], 1.0);
+        assert_value(
+            &b,
+            &catalog::ALARMS_ACTIVE,
+            &[
+                ("source", "scp"),
+                ("severity", level),
+                ("az", "10.131.140.11"),
+                ("object_type", "host"),
+            ],
+            1.0,
+        );
     }
     let legacy: Vec<Alarm> = items("alarms_20180725");
     let mut b = Batch::new();
-    normalise_alarms(&legacy, &BTreeMap::from([("644e07b5-55b5-4f20-9fb7-22ee2fea7137".to_string(), "pool-x".to_string())]), &mut b);
-    assert_value(&b, &catalog::ALARMS_ACTIVE, &[("source", "scp"), ("severity", "informational"), ("az", "pool-x"), ("object_type", "host")], 1.0);
+    normalise_alarms(
+        &legacy,
+        &BTreeMap::from([(
+            "644e07b5-55b5-4f20-9fb7-22ee2fea7137".to_string(),
+            "pool-x".to_string(),
+        )]),
+        &mut b,
+    );
+    assert_value(
+        &b,
+        &catalog::ALARMS_ACTIVE,
+        &[
+            ("source", "scp"),
+            ("severity", "informational"),
+            ("az", "pool-x"),
+            ("object_type", "host"),
+        ],
+        1.0,
+    );
 }
 
 #[test]
@@ -319,9 +807,26 @@ fn licences_remaining_and_empty_service_time_skipped() {
     let s: LicenseSummary = one("licenses");
     let mut b = Batch::new();
     normalise_licenses(&s, &mut b);
-    assert_value(&b, &catalog::LICENSE_REMAINING, &[("product", "aHM"), ("kind", "software")], 5831818.0);
-    assert_value(&b, &catalog::LICENSE_REMAINING, &[("product", "NGAF"), ("kind", "service")], 5831818.0);
-    assert_eq!(value(&b, &catalog::LICENSE_REMAINING, &[("product", "aHM"), ("kind", "service")]), None);
+    assert_value(
+        &b,
+        &catalog::LICENSE_REMAINING,
+        &[("product", "aHM"), ("kind", "software")],
+        5831818.0,
+    );
+    assert_value(
+        &b,
+        &catalog::LICENSE_REMAINING,
+        &[("product", "NGAF"), ("kind", "service")],
+        5831818.0,
+    );
+    assert_eq!(
+        value(
+            &b,
+            &catalog::LICENSE_REMAINING,
+            &[("product", "aHM"), ("kind", "service")]
+        ),
+        None
+    );
     assert_eq!(b.len(), 3);
 }
 
@@ -335,10 +840,20 @@ fn platform_identity_and_chosen_versions() {
     assert_value(
         &b,
         &catalog::PLATFORM_INFO,
-        &[("version", "SCP6.8.0_B"), ("build", "SCP6.7.33_B-2022-06-07_19:45:13"), ("region", "本地数据中心"), ("mode", "private_cloud")],
+        &[
+            ("version", "SCP6.8.0_B"),
+            ("build", "SCP6.7.33_B-2022-06-07_19:45:13"),
+            ("region", "本地数据中心"),
+            ("mode", "private_cloud"),
+        ],
         1.0,
     );
-    assert_value(&b, &catalog::API_VERSION_INFO, &[("api", "hosts"), ("version", "20190725")], 1.0);
+    assert_value(
+        &b,
+        &catalog::API_VERSION_INFO,
+        &[("api", "hosts"), ("version", "20190725")],
+        1.0,
+    );
 }
 
 #[test]
@@ -354,5 +869,9 @@ fn units_convert_explicitly_and_unknown_units_are_refused() {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut b = Batch::new();
     normalise_pool("p", &d, &mut b);
-    assert_eq!((b.len(), b.dropped()), (0, 1), "an unknown unit is dropped and counted, never guessed");
+    assert_eq!(
+        (b.len(), b.dropped()),
+        (0, 1),
+        "an unknown unit is dropped and counted, never guessed"
+    );
 }

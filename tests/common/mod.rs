@@ -123,3 +123,107 @@ pub fn promtool_check_metrics(body: &[u8]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A running SCP simulator (HTTPS) and the CA file a target pins it with.
+pub struct Scp {
+    pub addr: SocketAddr,
+    pub sim: Arc<headroom::sim::sangfor_scp::ScpSim>,
+    pub ca_file: std::path::PathBuf,
+}
+
+impl Drop for Scp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.ca_file);
+    }
+}
+
+pub async fn scp_sim(cfg: headroom::sim::sangfor_scp::ScpSimConfig) -> Scp {
+    let identity = headroom::sim::TlsIdentity::generate().unwrap_or_else(|e| panic!("{e}"));
+    let (addr, sim, _handle) = headroom::cli::start_scp_simulator(
+        cfg,
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        &identity,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ca_file = std::env::temp_dir().join(format!(
+        "headroom-test-scp-{}-{}.pem",
+        std::process::id(),
+        addr.port()
+    ));
+    std::fs::write(&ca_file, &identity.ca_pem).unwrap_or_else(|e| panic!("{e}"));
+    Scp { addr, sim, ca_file }
+}
+
+/// One SCP target against the simulator: AK/SK by default; `auth` replaces the auth block
+/// (YAML, 6-space indent), `extra` is appended inside the target (4-space indent).
+pub fn scp_target(name: &str, scp: &Scp, auth: Option<&str>, extra: &str) -> String {
+    let d = headroom::sim::sangfor_scp::ScpSimConfig::default();
+    let auth = auth.map(str::to_string).unwrap_or_else(|| {
+        format!(
+            "      access_key: {}\n      secret_key: {}\n",
+            d.access_key, d.secret_key
+        )
+    });
+    format!(
+        "  - name: {name}\n    platform: sangfor_scp\n    endpoint: https://{}\n    auth:\n{auth}    tls:\n      ca_file: {}\n{extra}\n",
+        scp.addr,
+        scp.ca_file.display()
+    )
+}
+
+/// An HTTPS client that trusts any certificate (only for the simulators' control endpoints).
+pub fn https_insecure() -> reqwest::Client {
+    headroom::http::install_crypto_provider();
+    reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub async fn scp_stats(scp: &Scp) -> serde_json::Value {
+    let body = https_insecure()
+        .get(format!("https://{}/sim/stats", scp.addr))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+pub async fn scp_post(scp: &Scp, path: &str, json: &str) {
+    let r = https_insecure()
+        .post(format!("https://{}{path}", scp.addr))
+        .header("content-type", "application/json")
+        .body(json.to_string())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+/// Every series of an exposition uses only a catalogued family and the labels it lists.
+pub fn assert_labels_in_catalogue(body: &str) {
+    for line in body.lines().filter(|l| !l.starts_with('#')) {
+        let (name, rest) = line
+            .split_once('{')
+            .unwrap_or((line.split(' ').next().unwrap_or(""), ""));
+        let family = name
+            .trim_end_matches("_bucket")
+            .trim_end_matches("_sum")
+            .trim_end_matches("_count");
+        let def = headroom::catalog::by_name(name)
+            .or_else(|| headroom::catalog::by_name(family))
+            .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+        let labels = rest.split_once('}').map(|(l, _)| l).unwrap_or("");
+        for pair in labels.split("\",").filter(|p| !p.is_empty()) {
+            let key = pair.split('=').next().unwrap_or("");
+            assert!(
+                key == "le" || def.labels.contains(&key) || def.optional_labels.contains(&key),
+                "{name}: label `{key}` is not in the catalogue: {line}"
+            );
+        }
+    }
+}

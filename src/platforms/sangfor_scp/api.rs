@@ -58,11 +58,11 @@ pub const ALARMS: Family = Family {
 pub const FAMILIES: &[Family] = &[AZ_DETAIL, HOSTS, CLUSTERS, STORAGES, SERVERS, ALARMS];
 
 /// The EIP pool list path as the request sample spells it, and the table's spelling tried on 404
-/// (spec §7.4 item 21).
-pub const EIP_POOL_PATHS: &[&str] = &[
-    "/janus/20180725/floatingippools",
-    "/janus/20180725/floatingipools",
-];
+/// (spec §7.4 item 21); the one that answers is remembered like an API version.
+pub const EIP_POOL_LIST: Family = Family {
+    name: "eip_pools",
+    versions: &["floatingippools", "floatingipools"],
+};
 
 /// A URL under the endpoint (whose own path, if any, is kept as a prefix).
 pub fn join(endpoint: &reqwest::Url, path: &str, query: &[(&str, String)]) -> reqwest::Url {
@@ -376,6 +376,27 @@ impl ScpApi {
                 family.versions.join(", ")
             ),
         ))
+    }
+
+    /// Lists the first of a family's alternative resource paths (under `/janus/20180725/`)
+    /// that the site serves, remembering which.
+    pub async fn list_alternatives(
+        &self,
+        api: &'static str,
+        family: &Family,
+        deadline: Instant,
+    ) -> Result<Option<Vec<Value>>, PollError> {
+        for resource in self.candidates(family) {
+            if let Some(l) = self
+                .list(api, &format!("/janus/20180725/{resource}"), &[], deadline)
+                .await?
+            {
+                self.choose(family, Some(resource));
+                return Ok(Some(l.items));
+            }
+        }
+        self.choose(family, None);
+        Ok(None)
     }
 
     /// GETs a versioned object path (e.g. one AZ) at the newest version the site serves.

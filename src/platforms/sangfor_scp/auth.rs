@@ -48,12 +48,16 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Bytes of a hex string (either case); `None` if it is not hex.
+/// Bytes of a hex string (either case; an odd length reads as if it had a leading 0, as a
+/// big number printed without one does); `None` if it is not hex.
 pub fn unhex(text: &str) -> Option<Vec<u8>> {
-    let t = text.as_bytes();
-    if t.len() % 2 != 0 {
-        return None;
-    }
+    let padded;
+    let t = if text.len() % 2 != 0 {
+        padded = format!("0{text}");
+        padded.as_bytes()
+    } else {
+        text.as_bytes()
+    };
     let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     t.chunks(2)
         .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))

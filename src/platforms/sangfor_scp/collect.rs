@@ -961,7 +961,8 @@ pub fn normalise_platform(
         ],
         1.0,
     );
-    for (family, version) in versions {
+    let probed = |f: &str| api::FAMILIES.iter().any(|p| p.name == f);
+    for (family, version) in versions.iter().filter(|(f, _)| probed(f)) {
         batch.push(
             &catalog::API_VERSION_INFO,
             &[("api", family), ("version", version)],
@@ -1120,14 +1121,12 @@ impl ScpCollector {
                 normalise_quotas(&quotas, &tenants, &names, &mut batch);
             }
             super::EIP_POOLS => {
-                let mut listed = None;
-                for path in api::EIP_POOL_PATHS {
-                    if let Some(l) = api.list("eip_pools", path, &[], d).await? {
-                        listed = Some(l.items);
-                        break;
-                    }
-                }
-                let items = listed.ok_or_else(|| PollError::new(ErrorReason::Http, "eip_pools: neither floatingippools nor floatingipools is served (SCP 6.3.70+ needed)"))?;
+                let items = api.list_alternatives("eip_pools", &api::EIP_POOL_LIST, d).await?.ok_or_else(|| {
+                    PollError::new(
+                        ErrorReason::Http,
+                        "eip_pools: neither floatingippools nor floatingipools is served (SCP 6.3.70+ needed)",
+                    )
+                })?;
                 let (pools, dropped) = api::parse_items::<EipPool>("eip_pools", items);
                 batch.drop_values(dropped);
                 for p in pools {

@@ -1,0 +1,589 @@
+//! Sangfor SCP end to end over real HTTPS against the simulator: full polls with each auth
+//! method, numbers that agree across APIs, the per-IP limit and its ban, version fallback, token
+//! renewal, wrong credentials, and every injected fault.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use headroom::collect::ErrorReason;
+use headroom::schedule::{one_shot_tasks, PollTask};
+use headroom::sim::sangfor_scp::ScpSimConfig;
+use headroom::store::Store;
+use headroom::telemetry::SelfMetrics;
+use serde_json::Value;
+
+const ALL: &[&str] = &[
+    "platform",
+    "overview",
+    "resource_pools",
+    "hosts",
+    "clusters",
+    "storages",
+    "vms",
+    "quotas",
+    "eip_pools",
+    "object_storage",
+    "gpus",
+    "alarms",
+    "licenses",
+];
+
+fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
+    let store = Arc::new(Store::new());
+    let metrics = Arc::new(SelfMetrics::new());
+    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
+    (store, metrics, t)
+}
+
+fn only(collectors: &[&str]) -> String {
+    let mut s = String::from("    collectors:\n");
+    for c in ALL {
+        s.push_str(&format!(
+            "      {c}: {{enabled: {}}}\n",
+            collectors.contains(c)
+        ));
+    }
+    s
+}
+
+fn render(store: &Store, metrics: &SelfMetrics) -> String {
+    String::from_utf8(store.render(None, metrics, SystemTime::now())).unwrap_or_default()
+}
+
+/// Values of one family as (labels without platform/target, value).
+fn series(body: &str, family: &str) -> Vec<(BTreeMap<String, String>, f64)> {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .filter_map(|l| {
+            let (labels, value) = l[family.len() + 1..].rsplit_once("} ")?;
+            let mut map = BTreeMap::new();
+            for pair in labels.split("\",") {
+                let (k, v) = pair.split_once("=\"")?;
+                map.insert(k.to_string(), v.trim_end_matches('"').to_string());
+            }
+            map.remove("platform");
+            map.remove("target");
+            Some((map, value.parse().ok()?))
+        })
+        .collect()
+}
+
+fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
+    series(body, family)
+        .iter()
+        .filter(|(l, _)| {
+            want.iter()
+                .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
+
+async fn poll_all(tasks: &[PollTask]) {
+    for t in tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+}
+
+fn fleet_cores_by_pool(sim: &headroom::sim::sangfor_scp::ScpSim) -> BTreeMap<String, f64> {
+    let mut m = BTreeMap::new();
+    for s in &sim.fleet().servers {
+        if s["vmtype"] != "placeholder" {
+            *m.entry(s["az_name"].as_str().unwrap_or("").to_string())
+                .or_insert(0.0) += s["cores"].as_f64().unwrap_or(0.0);
+        }
+    }
+    m
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
+    assert_eq!(
+        cfg.targets[0].collectors.len(),
+        ALL.len(),
+        "all collectors on by default"
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    poll_all(&tasks).await;
+    let body = render(&store, &metrics);
+    promtool_check_metrics(body.as_bytes());
+    assert_labels_in_catalogue(&body);
+    for (labels, v) in series(&body, "headroom_collector_dropped_values") {
+        assert_eq!(v, 0.0, "{labels:?} dropped values");
+    }
+    let stats = scp_stats(&scp).await;
+    assert_eq!(stats["bans"], 0, "{stats}");
+    assert_eq!(stats["unauthorized"], 0, "{stats}");
+    assert!(
+        stats["signatures_checked"].as_u64().unwrap_or(0) >= ALL.len() as u64,
+        "{stats}"
+    );
+
+    for (pool, cores) in fleet_cores_by_pool(&scp.sim) {
+        let p = pool.as_str();
+        // Physical CPU of a pool = the sum over its hosts.
+        let pool_hz = sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[
+                ("service", "physical"),
+                ("resource", "cpu"),
+                ("unit", "hertz"),
+                ("az", p),
+            ],
+        );
+        let host_hz = sum_where(
+            &body,
+            "headroom_host_resource_capacity",
+            &[("resource", "cpu"), ("unit", "hertz"), ("az", p)],
+        );
+        assert!(
+            pool_hz > 0.0 && (pool_hz - host_hz).abs() < 1.0,
+            "{p}: pool {pool_hz} Hz, hosts {host_hz} Hz"
+        );
+        let pool_mem = sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[("service", "physical"), ("resource", "memory"), ("az", p)],
+        );
+        let host_mem = sum_where(
+            &body,
+            "headroom_host_resource_capacity",
+            &[("resource", "memory"), ("az", p)],
+        );
+        assert_eq!(pool_mem, host_mem, "{p}: memory");
+        // VMs: the sum of their vCPU = the pool's allocation in the quota view = the hosts'
+        // allocations = the tenants' quota use.
+        let ecs = sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("service", "ecs"), ("resource", "vcpu"), ("az", p)],
+        );
+        let quota_view = sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("service", "quota"), ("resource", "vcpu"), ("az", p)],
+        );
+        let hosts = sum_where(
+            &body,
+            "headroom_host_resource_allocated",
+            &[("resource", "vcpu"), ("az", p)],
+        );
+        let tenants = sum_where(
+            &body,
+            "headroom_quota_used",
+            &[("resource", "vcpu"), ("az", p)],
+        );
+        assert_eq!(
+            (ecs, quota_view, hosts, tenants),
+            (cores, cores, cores, cores),
+            "{p}: vCPU"
+        );
+        // GPU cards: the pool's physical count = the GPU list = the hosts.
+        let phys = sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[("service", "physical"), ("resource", "gpu"), ("az", p)],
+        );
+        let listed = sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[("service", "gpu"), ("resource", "gpu"), ("az", p)],
+        );
+        let host_gpus = sum_where(
+            &body,
+            "headroom_host_resource_capacity",
+            &[("resource", "gpu"), ("az", p)],
+        );
+        assert!(
+            phys > 0.0 && phys == listed && phys == host_gpus,
+            "{p}: GPUs {phys} {listed} {host_gpus}"
+        );
+    }
+    // EIP pools: allocated = the pool's EIPs; tenant EIP quota use sums to the same.
+    let eips = sum_where(
+        &body,
+        "headroom_resource_allocated",
+        &[("service", "eip"), ("resource", "eip")],
+    );
+    let quota = sum_where(&body, "headroom_quota_used", &[("resource", "eip")]);
+    assert!(eips > 0.0 && eips == quota, "EIPs {eips} vs quota {quota}");
+    // The newest versions the simulator serves were chosen, and the EIP list spelling is remembered.
+    for (api, version) in [
+        ("hosts", "20190725"),
+        ("servers", "20220725"),
+        ("clusters", "20210725"),
+        ("storages", "20200725"),
+        ("azs_detail", "20200725"),
+        ("alarms", "20190725"),
+    ] {
+        assert_eq!(
+            sum_where(
+                &body,
+                "headroom_api_version_info",
+                &[("api", api), ("version", version)]
+            ),
+            1.0,
+            "{api}"
+        );
+    }
+    let list404 = |stats: &Value| {
+        stats["calls"]["/janus/20180725/floatingippools"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = list404(&stats);
+    for t in tasks.iter().filter(|t| t.collector_name == "eip_pools") {
+        t.poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    assert_eq!(
+        list404(&scp_stats(&scp).await),
+        before,
+        "the 404ing spelling is not asked again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_poll_with_the_password_logs_in_once_for_all_collectors() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let auth = "      username: capacity-reader\n      password: demo-password\n";
+    let cfg = config(
+        "  interval: 300s",
+        &[scp_target("scp", &scp, Some(auth), "")],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    // All at once: the login is single-flight.
+    let results = futures_util::future::join_all(tasks.iter().map(|t| t.poll_once())).await;
+    for (t, r) in tasks.iter().zip(&results) {
+        assert!(r.is_ok(), "{}: {r:?}", t.collector_name);
+    }
+    let stats = scp_stats(&scp).await;
+    assert_eq!(stats["tokens_issued"], 1, "{stats}");
+    assert_eq!(stats["calls"]["/janus/authenticate"], 1, "{stats}");
+    assert_eq!(stats["signatures_checked"], 0, "{stats}");
+    let body = render(&store, &metrics);
+    assert!(
+        sum_where(&body, "headroom_collector_up", &[]) == ALL.len() as f64,
+        "{body}"
+    );
+    assert_eq!(
+        SelfMetrics::counter_value(&metrics.token_refreshes, &["scp", "success"]),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_once() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let auth = "      username: capacity-reader\n      password: demo-password\n";
+    let cfg = config(
+        "  interval: 300s",
+        &[scp_target("scp", &scp, Some(auth), &only(&["hosts"]))],
+    );
+    let (_store, _metrics, tasks) = tasks(&cfg);
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    scp_post(&scp, "/sim/expire-tokens", "{}").await;
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let stats = scp_stats(&scp).await;
+    assert_eq!(
+        (
+            stats["tokens_issued"].as_u64(),
+            stats["unauthorized"].as_u64()
+        ),
+        (Some(2), Some(1)),
+        "{stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_keys_and_wrong_passwords_are_auth_errors() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let wrong_sk = "      access_key: e96a96326f2841ba8bdf2242f6cb832e\n      secret_key: 00000000000000000000000000000000\n";
+    let wrong_password = "      username: capacity-reader\n      password: nope\n";
+    let right = "      access_key: e96a96326f2841ba8bdf2242f6cb832e\n      secret_key: 68176b3ec9d64394bdfcbe124b3e6078\n      region: cn-east-1\n      service: dsp-api\n";
+    let cfg = config(
+        "  interval: 300s",
+        &[
+            scp_target("sk", &scp, Some(wrong_sk), &only(&["overview"])),
+            scp_target("password", &scp, Some(wrong_password), &only(&["overview"])),
+            // Any region/service works when client and scope agree (the server derives them).
+            scp_target("scope", &scp, Some(right), &only(&["overview"])),
+        ],
+    );
+    let (_store, metrics, tasks) = tasks(&cfg);
+    for t in &tasks {
+        let r = t.poll_once().await;
+        match t.target.as_str() {
+            "scope" => assert!(r.is_ok(), "{r:?}"),
+            name => {
+                let e = r.err().unwrap_or_else(|| panic!("{name} succeeded"));
+                assert_eq!(e.reason, ErrorReason::Auth, "{name}: {e}");
+                assert!(
+                    !e.message.contains("0000000000000000") && !e.message.contains("nope"),
+                    "no secret in: {e}"
+                );
+            }
+        }
+    }
+    let stats = scp_stats(&scp).await;
+    assert_eq!(stats["logins_failed"], 1, "{stats}");
+    assert_eq!(
+        SelfMetrics::counter_value(&metrics.token_refreshes, &["password", "failure"]),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_site_is_polled_at_the_oldest_api_version() {
+    let scp = scp_sim(ScpSimConfig {
+        max_version: "20180725",
+        ..Default::default()
+    })
+    .await;
+    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
+    let (store, metrics, tasks) = tasks(&cfg);
+    poll_all(&tasks).await;
+    // Run the platform collector again: by then every family has been chosen by its collector.
+    for t in tasks.iter().filter(|t| t.collector_name == "platform") {
+        t.poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let body = render(&store, &metrics);
+    let versions = series(&body, "headroom_api_version_info");
+    assert_eq!(versions.len(), 6, "{versions:?}");
+    assert!(
+        versions.iter().all(|(l, _)| l["version"] == "20180725"),
+        "{versions:?}"
+    );
+    let stats = scp_stats(&scp).await;
+    // After the first 404s, the chosen version is used directly.
+    assert_eq!(stats["calls"]["/janus/20220725/servers"], 1, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_needing_more_gets_than_a_window_allows_completes_without_a_ban() {
+    // 600 GETs per minute, scaled to 20 per 2 s so the test runs in seconds.
+    let scp = scp_sim(ScpSimConfig {
+        vms: 2500,
+        get_limit: 20,
+        window: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let cfg = config(
+        "  interval: 300s",
+        &[scp_target(
+            "scp",
+            &scp,
+            None,
+            &format!("    budgets: {{get: 480}}\n{}", only(&["vms", "hosts"])),
+        )],
+    );
+    let (_store, _metrics, tasks) = tasks(&cfg);
+    poll_all(&tasks).await;
+    let stats = scp_stats(&scp).await;
+    assert!(
+        stats["gets"].as_u64().unwrap_or(0) > 20,
+        "needs more than one window: {stats}"
+    );
+    assert_eq!(stats["bans"], 0, "{stats}");
+    assert!(
+        stats["get_max_in_window"].as_u64().unwrap_or(99) <= 17,
+        "at most 16 + 1 in any 2 s: {stats}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_above_the_limit_is_banned_pauses_the_target_and_recovers() {
+    let scp = scp_sim(ScpSimConfig {
+        vms: 2500,
+        get_limit: 20,
+        window: Duration::from_secs(2),
+        ban: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let extra = format!(
+        "    budgets: {{get: 6000}}\n    throttle_pause: 3s\n{}",
+        only(&["vms"])
+    );
+    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, &extra)]);
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.contains("above the documented limit")),
+        "{:?}",
+        cfg.warnings
+    );
+    let (_store, metrics, tasks) = tasks(&cfg);
+    tasks[0]
+        .poll_once()
+        .await
+        .unwrap_or_else(|e| panic!("recovers after the ban: {e}"));
+    let stats = scp_stats(&scp).await;
+    assert!(stats["bans"].as_u64().unwrap_or(0) >= 1, "{stats}");
+    let counted = SelfMetrics::counter_value(&metrics.api_throttled, &["scp", "get"]);
+    assert_eq!(
+        counted,
+        stats["throttled"].as_u64().unwrap_or(0),
+        "every 429 is counted: {stats}"
+    );
+    // The whole target waited out each ban: nothing was sent while banned.
+    assert_eq!(stats["refused_while_banned"], 0, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_cookie_is_sent_when_configured() {
+    let scp = scp_sim(ScpSimConfig {
+        require_cookie: true,
+        ..Default::default()
+    })
+    .await;
+    let d = ScpSimConfig::default();
+    let with = format!(
+        "      access_key: {}\n      secret_key: {}\n      legacy_cookie: true\n",
+        d.access_key, d.secret_key
+    );
+    let cfg = config(
+        "  interval: 300s",
+        &[
+            scp_target("plain", &scp, None, &only(&["overview"])),
+            scp_target("cookie", &scp, Some(&with), &only(&["overview"])),
+        ],
+    );
+    let (_s, _m, tasks) = tasks(&cfg);
+    for t in &tasks {
+        let r = t.poll_once().await;
+        match t.target.as_str() {
+            "cookie" => assert!(r.is_ok(), "{r:?}"),
+            _ => assert_eq!(r.err().map(|e| e.reason), Some(ErrorReason::Auth)),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let extra = format!(
+        "    timeout: 1s\n    retries: 0\n    throttle_pause: 1s\n{}",
+        only(&["resource_pools"])
+    );
+    let cfg = config("  interval: 30s", &[scp_target("scp", &scp, None, &extra)]);
+    let (store, metrics, tasks) = tasks(&cfg);
+    let task = &tasks[0];
+    let line = r#"headroom_resource_capacity{platform="sangfor_scp",target="scp",service="physical",resource="cpu""#;
+    for (fault, reason) in [
+        (r#"{"error_rate": 1.0}"#, ErrorReason::Http),
+        (r#"{"throttle_rate": 1.0}"#, ErrorReason::Throttled),
+        (r#"{"malformed_rate": 1.0}"#, ErrorReason::Parse),
+        (r#"{"truncate_rate": 1.0}"#, ErrorReason::Parse),
+        (r#"{"latency_ms": 1500}"#, ErrorReason::Timeout),
+    ] {
+        scp_post(&scp, "/sim/faults", "{}").await;
+        task.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("good poll before {fault}: {e}"));
+        scp_post(&scp, "/sim/faults", fault).await;
+        let err = task
+            .poll_once()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{fault}: the poll succeeded"));
+        assert_eq!(err.reason, reason, "{fault}: {}", err.message);
+        let now = SystemTime::now();
+        let body = String::from_utf8(store.render(None, &metrics, now)).unwrap_or_default();
+        assert!(
+            body.contains(line),
+            "{fault}: the last good data must still be served"
+        );
+        assert_eq!(
+            series_value(
+                &body,
+                r#"headroom_collector_up{target="scp",collector="resource_pools"}"#
+            ),
+            Some(0.0)
+        );
+        let later = String::from_utf8(store.render(None, &metrics, now + Duration::from_secs(91)))
+            .unwrap_or_default();
+        assert!(
+            !later.contains(line),
+            "{fault}: data older than max_age must be dropped"
+        );
+    }
+    let errors = |r: &str| {
+        SelfMetrics::counter_value(&metrics.collector_errors, &["scp", "resource_pools", r])
+    };
+    assert_eq!(
+        (
+            errors("http"),
+            errors("throttled"),
+            errors("parse"),
+            errors("timeout")
+        ),
+        (1, 1, 2, 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vendor_examples_served_over_https_give_the_documented_values() {
+    let scp = scp_sim(ScpSimConfig {
+        dataset: headroom::sim::sangfor_scp::Dataset::Examples,
+        ..Default::default()
+    })
+    .await;
+    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
+    let (store, metrics, tasks) = tasks(&cfg);
+    poll_all(&tasks).await;
+    let body = render(&store, &metrics);
+    promtool_check_metrics(body.as_bytes());
+    // AZ detail example (§4.3.3): 105355.97 MHz of CPU in pool "10.134.37.79".
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[
+                ("service", "physical"),
+                ("resource", "cpu"),
+                ("unit", "hertz"),
+                ("az", "10.134.37.79")
+            ]
+        ),
+        105355.97e6
+    );
+    // Host example (§4.3.17, 2019): 95788.28 MHz.
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_host_resource_capacity",
+            &[
+                ("host", "10.134.37.11"),
+                ("resource", "cpu"),
+                ("unit", "hertz")
+            ]
+        ),
+        95788.28e6
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_reports_auth_mistakes_with_paths() {
+    let text = "targets:\n  - name: a\n    platform: sangfor_scp\n    endpoint: https://127.0.0.1\n    auth: {access_key: x, username: y}\n  - name: b\n    platform: sangfor_scp\n    endpoint: https://127.0.0.1\n    auth: {access_key: x}\n    scp: {page_size: 500}\n";
+    let problems = headroom::config::parse(text, &|_| None)
+        .err()
+        .unwrap_or_else(|| panic!("must fail"))
+        .to_string();
+    for want in [
+        "targets[0].auth: give either access_key/secret_key or username/password",
+        "targets[1].auth.secret_key",
+        "targets[1].scp.page_size",
+    ] {
+        assert!(problems.contains(want), "missing `{want}` in:\n{problems}");
+    }
+}
