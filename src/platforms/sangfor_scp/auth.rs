@@ -98,12 +98,19 @@ pub struct SignInput<'a> {
 /// The canonical request: method, path, empty query, `x-amz-date` as the only canonical header,
 /// the signed-header list, and the body hash.
 pub fn canonical_request(input: &SignInput) -> String {
+    canonical_request_listing(input, SIGNED_HEADERS)
+}
+
+/// The canonical request with another signed-header list. With `x-amz-date` it is standard
+/// SigV4 for a request whose only signed header is `x-amz-date`, which an independent
+/// implementation can reproduce (the tests cross-check the whole chain that way).
+pub fn canonical_request_listing(input: &SignInput, signed_headers: &str) -> String {
     format!(
         "{}\n{}\n\nx-amz-date:{}\n\n{}\n{}",
         input.method,
         input.path,
         input.amz_date,
-        SIGNED_HEADERS,
+        signed_headers,
         sha256_hex(input.body)
     )
 }
@@ -119,11 +126,15 @@ pub fn credential_scope(input: &SignInput) -> String {
 }
 
 pub fn string_to_sign(input: &SignInput) -> String {
+    string_to_sign_listing(input, SIGNED_HEADERS)
+}
+
+fn string_to_sign_listing(input: &SignInput, signed_headers: &str) -> String {
     format!(
         "{ALGORITHM}\n{}\n{}\n{}",
         input.amz_date,
         credential_scope(input),
-        sha256_hex(canonical_request(input).as_bytes())
+        sha256_hex(canonical_request_listing(input, signed_headers).as_bytes())
     )
 }
 
@@ -137,13 +148,21 @@ pub fn signing_key(secret_key: &str, date: &str, region: &str, service: &str) ->
 
 /// The hex signature of a request.
 pub fn signature(input: &SignInput) -> String {
+    signature_listing(input, SIGNED_HEADERS)
+}
+
+/// The signature with another signed-header list (see [`canonical_request_listing`]).
+pub fn signature_listing(input: &SignInput, signed_headers: &str) -> String {
     let key = signing_key(
         input.secret_key,
         input.amz_date.get(..8).unwrap_or(""),
         input.region,
         input.service,
     );
-    hex(&hmac(&key, string_to_sign(input).as_bytes()))
+    hex(&hmac(
+        &key,
+        string_to_sign_listing(input, signed_headers).as_bytes(),
+    ))
 }
 
 /// The `Authorization` header value of a request.
