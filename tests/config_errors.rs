@@ -96,6 +96,8 @@ fn check_config_exits_1_and_prints_each_problem() {
         ])
         .env("HCSO_PASSWORD", "p")
         .env("HCSO_APPCODE", "c")
+        .env("SCP_ACCESS_KEY", "ak")
+        .env("SCP_SECRET_KEY", "sk")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(

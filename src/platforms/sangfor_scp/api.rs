@@ -88,10 +88,12 @@ pub enum Answer {
     NotFound,
 }
 
-/// One list: its items and whether the site served the path at all.
-#[derive(Debug, Default)]
-pub struct Listed {
-    pub items: Vec<Value>,
+/// The records of a list that parsed, and how many did not (logged, counted, never exported).
+/// Pages are parsed as they arrive, so a 100,000-VM list never sits in memory as JSON.
+#[derive(Debug)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub dropped: usize,
 }
 
 /// The SCP API of one target, shared by its collectors.
@@ -292,15 +294,16 @@ impl ScpApi {
 
     /// Every item of a list path, following `next_page_num`; `None` when the path answers 404.
     /// A list that needs more than `scp.max_pages` pages fails the poll.
-    pub async fn list(
+    pub async fn list<T: DeserializeOwned>(
         &self,
         api: &'static str,
         path: &str,
         query: &[(&str, String)],
         deadline: Instant,
-    ) -> Result<Option<Listed>, PollError> {
+    ) -> Result<Option<Listed<T>>, PollError> {
         let page_size = self.settings.page_size;
         let mut items = Vec::new();
+        let mut dropped = 0;
         let mut page_num: u64 = 0;
         let mut pages = 0u64;
         loop {
@@ -321,7 +324,9 @@ impl ScpApi {
             pages += 1;
             let page = parse_list_page(api, data)?;
             let n = page.items.len() as u64;
-            items.extend(page.items);
+            let (parsed, bad) = parse_items::<T>(api, page.items);
+            items.extend(parsed);
+            dropped += bad;
             let Some(next) = page.next_page_num else {
                 break;
             };
@@ -334,38 +339,38 @@ impl ScpApi {
             }
             page_num = next;
         }
-        Ok(Some(Listed { items }))
+        Ok(Some(Listed { items, dropped }))
     }
 
     /// A list path that must exist.
-    pub async fn list_required(
+    pub async fn list_required<T: DeserializeOwned>(
         &self,
         api: &'static str,
         path: &str,
         query: &[(&str, String)],
         deadline: Instant,
-    ) -> Result<Vec<Value>, PollError> {
+    ) -> Result<Listed<T>, PollError> {
         match self.list(api, path, query, deadline).await? {
-            Some(l) => Ok(l.items),
+            Some(l) => Ok(l),
             None => Err(not_found(api, path)),
         }
     }
 
     /// Lists a versioned family at the newest version the site serves: the version chosen
     /// before, else each candidate newest first until one does not answer 404.
-    pub async fn list_versioned(
+    pub async fn list_versioned<T: DeserializeOwned>(
         &self,
         api: &'static str,
         family: &Family,
         resource: &str,
         query: &[(&str, String)],
         deadline: Instant,
-    ) -> Result<(Vec<Value>, &'static str), PollError> {
+    ) -> Result<(Listed<T>, &'static str), PollError> {
         for version in self.candidates(family) {
             let path = format!("/janus/{version}/{resource}");
             if let Some(l) = self.list(api, &path, query, deadline).await? {
                 self.choose(family, Some(version));
-                return Ok((l.items, version));
+                return Ok((l, version));
             }
             self.choose(family, None);
         }
@@ -380,19 +385,19 @@ impl ScpApi {
 
     /// Lists the first of a family's alternative resource paths (under `/janus/20180725/`)
     /// that the site serves, remembering which.
-    pub async fn list_alternatives(
+    pub async fn list_alternatives<T: DeserializeOwned>(
         &self,
         api: &'static str,
         family: &Family,
         deadline: Instant,
-    ) -> Result<Option<Vec<Value>>, PollError> {
+    ) -> Result<Option<Listed<T>>, PollError> {
         for resource in self.candidates(family) {
             if let Some(l) = self
                 .list(api, &format!("/janus/20180725/{resource}"), &[], deadline)
                 .await?
             {
                 self.choose(family, Some(resource));
-                return Ok(Some(l.items));
+                return Ok(Some(l));
             }
         }
         self.choose(family, None);

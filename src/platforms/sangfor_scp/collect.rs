@@ -983,19 +983,17 @@ impl ScpCollector {
         ScpCollector { name, api, options }
     }
 
-    async fn azs(&self, deadline: Instant) -> Result<Vec<Az>, PollError> {
-        let items = self
-            .api
+    async fn azs(&self, deadline: Instant) -> Result<api::Listed<Az>, PollError> {
+        self.api
             .list_required("azs", "/janus/20180725/azs", &[], deadline)
-            .await?;
-        let (azs, _) = api::parse_items::<Az>("azs", items);
-        Ok(azs)
+            .await
     }
 
     async fn az_names(&self, deadline: Instant) -> Result<BTreeMap<String, String>, PollError> {
         Ok(self
             .azs(deadline)
             .await?
+            .items
             .into_iter()
             .filter_map(|a| {
                 Some((
@@ -1007,12 +1005,12 @@ impl ScpCollector {
     }
 
     async fn tenant_names(&self, deadline: Instant) -> Result<BTreeMap<String, String>, PollError> {
-        let items = self
+        let projects: api::Listed<Project> = self
             .api
             .list_required("projects", "/janus/20180725/projects", &[], deadline)
             .await?;
-        let (projects, _) = api::parse_items::<Project>("projects", items);
         Ok(projects
+            .items
             .into_iter()
             .filter_map(|p| {
                 Some((
@@ -1063,7 +1061,9 @@ impl ScpCollector {
                 normalise_overview(&api::parse_one::<Overview>("overview", v)?, &mut batch);
             }
             super::RESOURCE_POOLS => {
-                for az in self.azs(d).await? {
+                let azs = self.azs(d).await?;
+                batch.drop_values(azs.dropped);
+                for az in azs.items {
                     let Some(id) = az.id.get() else {
                         batch.drop_value();
                         continue;
@@ -1077,59 +1077,53 @@ impl ScpCollector {
             }
             super::HOSTS => {
                 let names = self.az_names(d).await?;
-                let (items, _) = api
-                    .list_versioned("hosts", &api::HOSTS, "hosts", &[], d)
+                let (hosts, _) = api
+                    .list_versioned::<Host>("hosts", &api::HOSTS, "hosts", &[], d)
                     .await?;
-                let (hosts, dropped) = api::parse_items::<Host>("hosts", items);
-                batch.drop_values(dropped);
-                normalise_hosts(&hosts, &names, &mut batch);
+                batch.drop_values(hosts.dropped);
+                normalise_hosts(&hosts.items, &names, &mut batch);
             }
             super::CLUSTERS => {
                 let names = self.az_names(d).await?;
-                let (items, _) = api
-                    .list_versioned("clusters", &api::CLUSTERS, "clusters", &[], d)
+                let (clusters, _) = api
+                    .list_versioned::<Cluster>("clusters", &api::CLUSTERS, "clusters", &[], d)
                     .await?;
-                let (clusters, dropped) = api::parse_items::<Cluster>("clusters", items);
-                batch.drop_values(dropped);
-                normalise_clusters(&clusters, &names, &mut batch);
+                batch.drop_values(clusters.dropped);
+                normalise_clusters(&clusters.items, &names, &mut batch);
             }
             super::STORAGES => {
                 let names = self.az_names(d).await?;
-                let (items, _) = api
-                    .list_versioned("storages", &api::STORAGES, "storages", &[], d)
+                let (storages, _) = api
+                    .list_versioned::<Storage>("storages", &api::STORAGES, "storages", &[], d)
                     .await?;
-                let (storages, dropped) = api::parse_items::<Storage>("storages", items);
-                batch.drop_values(dropped);
-                normalise_storages(&storages, &names, &mut batch);
+                batch.drop_values(storages.dropped);
+                normalise_storages(&storages.items, &names, &mut batch);
             }
             super::VMS => {
-                let (items, _) = api
-                    .list_versioned("servers", &api::SERVERS, "servers", &[], d)
+                let (servers, _) = api
+                    .list_versioned::<Server>("servers", &api::SERVERS, "servers", &[], d)
                     .await?;
-                let (servers, dropped) = api::parse_items::<Server>("servers", items);
-                batch.drop_values(dropped);
-                normalise_servers(&servers, self.options.per_vm, &mut batch);
+                batch.drop_values(servers.dropped);
+                normalise_servers(&servers.items, self.options.per_vm, &mut batch);
             }
             super::QUOTAS => {
                 let names = self.az_names(d).await?;
                 let tenants = self.tenant_names(d).await?;
-                let items = api
+                let quotas: api::Listed<Quota> = api
                     .list_required("quotas", "/janus/20180725/quotas", &[], d)
                     .await?;
-                let (quotas, dropped) = api::parse_items::<Quota>("quotas", items);
-                batch.drop_values(dropped);
-                normalise_quotas(&quotas, &tenants, &names, &mut batch);
+                batch.drop_values(quotas.dropped);
+                normalise_quotas(&quotas.items, &tenants, &names, &mut batch);
             }
             super::EIP_POOLS => {
-                let items = api.list_alternatives("eip_pools", &api::EIP_POOL_LIST, d).await?.ok_or_else(|| {
+                let pools: api::Listed<EipPool> = api.list_alternatives("eip_pools", &api::EIP_POOL_LIST, d).await?.ok_or_else(|| {
                     PollError::new(
                         ErrorReason::Http,
                         "eip_pools: neither floatingippools nor floatingipools is served (SCP 6.3.70+ needed)",
                     )
                 })?;
-                let (pools, dropped) = api::parse_items::<EipPool>("eip_pools", items);
-                batch.drop_values(dropped);
-                for p in pools {
+                batch.drop_values(pools.dropped);
+                for p in pools.items {
                     let Some(id) = p.id.get() else {
                         batch.drop_value();
                         continue;
@@ -1147,37 +1141,34 @@ impl ScpCollector {
             }
             super::OBJECT_STORAGE => {
                 let tenants = self.tenant_names(d).await?;
-                let items = api
+                let accounts: api::Listed<OssAccount> = api
                     .list_required("oss_accounts", "/janus/20180725/oss-accounts", &[], d)
                     .await?;
-                let (accounts, dropped) = api::parse_items::<OssAccount>("oss_accounts", items);
-                batch.drop_values(dropped);
-                normalise_oss(&accounts, &tenants, &mut batch);
+                batch.drop_values(accounts.dropped);
+                normalise_oss(&accounts.items, &tenants, &mut batch);
             }
             super::GPUS => {
-                for az in self.azs(d).await? {
+                for az in self.azs(d).await?.items {
                     let Some(id) = az.id.get() else { continue };
                     // GPUs exist in HCI pools only (§4.28).
                     if az.kind.get().is_some_and(|k| k != "hci") {
                         continue;
                     }
                     let path = format!("/janus/20180725/accelerators/azs/{id}/gpu");
-                    let Some(listed) = api.list("gpus", &path, &[], d).await? else {
+                    let Some(hosts) = api.list::<GpuHost>("gpus", &path, &[], d).await? else {
                         return Err(PollError::new(ErrorReason::Http, "gpus: the GPU API is not served (SCP 6.9.0+ needed); disable the collector"));
                     };
-                    let (hosts, dropped) = api::parse_items::<GpuHost>("gpus", listed.items);
-                    batch.drop_values(dropped);
-                    normalise_gpus(name_or(az.name.as_str(), id), &hosts, &mut batch);
+                    batch.drop_values(hosts.dropped);
+                    normalise_gpus(name_or(az.name.as_str(), id), &hosts.items, &mut batch);
                 }
             }
             super::ALARMS => {
                 let names = self.az_names(d).await?;
-                let (items, _) = api
-                    .list_versioned("alarms", &api::ALARMS, "alarms", &[], d)
+                let (alarms, _) = api
+                    .list_versioned::<Alarm>("alarms", &api::ALARMS, "alarms", &[], d)
                     .await?;
-                let (alarms, dropped) = api::parse_items::<Alarm>("alarms", items);
-                batch.drop_values(dropped);
-                normalise_alarms(&alarms, &names, &mut batch);
+                batch.drop_values(alarms.dropped);
+                normalise_alarms(&alarms.items, &names, &mut batch);
             }
             super::LICENSES => {
                 let v = api
@@ -1209,6 +1200,7 @@ impl ScpCollector {
                 let first = self
                     .azs(d)
                     .await?
+                    .items
                     .into_iter()
                     .find_map(|a| a.id.get().map(str::to_string));
                 if let Some(id) = first {
