@@ -79,6 +79,9 @@ pub enum Command {
         /// SCP: VMs in the synthetic fleet.
         #[arg(long, default_value_t = 120)]
         vms: usize,
+        /// SCP: resource pools (AZs) in the synthetic fleet.
+        #[arg(long, default_value_t = 2)]
+        pools: usize,
         /// SCP: `fleet` (seeded, consistent across APIs) or `examples` (the vendor document's).
         #[arg(long, default_value = "fleet")]
         dataset: String,
@@ -169,6 +172,7 @@ pub fn main() -> ExitCode {
                 seed,
                 hosts,
                 vms,
+                pools,
                 dataset,
                 max_version,
                 token_ttl,
@@ -225,6 +229,7 @@ pub fn main() -> ExitCode {
                             dataset,
                             hosts: hosts.unwrap_or(12),
                             vms,
+                            pools,
                             max_version,
                             token_ttl,
                             get_limit: rate_limit.unwrap_or(600),

@@ -671,6 +671,13 @@ fn served_versions(resource: &str, rest: &[&str]) -> &'static [&'static str] {
 
 /// A list answer: the items of the requested page in the list envelope.
 fn page(items: &[Value], q: &HashMap<String, String>) -> Response {
+    page_where(items, q, None)
+}
+
+/// A list answer over the items whose `key` equals the query's value of `key`, when given.
+fn page_where(items: &[Value], q: &HashMap<String, String>, key: Option<&str>) -> Response {
+    let wanted = key.and_then(|k| Some((k, q.get(k)?.as_str())));
+    let keep = |i: &&Value| wanted.is_none_or(|(k, v)| i[k].as_str() == Some(v));
     let page_num: usize = q.get("page_num").and_then(|v| v.parse().ok()).unwrap_or(0);
     let page_size: usize = q
         .get("page_size")
@@ -685,14 +692,25 @@ fn page(items: &[Value], q: &HashMap<String, String>) -> Response {
         );
     }
     let start = page_num.saturating_mul(page_size);
-    let chunk: Vec<Value> = items.iter().skip(start).take(page_size).cloned().collect();
-    let next = if start + page_size < items.len() {
+    let chunk: Vec<Value> = items
+        .iter()
+        .filter(keep)
+        .skip(start)
+        .take(page_size)
+        .cloned()
+        .collect();
+    let total = if wanted.is_some() {
+        items.iter().filter(keep).count()
+    } else {
+        items.len()
+    };
+    let next = if start + page_size < total {
         (page_num + 1).to_string()
     } else {
         String::new()
     };
     ok(
-        json!({"total_size": items.len(), "page_num": page_num, "page_size": page_size, "next_page_num": next, "data": chunk}),
+        json!({"total_size": total, "page_num": page_num, "page_size": page_size, "next_page_num": next, "data": chunk}),
     )
 }
 
@@ -894,16 +912,6 @@ fn route(f: &Fleet, cfg: &ScpSimConfig, path: &str, q: &HashMap<String, String>)
     if !served_versions(resource, &tail).contains(&version) || version > cfg.max_version {
         return not_found();
     }
-    let filter = |items: &[Value], key: &str| -> Vec<Value> {
-        match q.get(key) {
-            Some(want) => items
-                .iter()
-                .filter(|i| i[key].as_str() == Some(want))
-                .cloned()
-                .collect(),
-            None => items.to_vec(),
-        }
-    };
     match (resource, tail.as_slice()) {
         ("system", ["version"]) => ok(f.system_version.clone()),
         ("platform", []) => ok(f.platform.clone()),
@@ -913,10 +921,10 @@ fn route(f: &Fleet, cfg: &ScpSimConfig, path: &str, q: &HashMap<String, String>)
             .az_details
             .get(*id)
             .map_or_else(not_found, |d| ok(d.clone())),
-        ("hosts", []) => page(&filter(&f.hosts, "az_id"), q),
-        ("clusters", []) => page(&filter(&f.clusters, "az_id"), q),
-        ("storages", []) => page(&filter(&f.storages, "az_id"), q),
-        ("servers", []) => page(&filter(&f.servers, "az_id"), q),
+        ("hosts", []) => page_where(&f.hosts, q, Some("az_id")),
+        ("clusters", []) => page_where(&f.clusters, q, Some("az_id")),
+        ("storages", []) => page_where(&f.storages, q, Some("az_id")),
+        ("servers", []) => page_where(&f.servers, q, Some("az_id")),
         ("projects", []) => page(&f.projects, q),
         ("quotas", []) => page(&f.quotas, q),
         ("oss-accounts", []) => page(&f.oss_accounts, q),

@@ -1204,9 +1204,16 @@ impl ScpCollector {
                     .into_iter()
                     .find_map(|a| a.id.get().map(str::to_string));
                 if let Some(id) = first {
-                    self.api
+                    let probed = self
+                        .api
                         .get_versioned("az_detail", family, &format!("azs/{id}"), d)
-                        .await?;
+                        .await;
+                    // A site without the pool detail API (older than 6.3.70) is not a failure
+                    // of this collector: the family is then simply not reported.
+                    match probed {
+                        Err(e) if e.reason != ErrorReason::Http => return Err(e),
+                        _ => {}
+                    }
                 }
                 continue;
             }
