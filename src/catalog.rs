@@ -139,6 +139,12 @@ resource_family!(
     "Amount remaining for allocation, as the platform reports it."
 );
 resource_family!(
+    RESOURCE_LIMIT,
+    "headroom_resource_limit",
+    "unit label",
+    "Upper limit the platform sets on allocation (e.g. a pool quota); an unlimited one has no series."
+);
+resource_family!(
     RESOURCE_OVERCOMMIT_RATIO,
     "headroom_resource_overcommit_ratio",
     "ratio",
@@ -256,6 +262,15 @@ pub const TENANT_RESOURCES: MetricDef = MetricDef {
     help: "Resource instances allocated to a tenant, counted from the platform's tenant resource records. Cached from a background poll of the platform API, not fetched at scrape time.",
     labels: &["platform", "target", "tenant", "service"],
     optional_labels: &["region", "az", "flavor"],
+    source: Source::Platform,
+};
+pub const TENANT_RESOURCE_ALLOCATED: MetricDef = MetricDef {
+    name: "headroom_tenant_resource_allocated",
+    kind: Kind::Gauge,
+    unit: "unit label",
+    help: "Resources allocated to a tenant's instances, summed from the platform's instance list (independent of its quota bookkeeping). Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target", "tenant", "service", "resource", "unit"],
+    optional_labels: &["region", "az"],
     source: Source::Platform,
 };
 pub const HOST_INFO: MetricDef = MetricDef {
@@ -500,6 +515,7 @@ pub const ALL: &[&MetricDef] = &[
     &RESOURCE_ALLOCATED,
     &RESOURCE_USED,
     &RESOURCE_FREE,
+    &RESOURCE_LIMIT,
     &RESOURCE_OVERCOMMIT_RATIO,
     &RESOURCE_UTILIZATION_RATIO,
     &HOST_RESOURCE_CAPACITY,
@@ -515,6 +531,7 @@ pub const ALL: &[&MetricDef] = &[
     &QUOTA_LIMIT,
     &QUOTA_USED,
     &TENANT_RESOURCES,
+    &TENANT_RESOURCE_ALLOCATED,
     &HOST_INFO,
     &HOSTS,
     &ALARMS_ACTIVE,

@@ -154,3 +154,58 @@ async fn secrets_never_reach_the_log_or_the_output() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scp_secrets_never_reach_the_log_or_the_output() {
+    // `once` at trace level: one SCP target with AK/SK, one with a good password (its token must
+    // not appear), one with a wrong password.
+    let scp = common::scp_sim(Default::default()).await;
+    let d = headroom::sim::sangfor_scp::ScpSimConfig::default();
+    let dir = std::env::temp_dir().join(format!("headroom-scp-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    let few = "    collectors: {vms: {enabled: false}, quotas: {enabled: false}, gpus: {enabled: false}, storages: {enabled: false}, clusters: {enabled: false}}\n";
+    let keys = common::scp_target("keys", &scp, None, few);
+    let good = common::scp_target(
+        "good",
+        &scp,
+        Some("      username: capacity-reader\n      password: demo-password\n"),
+        few,
+    );
+    let bad = common::scp_target(
+        "bad",
+        &scp,
+        Some("      username: capacity-reader\n      password: Sup3r-Secret-Pw\n"),
+        few,
+    );
+    std::fs::write(&path, format!("targets:\n{keys}{good}{bad}")).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["--log-level", "trace", "once", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the bad target must fail the run"
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        all.contains("headroom_collector_up") || all.contains("target=\"keys\""),
+        "the good targets ran"
+    );
+    for secret in [
+        d.secret_key.as_str(),
+        "Sup3r-Secret-Pw",
+        "demo-password",
+        "scptok",
+        "Signature=",
+    ] {
+        assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

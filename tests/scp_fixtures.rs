@@ -875,3 +875,122 @@ fn units_convert_explicitly_and_unknown_units_are_refused() {
         "an unknown unit is dropped and counted, never guessed"
     );
 }
+
+#[test]
+fn pool_limits_export_unless_unlimited() {
+    let d: AzDetail = api::parse_one(
+        "t",
+        serde_json::json!({"virtual_resources": [
+            {"name": "CPU", "limit": 400, "allocated": 274, "total": 0.0, "occupied": 89, "unit": "核"},
+            {"name": "内存", "limit": -1, "allocated": 1024, "total": 0.0, "occupied": 512, "unit": "MB"}
+        ]}),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut b = Batch::new();
+    normalise_pool("p", &d, &mut b);
+    let q = |r: &'static str, u: &'static str| {
+        [
+            ("service", "quota"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "p"),
+        ]
+    };
+    assert_value(&b, &catalog::RESOURCE_LIMIT, &q("vcpu", "cores"), 400.0);
+    assert_eq!(
+        value(&b, &catalog::RESOURCE_LIMIT, &q("memory", "bytes")),
+        None,
+        "-1 is unlimited"
+    );
+}
+
+#[test]
+fn shared_volumes_summed_per_pool_in_gigabytes() {
+    let volumes: Vec<Volume> = items("volumes");
+    let mut b = Batch::new();
+    normalise_volumes(&volumes, &az_names(), &mut b);
+    // Two shared disks of 1 GB in pool 1c13ef3e... ("AZ1612").
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("service", "evs"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "AZ1612"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &l("storage", "bytes"),
+        2.0 * 1024.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &l("volumes", "count"),
+        2.0,
+    );
+    assert_eq!(b.len(), 2);
+}
+
+#[test]
+fn pool_utilisation_is_the_newest_point_as_a_ratio() {
+    let series: BTreeMap<String, MetricSeries> = one("metrics_az");
+    let mut b = Batch::new();
+    normalise_pool_utilization("pool-1", &series, &mut b);
+    let l = |r: &'static str| {
+        [
+            ("service", "physical"),
+            ("resource", r),
+            ("unit", "ratio"),
+            ("az", "pool-1"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::RESOURCE_UTILIZATION_RATIO,
+        &l("cpu"),
+        50.29759119906204 / 100.0,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_UTILIZATION_RATIO,
+        &l("memory"),
+        79.3979321365798 / 100.0,
+    );
+    assert_eq!(b.len(), 2, "the example has no disk.util");
+}
+
+#[test]
+fn servers_are_summed_per_tenant_too() {
+    let servers: Vec<Server> = items("servers_20180725");
+    let mut b = Batch::new();
+    normalise_servers(&servers, false, &mut b);
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("tenant", "admin"),
+            ("service", "ecs"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.134.48.24"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::TENANT_RESOURCE_ALLOCATED,
+        &l("vcpu", "cores"),
+        1.0,
+    );
+    assert_value(
+        &b,
+        &catalog::TENANT_RESOURCE_ALLOCATED,
+        &l("memory", "bytes"),
+        2048.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::TENANT_RESOURCE_ALLOCATED,
+        &l("storage", "bytes"),
+        2048.0 * MIB,
+    );
+}

@@ -30,6 +30,8 @@ const ALL: &[&str] = &[
     "gpus",
     "alarms",
     "licenses",
+    "volumes",
+    "pool_utilization",
 ];
 
 fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
@@ -206,6 +208,63 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
         assert!(
             phys > 0.0 && phys == listed && phys == host_gpus,
             "{p}: GPUs {phys} {listed} {host_gpus}"
+        );
+    }
+    for (pool, cores) in fleet_cores_by_pool(&scp.sim) {
+        let p = pool.as_str();
+        // Tenants' VM sums = the pool's.
+        let tenants = sum_where(
+            &body,
+            "headroom_tenant_resource_allocated",
+            &[("resource", "vcpu"), ("az", p)],
+        );
+        assert_eq!(tenants, cores, "{p}: tenants' vCPU");
+        // Utilisation from the monitoring API agrees with the pool's used/capacity.
+        let used = sum_where(
+            &body,
+            "headroom_resource_used",
+            &[("service", "physical"), ("resource", "cpu"), ("az", p)],
+        );
+        let cap = sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[
+                ("service", "physical"),
+                ("resource", "cpu"),
+                ("unit", "hertz"),
+                ("az", p),
+            ],
+        );
+        let ratio = sum_where(
+            &body,
+            "headroom_resource_utilization_ratio",
+            &[("resource", "cpu"), ("az", p)],
+        );
+        assert!(
+            (ratio - used / cap).abs() < 1e-9,
+            "{p}: {ratio} vs {}",
+            used / cap
+        );
+        // Shared disks: count per pool as served.
+        let fleet = scp.sim.fleet();
+        let served = fleet
+            .volumes
+            .iter()
+            .filter(|v| {
+                fleet
+                    .azs
+                    .iter()
+                    .any(|a| a["id"] == v["az_id"] && a["name"] == p)
+            })
+            .count();
+        assert!(served > 0);
+        assert_eq!(
+            sum_where(
+                &body,
+                "headroom_resource_allocated",
+                &[("service", "evs"), ("resource", "volumes"), ("az", p)]
+            ),
+            served as f64
         );
     }
     // EIP pools: allocated = the pool's EIPs; tenant EIP quota use sums to the same.
@@ -586,4 +645,91 @@ async fn check_config_reports_auth_mistakes_with_paths() {
     ] {
         assert!(problems.contains(want), "missing `{want}` in:\n{problems}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_rejects_stale_mismatched_and_wrong_signatures() {
+    use headroom::platforms::sangfor_scp::auth::{amz_date, authorization, SignInput};
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let d = ScpSimConfig::default();
+    let client = https_insecure();
+    let path = "/janus/20180725/overview";
+    let send = |date: String, signed_date: String, signed_path: &'static str, sk: String| {
+        let client = client.clone();
+        let url = format!("https://{}{path}", scp.addr);
+        let (ak, region, service) = (d.access_key.clone(), "cn-south-1", "open-api");
+        async move {
+            let auth = authorization(&SignInput {
+                method: "GET",
+                path: signed_path,
+                body: b"",
+                amz_date: &signed_date,
+                access_key: &ak,
+                secret_key: &sk,
+                region,
+                service,
+            });
+            client
+                .get(url)
+                .header("authorization", auth)
+                .header("x-amz-date", date)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }
+    };
+    let now = amz_date(SystemTime::now());
+    let stale = amz_date(SystemTime::now() - Duration::from_secs(20 * 60));
+    let sk = d.secret_key.clone();
+    assert_eq!(
+        send(now.clone(), now.clone(), path, sk.clone()).await,
+        200,
+        "a good signature"
+    );
+    assert_eq!(
+        send(stale.clone(), stale, path, sk.clone()).await,
+        401,
+        "older than 15 min"
+    );
+    let other_day = amz_date(SystemTime::now() - Duration::from_secs(2 * 86400));
+    assert_eq!(
+        send(now.clone(), other_day, path, sk.clone()).await,
+        401,
+        "X-Amz-Date outside the credential's date"
+    );
+    assert_eq!(
+        send(now.clone(), now.clone(), "/janus/20180725/azs", sk).await,
+        401,
+        "signed for another path"
+    );
+    assert_eq!(
+        send(now.clone(), now, path, "0".repeat(32)).await,
+        401,
+        "wrong secret key"
+    );
+    // Query strings are not signed (the document's variant): a filter does not break the signature.
+    let date = amz_date(SystemTime::now());
+    let auth = authorization(&SignInput {
+        method: "GET",
+        path: "/janus/20180725/hosts",
+        body: b"",
+        amz_date: &date,
+        access_key: &d.access_key,
+        secret_key: &d.secret_key,
+        region: "cn-south-1",
+        service: "open-api",
+    });
+    let status = client
+        .get(format!(
+            "https://{}/janus/20180725/hosts?page_num=0&page_size=5",
+            scp.addr
+        ))
+        .header("authorization", auth)
+        .header("x-amz-date", date)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    assert_eq!(status, 200);
 }

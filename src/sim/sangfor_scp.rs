@@ -111,6 +111,9 @@ pub struct Fleet {
     pub eip_pools: Vec<Value>,
     pub eip_pool_details: BTreeMap<String, Value>,
     pub oss_accounts: Vec<Value>,
+    pub volumes: Vec<Value>,
+    /// The monitoring answer (`metric name → series`) per pool id.
+    pub pool_metrics: BTreeMap<String, Value>,
     /// GPU hosts per pool id.
     pub gpus: BTreeMap<String, Vec<Value>>,
     pub alarms: Vec<Value>,
@@ -341,6 +344,27 @@ impl Fleet {
             }).collect();
             f.gpus.insert(az_id.clone(), hosts);
         }
+        // Shared disks, and the pools' utilisation as the monitoring API reports it (percent).
+        for (p, (az_id, _)) in pool_ids.iter().enumerate() {
+            for v in 0..(3 + p) {
+                let (tid, _) = &tenants[v % tenants.len()];
+                f.volumes.push(json!({"id": uuid(&mut rng), "name": format!("share-{p}-{v}"), "description": "", "size": 100 * (v + 1), "volume_type": "sharedisk",
+                    "status": if v == 0 { "deleted" } else { "available" }, "user_id": "", "project_id": tid, "az_id": az_id, "storage_id": "", "target_id": "", "disk_id": ""}));
+            }
+            if let Some(d) = f.az_details.get(az_id) {
+                let pct = |name: &str| {
+                    d["physical_resources"]
+                        .as_array()
+                        .and_then(|rs| rs.iter().find(|r| r["name"] == name))
+                        .map_or(0.0, |r| {
+                            100.0 * r["used"].as_f64().unwrap_or(0.0)
+                                / r["total"].as_f64().unwrap_or(1.0).max(1.0)
+                        })
+                };
+                let series = |v: f64| json!({"datapoints": [["2026-11-23T10:00:00", v * 0.97], ["2026-11-23T10:05:00", v]], "unit": "%", "granularity": 300});
+                f.pool_metrics.insert(az_id.clone(), json!({"cpu.util": series(pct("cpu")), "memory.util": series(pct("memory")), "disk.util": series(pct("storage"))}));
+            }
+        }
         // Quotas: per tenant and pool, in use = the tenant's VMs there; global EIP count per line.
         let line = "d7125278-486a-4692-bec5-87911c9ee866";
         for (t, (tid, _)) in tenants.iter().enumerate() {
@@ -490,6 +514,15 @@ impl Fleet {
         f.oss_accounts = list(include_str!(
             "../../tests/fixtures/sangfor_scp/oss_accounts.json"
         ));
+        f.volumes = list(include_str!(
+            "../../tests/fixtures/sangfor_scp/volumes.json"
+        ));
+        let metrics = v(include_str!(
+            "../../tests/fixtures/sangfor_scp/metrics_az.json"
+        ));
+        for id in f.az_details.keys() {
+            f.pool_metrics.insert(id.clone(), metrics.clone());
+        }
         let gpus = list(include_str!("../../tests/fixtures/sangfor_scp/gpus.json"));
         if let Some(first) = f.azs.first().and_then(|a| a["id"].as_str()) {
             f.gpus.insert(first.to_string(), gpus);
@@ -928,6 +961,11 @@ fn route(f: &Fleet, cfg: &ScpSimConfig, path: &str, q: &HashMap<String, String>)
         ("projects", []) => page(&f.projects, q),
         ("quotas", []) => page(&f.quotas, q),
         ("oss-accounts", []) => page(&f.oss_accounts, q),
+        ("volumes", []) => page_where(&f.volumes, q, Some("az_id")),
+        ("metrics", [id]) if q.get("object_type").map(String::as_str) == Some("az") => f
+            .pool_metrics
+            .get(*id)
+            .map_or_else(not_found, |m| ok(m.clone())),
         ("alarms", []) => page(&f.alarms, q),
         ("licenses", ["summary"]) => ok(f.licenses.clone()),
         ("floatingipools" | "floatingippools", []) if resource == cfg.eip_pool_list_path => {
@@ -962,9 +1000,10 @@ fn login(sim: &ScpSim, cfg: &ScpSimConfig, body: &[u8]) -> Response {
             json!({}),
         );
     }
+    // A recognisable prefix lets tests prove a token never reaches a log.
     let id = format!(
-        "{:032x}",
-        sim.rng.lock().unwrap_or_else(|e| e.into_inner()).u128(..)
+        "scptok{:026x}",
+        sim.rng.lock().unwrap_or_else(|e| e.into_inner()).u128(..) >> 24
     );
     sim.tokens
         .lock()

@@ -855,6 +855,37 @@ pub struct EipPool {
     pub pool_out_kbps: Num,
 }
 
+/// A shared disk (§4.17.2); `size` is in GB.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Volume {
+    pub id: Text,
+    pub status: Text,
+    pub az_id: Text,
+    pub project_id: Text,
+    pub size: Num,
+}
+
+/// One monitoring series (§4.22): `[[time, value], ...]` and its unit.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MetricSeries {
+    pub datapoints: Vec<Vec<Value>>,
+    pub unit: Text,
+}
+
+impl MetricSeries {
+    /// The newest datapoint that has a number.
+    pub fn last_value(&self) -> Num {
+        self.datapoints
+            .iter()
+            .rev()
+            .filter_map(|p| p.get(1).map(Num::from_value))
+            .find(|n| !matches!(n, Num::Absent))
+            .unwrap_or(Num::Absent)
+    }
+}
+
 /// An object storage account (§4.23).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -9,9 +9,9 @@
 //!   `gpu_mem`/`graphics_mem` are the same thing under the two spellings.
 //! - `virtual_resources` is the pool's quota view (`service="quota"`): `allocated` → allocated,
 //!   `occupied` → used, `total` → allocatable only when it is above 0 (the examples show 0.0 next
-//!   to hundreds of allocated cores, i.e. "not reported"); `limit` is not exported (-1 means
-//!   unlimited, and a pool limit has no tenant to hang on). Storage entries carry the storage tag
-//!   and policy in their display name, which becomes `storage_type`.
+//!   to hundreds of allocated cores, i.e. "not reported"); `limit` → `headroom_resource_limit`,
+//!   except -1 (unlimited, documented), which has no series. Storage entries carry the storage
+//!   tag and policy in their display name, which becomes `storage_type`.
 //! - Hosts: `total_mhz`/`used_mhz`, `core_count`, sockets and threads, memory, raw disk sum
 //!   (`resource="disk"`, not datastore capacity), GPUs and the configured overcommit
 //!   (`allocation_ratio`, per CPU and memory) go to the host families; the formula for
@@ -21,9 +21,14 @@
 //! - Clusters go to `headroom_cluster_resource_*` (a drill-down level), datastores to
 //!   `headroom_resource_*{service="datastore"}` per datastore (`storage_type` = tag name, tag id,
 //!   or `untagged`: an untagged datastore cannot be used by VMs).
-//! - VMs are summed per pool (`service="ecs"`) and per host (host families), and counted per
-//!   tenant (`headroom_tenant_resources`); DR placeholders (`vmtype="placeholder"`) hold no
-//!   resources and are skipped. Per-VM series only with `per_vm: true`.
+//! - VMs are summed per pool (`service="ecs"`), per host (host families) and per tenant
+//!   (`headroom_tenant_resource_allocated`, and counted in `headroom_tenant_resources`); DR
+//!   placeholders (`vmtype="placeholder"`) hold no resources and are skipped. Per-VM series only
+//!   with `per_vm: true`.
+//! - Shared disks (`volumes`, the only volumes this API lists) are summed per pool as
+//!   `service="evs"`; `size` is GB (×2^30), every status counted (the recycle bin still holds
+//!   its storage).
+//! - Pool utilisation comes from the monitoring API's newest datapoint, in percent (÷100).
 //! - Quotas: `hard_limit` -1 (unlimited) gives no limit series; `in_use` is used. Known keys get
 //!   the shared resource names (`cores` → vcpu, `ram` → memory, `storage_tag::<id>` → storage,
 //!   `eip_count::<line>` → eip, `eip_bandwidth::<line>` → bandwidth, `nvidia_<m>_ram` →
@@ -41,8 +46,9 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use super::api::{
-    self, Alarm, Answer, Az, AzDetail, Cluster, EipPool, GpuHost, Host, LicenseSummary, OssAccount,
-    Overview, PlatformInfo, Project, Quota, ScpApi, Server, Storage, SystemVersion,
+    self, Alarm, Answer, Az, AzDetail, Cluster, EipPool, GpuHost, Host, LicenseSummary,
+    MetricSeries, OssAccount, Overview, PlatformInfo, Project, Quota, ScpApi, Server, Storage,
+    SystemVersion, Volume,
 };
 use super::ScpCollectorOptions;
 use crate::catalog::{self, MetricDef};
@@ -159,6 +165,11 @@ pub fn normalise_pool(pool: &str, detail: &AzDetail, batch: &mut Batch) {
             scale,
         );
         push(batch, &catalog::RESOURCE_USED, &labels, &r.occupied, scale);
+        match r.limit {
+            // -1: unlimited (documented); no series.
+            Num::Value(v) if v < 0.0 => {}
+            ref n => push(batch, &catalog::RESOURCE_LIMIT, &labels, n, scale),
+        }
         if r.total.get().is_some_and(|t| t > 0.0) {
             push(
                 batch,
@@ -484,6 +495,8 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
     let mut per_pool: BTreeMap<Key, f64> = BTreeMap::new();
     let mut per_host: BTreeMap<(String, String, &'static str, &'static str), f64> = BTreeMap::new();
     let mut per_tenant: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut tenant_alloc: BTreeMap<(String, String, &'static str, &'static str), f64> =
+        BTreeMap::new();
     for s in servers {
         if s.vmtype.as_str() == "placeholder" {
             continue;
@@ -515,6 +528,9 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
                 continue;
             };
             *per_pool.entry((az.clone(), resource, unit)).or_insert(0.0) += v;
+            *tenant_alloc
+                .entry((tenant.to_string(), az.clone(), resource, unit))
+                .or_insert(0.0) += v;
             if !host.is_empty() {
                 *per_host
                     .entry((host.to_string(), az.clone(), resource, unit))
@@ -562,11 +578,97 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
             v,
         );
     }
+    for ((tenant, az, resource, unit), v) in tenant_alloc {
+        batch.push(
+            &catalog::TENANT_RESOURCE_ALLOCATED,
+            &[
+                ("tenant", &tenant),
+                ("service", "ecs"),
+                ("resource", resource),
+                ("unit", unit),
+                ("az", &az),
+            ],
+            v,
+        );
+    }
     for ((tenant, az), n) in per_tenant {
         batch.push(
             &catalog::TENANT_RESOURCES,
             &[("tenant", &tenant), ("service", "ecs"), ("az", &az)],
             n,
+        );
+    }
+}
+
+/// Shared disks summed per pool: provisioned bytes and count.
+pub fn normalise_volumes(
+    volumes: &[Volume],
+    az_names: &BTreeMap<String, String>,
+    batch: &mut Batch,
+) {
+    let mut per_pool: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for v in volumes {
+        let az = az_names
+            .get(v.az_id.as_str())
+            .cloned()
+            .unwrap_or_else(|| v.az_id.as_str().to_string());
+        let e = per_pool.entry(az).or_default();
+        e.1 += 1.0;
+        match v.size {
+            Num::Value(gb) => e.0 += gb * 1024.0 * MIB,
+            Num::Invalid => batch.drop_value(),
+            Num::Absent => {}
+        }
+    }
+    for (az, (bytes, count)) in per_pool {
+        let storage = [
+            ("service", "evs"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("az", az.as_str()),
+        ];
+        batch.push(&catalog::RESOURCE_ALLOCATED, &storage, bytes);
+        let volumes = [
+            ("service", "evs"),
+            ("resource", "volumes"),
+            ("unit", "count"),
+            ("az", az.as_str()),
+        ];
+        batch.push(&catalog::RESOURCE_ALLOCATED, &volumes, count);
+    }
+}
+
+/// A pool's utilisation from its monitoring series (`cpu.util`, `memory.util`, `disk.util`).
+pub fn normalise_pool_utilization(
+    pool: &str,
+    series: &BTreeMap<String, MetricSeries>,
+    batch: &mut Batch,
+) {
+    for (metric, resource) in [
+        ("cpu.util", "cpu"),
+        ("memory.util", "memory"),
+        ("disk.util", "storage"),
+    ] {
+        let Some(s) = series.get(metric) else {
+            continue;
+        };
+        // Percent by the document (`unit: "%"`); anything else is not guessed.
+        if !matches!(s.unit.as_str(), "%" | "") {
+            batch.drop_value();
+            continue;
+        }
+        let labels = [
+            ("service", "physical"),
+            ("resource", resource),
+            ("unit", "ratio"),
+            ("az", pool),
+        ];
+        push(
+            batch,
+            &catalog::RESOURCE_UTILIZATION_RATIO,
+            &labels,
+            &s.last_value(),
+            0.01,
         );
     }
 }
@@ -1105,6 +1207,38 @@ impl ScpCollector {
                     .await?;
                 batch.drop_values(servers.dropped);
                 normalise_servers(&servers.items, self.options.per_vm, &mut batch);
+            }
+            super::VOLUMES => {
+                let names = self.az_names(d).await?;
+                let volumes: api::Listed<Volume> = api
+                    .list_required("volumes", "/janus/20180725/volumes", &[], d)
+                    .await?;
+                batch.drop_values(volumes.dropped);
+                normalise_volumes(&volumes.items, &names, &mut batch);
+            }
+            super::POOL_UTILIZATION => {
+                let azs = self.azs(d).await?;
+                batch.drop_values(azs.dropped);
+                for az in azs.items {
+                    let Some(id) = az.id.get() else {
+                        batch.drop_value();
+                        continue;
+                    };
+                    let query = [
+                        ("object_type", "az".to_string()),
+                        ("metric_names", "cpu.util,memory.util,disk.util".to_string()),
+                        ("timegap", "600".to_string()),
+                    ];
+                    let path = format!("/janus/20180725/metrics/{id}");
+                    let v = match api.get("pool_metrics", &path, &query, d).await? {
+                        Answer::Data(v) => v,
+                        Answer::NotFound => {
+                            return Err(PollError::new(ErrorReason::Http, "pool_metrics: the monitoring API is not served for pools (SCP 6.8.80+ needed); disable the collector"))
+                        }
+                    };
+                    let series: BTreeMap<String, MetricSeries> = api::parse_one("pool_metrics", v)?;
+                    normalise_pool_utilization(name_or(az.name.as_str(), id), &series, &mut batch);
+                }
             }
             super::QUOTAS => {
                 let names = self.az_names(d).await?;

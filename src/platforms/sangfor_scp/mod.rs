@@ -69,6 +69,8 @@ pub const OBJECT_STORAGE: &str = "object_storage";
 pub const GPUS: &str = "gpus";
 pub const ALARMS: &str = "alarms";
 pub const LICENSES: &str = "licenses";
+pub const VOLUMES: &str = "volumes";
+pub const POOL_UTILIZATION: &str = "pool_utilization";
 
 const fn minutes(m: u64) -> Duration {
     Duration::from_secs(m * 60)
@@ -87,6 +89,10 @@ pub const COLLECTORS: &[CollectorInfo] = &[
         description: "Per resource pool (AZ): physical CPU, memory, storage, GPU; the quota view of vCPU, memory, storage (§4.3.2-4.3.4)",
         min_requests: &[(SCOPE_GET, 2)],
     },
+    CollectorInfo { name: POOL_UTILIZATION, default_interval: minutes(5), enabled_by_default: true,
+        description: "Per resource pool: CPU, memory and disk utilisation from the monitoring API (§4.22, SCP 6.8.80+)",
+        min_requests: &[(SCOPE_GET, 2)],
+    },
     CollectorInfo { name: HOSTS, default_interval: minutes(5), enabled_by_default: true,
         description: "Per host: CPU topology and MHz, overcommit ratios, memory, disks, GPUs; inventory and counts by state (§4.3.17)",
         min_requests: &[(SCOPE_GET, 2)],
@@ -102,6 +108,10 @@ pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: VMS, default_interval: minutes(5), enabled_by_default: true,
         description: "VMs aggregated per pool, host and tenant: counts, vCPU, memory, provisioned storage, GPUs (§4.11.2.2)",
         min_requests: &[(SCOPE_GET, 3)],
+    },
+    CollectorInfo { name: VOLUMES, default_interval: minutes(10), enabled_by_default: true,
+        description: "Shared disks per pool: count and provisioned bytes (§4.17.2)",
+        min_requests: &[(SCOPE_GET, 2)],
     },
     CollectorInfo { name: QUOTAS, default_interval: minutes(10), enabled_by_default: true,
         description: "Tenant quota limits and use per resource and pool (§4.10.2)",
