@@ -733,3 +733,30 @@ async fn the_simulator_rejects_stale_mismatched_and_wrong_signatures() {
         .unwrap_or(0);
     assert_eq!(status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_public_key_endpoint_is_reported_as_throttled() {
+    // One public-key call per minute: the second target's login finds the endpoint blocked (403).
+    let scp = scp_sim(ScpSimConfig {
+        public_key_limit: 1,
+        ..Default::default()
+    })
+    .await;
+    let auth = "      username: capacity-reader\n      password: demo-password\n";
+    let cfg = config(
+        "  interval: 300s",
+        &[
+            scp_target("first", &scp, Some(auth), &only(&["overview"])),
+            scp_target("second", &scp, Some(auth), &only(&["overview"])),
+        ],
+    );
+    let (_s, _m, tasks) = tasks(&cfg);
+    assert!(tasks[0].poll_once().await.is_ok());
+    let e = tasks[1]
+        .poll_once()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the second login must be refused"));
+    assert_eq!(e.reason, ErrorReason::Throttled, "{e}");
+    assert_eq!(scp_stats(&scp).await["public_key_refusals"], 1);
+}
