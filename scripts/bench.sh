@@ -98,15 +98,7 @@ with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
     f.write(cfg)
     path = f.name
 try:
-    t = time.monotonic()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([bin, "once", "--config", path], stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the build's
-        wall = time.monotonic() - t
-        out.seek(0)
-        stdout = out.read().decode()
-    returncode = os.waitstatus_to_exitcode(status)
-    peak_rss = usage.ru_maxrss * 1024
+    returncode, wall, peak_rss, stdout = timed_once(cfg)
     stats = json.load(urllib.request.urlopen(f"http://{addr}/sim/stats"))
     calls = stats["calls"]
     capacity = stats["capacity_calls"]

@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::time::SystemTime;
 
 use crate::catalog::MetricDef;
+use crate::lenient::Num;
 
 /// A boxed future, so collectors of different platforms fit behind one trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -62,6 +63,22 @@ impl Batch {
             .map(|(k, v)| (*k, (*v).to_string()))
             .collect();
         self.samples.push(Sample { def, labels, value });
+    }
+
+    /// Adds `num × scale` if the platform gave a number; a value that is absent is skipped and
+    /// one that does not parse is counted as dropped (never exported as 0).
+    pub fn push_num(
+        &mut self,
+        def: &'static MetricDef,
+        labels: &[(&'static str, &str)],
+        num: &Num,
+        scale: f64,
+    ) {
+        match num {
+            Num::Value(v) => self.push(def, labels, v * scale),
+            Num::Invalid => self.drop_value(),
+            Num::Absent => {}
+        }
     }
 
     /// Counts a value that could not be parsed or mapped; it is not exported (never as 0).

@@ -124,27 +124,11 @@ async fn secrets_never_reach_the_log_or_the_output() {
     // `once` at debug level against a simulator that rejects the password: neither the
     // password, the AppCode nor an issued token may appear anywhere the process writes.
     let (sim, _) = common::esm_sim(Default::default()).await;
-    let dir = std::env::temp_dir().join(format!("headroom-secrets-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let path = dir.join("config.yaml");
-    let good = common::esm_target("good", sim, "demo-password", "    collectors: {service_capacity: {enabled: false}, tenant_resources: {enabled: false}, host_metrics: {enabled: false}}\n");
-    let bad = common::esm_target("bad", sim, "Sup3r-Secret-Pw", "    collectors: {service_capacity: {enabled: false}, tenant_resources: {enabled: false}, host_metrics: {enabled: false}}\n");
-    std::fs::write(&path, format!("targets:\n{good}{bad}")).unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(["--log-level", "trace", "once", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the bad target must fail the run"
-    );
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let few = "    collectors: {service_capacity: {enabled: false}, tenant_resources: {enabled: false}, host_metrics: {enabled: false}}\n";
+    let good = common::esm_target("good", sim, "demo-password", few);
+    let bad = common::esm_target("bad", sim, "Sup3r-Secret-Pw", few);
+    let (code, all) = once_at_trace("secrets", &format!("targets:\n{good}{bad}"));
+    assert_eq!(code, Some(1), "the bad target must fail the run");
     assert!(
         all.contains("reason=auth") || all.contains("auth:"),
         "the failure is reported: {all}"
@@ -152,7 +136,6 @@ async fn secrets_never_reach_the_log_or_the_output() {
     for secret in ["Sup3r-Secret-Pw", "demo-password", "demo-appcode", "MIIsim"] {
         assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -161,9 +144,6 @@ async fn scp_secrets_never_reach_the_log_or_the_output() {
     // not appear), one with a wrong password.
     let scp = common::scp_sim(Default::default()).await;
     let d = headroom::sim::sangfor_scp::ScpSimConfig::default();
-    let dir = std::env::temp_dir().join(format!("headroom-scp-secrets-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let path = dir.join("config.yaml");
     let few = "    collectors: {vms: {enabled: false}, quotas: {enabled: false}, gpus: {enabled: false}, storages: {enabled: false}, clusters: {enabled: false}}\n";
     let keys = common::scp_target("keys", &scp, None, few);
     let good = common::scp_target(
@@ -178,22 +158,8 @@ async fn scp_secrets_never_reach_the_log_or_the_output() {
         Some("      username: capacity-reader\n      password: Sup3r-Secret-Pw\n"),
         few,
     );
-    std::fs::write(&path, format!("targets:\n{keys}{good}{bad}")).unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(["--log-level", "trace", "once", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the bad target must fail the run"
-    );
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, all) = once_at_trace("scp-secrets", &format!("targets:\n{keys}{good}{bad}"));
+    assert_eq!(code, Some(1), "the bad target must fail the run");
     assert!(
         all.contains("headroom_collector_up") || all.contains("target=\"keys\""),
         "the good targets ran"
@@ -207,5 +173,25 @@ async fn scp_secrets_never_reach_the_log_or_the_output() {
     ] {
         assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
     }
+}
+
+/// Runs `headroom --log-level trace once` on a config; returns its exit code and everything it
+/// wrote (stdout and stderr).
+fn once_at_trace(name: &str, config: &str) -> (Option<i32>, String) {
+    let dir = std::env::temp_dir().join(format!("headroom-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    std::fs::write(&path, config).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["--log-level", "trace", "once", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     let _ = std::fs::remove_dir_all(&dir);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code(), all)
 }

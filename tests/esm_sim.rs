@@ -366,59 +366,12 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
     );
     let (store, metrics, tasks) = tasks(&cfg);
     let task = &tasks[0];
+    // The 60/min simulator limit is real: the polls are spaced by the budget itself.
     let capacity_line = r#"headroom_resource_capacity{platform="huawei_esm",target="esm",service="physical",resource="vcpu""#;
-    for (fault, reason) in [
-        (r#"{"error_rate": 1.0}"#, ErrorReason::Http),
-        (r#"{"throttle_rate": 1.0}"#, ErrorReason::Throttled),
-        (r#"{"malformed_rate": 1.0}"#, ErrorReason::Parse),
-        (r#"{"truncate_rate": 1.0}"#, ErrorReason::Parse),
-        (r#"{"latency_ms": 1500}"#, ErrorReason::Timeout),
-    ] {
-        set_faults(sim, "{}").await;
-        // The 60/min simulator limit is real: space the polls with the budget itself.
-        task.poll_once()
-            .await
-            .unwrap_or_else(|e| panic!("good poll before {fault}: {e}"));
-        set_faults(sim, fault).await;
-        let err = task
-            .poll_once()
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("{fault}: the poll succeeded"));
-        assert_eq!(err.reason, reason, "{fault}: {}", err.message);
-        let now = SystemTime::now();
-        let body = String::from_utf8(store.render(None, &metrics, now)).unwrap_or_default();
-        assert!(
-            body.contains(capacity_line),
-            "{fault}: the last good data must still be served"
-        );
-        assert_eq!(
-            series_value(
-                &body,
-                r#"headroom_collector_up{target="esm",collector="physical_capacity"}"#
-            ),
-            Some(0.0)
-        );
-        // max_age is 3 x 30 s: past it the series vanish.
-        let later = String::from_utf8(store.render(None, &metrics, now + Duration::from_secs(91)))
-            .unwrap_or_default();
-        assert!(
-            !later.contains(capacity_line),
-            "{fault}: data older than max_age must be dropped"
-        );
-    }
-    let errors = |r: &str| {
-        SelfMetrics::counter_value(&metrics.collector_errors, &["esm", "physical_capacity", r])
-    };
-    assert_eq!(
-        (
-            errors("http"),
-            errors("throttled"),
-            errors("parse"),
-            errors("timeout")
-        ),
-        (1, 1, 2, 1)
-    );
+    assert_each_fault_keeps_then_drops(task, &store, &metrics, capacity_line, |f| {
+        set_faults(sim, f)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

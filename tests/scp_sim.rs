@@ -538,56 +538,10 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
     let (store, metrics, tasks) = tasks(&cfg);
     let task = &tasks[0];
     let line = r#"headroom_resource_capacity{platform="sangfor_scp",target="scp",service="physical",resource="cpu""#;
-    for (fault, reason) in [
-        (r#"{"error_rate": 1.0}"#, ErrorReason::Http),
-        (r#"{"throttle_rate": 1.0}"#, ErrorReason::Throttled),
-        (r#"{"malformed_rate": 1.0}"#, ErrorReason::Parse),
-        (r#"{"truncate_rate": 1.0}"#, ErrorReason::Parse),
-        (r#"{"latency_ms": 1500}"#, ErrorReason::Timeout),
-    ] {
-        scp_post(&scp, "/sim/faults", "{}").await;
-        task.poll_once()
-            .await
-            .unwrap_or_else(|e| panic!("good poll before {fault}: {e}"));
-        scp_post(&scp, "/sim/faults", fault).await;
-        let err = task
-            .poll_once()
-            .await
-            .err()
-            .unwrap_or_else(|| panic!("{fault}: the poll succeeded"));
-        assert_eq!(err.reason, reason, "{fault}: {}", err.message);
-        let now = SystemTime::now();
-        let body = String::from_utf8(store.render(None, &metrics, now)).unwrap_or_default();
-        assert!(
-            body.contains(line),
-            "{fault}: the last good data must still be served"
-        );
-        assert_eq!(
-            series_value(
-                &body,
-                r#"headroom_collector_up{target="scp",collector="resource_pools"}"#
-            ),
-            Some(0.0)
-        );
-        let later = String::from_utf8(store.render(None, &metrics, now + Duration::from_secs(91)))
-            .unwrap_or_default();
-        assert!(
-            !later.contains(line),
-            "{fault}: data older than max_age must be dropped"
-        );
-    }
-    let errors = |r: &str| {
-        SelfMetrics::counter_value(&metrics.collector_errors, &["scp", "resource_pools", r])
-    };
-    assert_eq!(
-        (
-            errors("http"),
-            errors("throttled"),
-            errors("parse"),
-            errors("timeout")
-        ),
-        (1, 1, 2, 1)
-    );
+    assert_each_fault_keeps_then_drops(task, &store, &metrics, line, |f| {
+        scp_post(&scp, "/sim/faults", f)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

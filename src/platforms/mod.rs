@@ -124,3 +124,16 @@ pub fn build_collectors(
         PlatformTarget::SangforScp(settings) => sangfor_scp::build(target, settings, client),
     }
 }
+
+/// One collector per enabled collector of the target, made by `make` from its name and options
+/// (`None` for options of another platform, which config parsing never produces).
+pub(crate) fn each_collector(
+    target: &TargetConfig,
+    make: impl Fn(&'static str, &CollectorOptions) -> Option<Arc<dyn Collector>>,
+) -> Vec<(&'static str, Arc<dyn Collector>)> {
+    target
+        .collectors
+        .iter()
+        .filter_map(|c| Some((c.name, make(c.name, &c.options)?)))
+        .collect()
+}

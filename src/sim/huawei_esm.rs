@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, Faults, SlidingWindow};
+use super::{Fault, FaultState, Faults, SlidingWindow};
 
 /// Credentials and limits the simulator enforces, and the size of its site.
 #[derive(Clone, Debug)]
@@ -555,8 +555,7 @@ pub struct EsmSim {
     tokens: Mutex<HashMap<String, Instant>>,
     capacity_window: SlidingWindow,
     metric_window: SlidingWindow,
-    faults: Mutex<Faults>,
-    rng: Mutex<fastrand::Rng>,
+    faults: FaultState,
     counters: Counters,
 }
 
@@ -566,8 +565,7 @@ impl EsmSim {
         Arc::new(EsmSim {
             capacity_window: SlidingWindow::new(cfg.capacity_limit_per_minute, cfg.capacity_window),
             metric_window: SlidingWindow::new(cfg.metric_limit_per_second, Duration::from_secs(1)),
-            faults: Mutex::new(cfg.faults.clone()),
-            rng: Mutex::new(fastrand::Rng::with_seed(cfg.seed ^ 0x5eed)),
+            faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0x5eed),
             fleet,
             tokens: Mutex::new(HashMap::new()),
             cfg: Mutex::new(cfg),
@@ -622,10 +620,7 @@ async fn token(State(sim): State<Arc<EsmSim>>, body: Bytes) -> Response {
             "The username or password is wrong.",
         );
     }
-    let value = format!(
-        "MIIsim{:016x}",
-        sim.rng.lock().unwrap_or_else(|e| e.into_inner()).u64(..)
-    );
+    let value = format!("MIIsim{:016x}", sim.faults.random() as u64);
     sim.tokens
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -664,7 +659,7 @@ async fn stats(State(sim): State<Arc<EsmSim>>) -> Json<Value> {
 }
 
 async fn set_faults(State(sim): State<Arc<EsmSim>>, Json(f): Json<Faults>) -> Response {
-    *sim.faults.lock().unwrap_or_else(|e| e.into_inner()) = f;
+    sim.faults.set(f);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -861,11 +856,7 @@ async fn data(
         None => offset_raw,
     };
 
-    let faults = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
-    let fault = faults.roll(&mut sim.rng.lock().unwrap_or_else(|e| e.into_inner()));
+    let fault = sim.faults.next().await;
     match fault {
         Fault::Error => {
             return error(
@@ -955,10 +946,6 @@ async fn data(
     let total = rows.len();
     let page: Vec<Value> = rows.into_iter().skip(offset).take(page_size).collect();
     let body = json!({"total": total, "list": page}).to_string();
-    let body = match fault {
-        Fault::Malformed => "<html><body>502 Bad Gateway</body></html>".to_string(),
-        Fault::Truncate => body[..body.len() / 2].to_string(),
-        _ => body,
-    };
+    let body = fault.mangle(body.into_bytes());
     ([("content-type", "application/json;charset=UTF8")], body).into_response()
 }

@@ -54,6 +54,58 @@ impl Faults {
     }
 }
 
+/// The fault switches and the random source of a running simulator.
+#[derive(Debug)]
+pub struct FaultState {
+    pub faults: Mutex<Faults>,
+    pub rng: Mutex<fastrand::Rng>,
+}
+
+impl FaultState {
+    pub fn new(faults: Faults, seed: u64) -> FaultState {
+        FaultState {
+            faults: Mutex::new(faults),
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+        }
+    }
+
+    pub fn set(&self, faults: Faults) {
+        *self.faults.lock().unwrap_or_else(|e| e.into_inner()) = faults;
+    }
+
+    /// Waits the configured latency, then decides the fault of one response.
+    pub async fn next(&self) -> Fault {
+        let faults = self
+            .faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if faults.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
+        }
+        faults.roll(&mut self.rng.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// A random number from the simulator's seeded source (tokens, ids).
+    pub fn random(&self) -> u128 {
+        self.rng.lock().unwrap_or_else(|e| e.into_inner()).u128(..)
+    }
+}
+
+impl Fault {
+    /// The body this fault makes of a good one: not JSON, or cut in half.
+    pub fn mangle(self, body: Vec<u8>) -> Vec<u8> {
+        match self {
+            Fault::Malformed => b"<html><body>502 Bad Gateway</body></html>".to_vec(),
+            Fault::Truncate => {
+                let half = body.len() / 2;
+                body[..half].to_vec()
+            }
+            _ => body,
+        }
+    }
+}
+
 /// Counts requests in a sliding window and refuses those over the limit.
 #[derive(Debug)]
 pub struct SlidingWindow {

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, Faults, SlidingWindow};
+use super::{Fault, FaultState, Faults, SlidingWindow};
 use crate::platforms::sangfor_scp::auth as sign;
 
 /// The simulator's RSA-2048 test key (made for the simulator only; protects nothing).
@@ -94,6 +94,13 @@ impl Default for ScpSimConfig {
             faults: Faults::default(),
         }
     }
+}
+
+/// The text of one vendor-example fixture (`tests/fixtures/sangfor_scp/NAME.json`).
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!("../../tests/fixtures/sangfor_scp/", $name, ".json"))
+    };
 }
 
 /// Everything the simulator serves, as the `data` of each endpoint.
@@ -466,15 +473,9 @@ impl Fleet {
             Value::Array(a) => a,
             other => vec![other],
         };
-        let overview = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/overview.json"
-        ));
-        let d2018 = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/az_detail_20180725.json"
-        ));
-        let d2020 = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/az_detail_20200725.json"
-        ));
+        let overview = v(fixture!("overview"));
+        let d2018 = v(fixture!("az_detail_20180725"));
+        let d2020 = v(fixture!("az_detail_20200725"));
         let mut f = Fleet::default();
         for d in [&d2018, &d2020] {
             let id = d["id"].as_str().unwrap_or("").to_string();
@@ -482,28 +483,14 @@ impl Fleet {
             f.az_details.insert(id, d.clone());
         }
         f.overview = overview["data"].clone();
-        f.hosts = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/hosts_20190725.json"
-        ));
-        f.clusters = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/clusters_20210725.json"
-        ));
-        f.storages = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/storages_20200725.json"
-        ));
-        f.servers = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/servers_20180725.json"
-        ));
-        f.projects = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/projects.json"
-        ));
-        f.quotas = list(include_str!("../../tests/fixtures/sangfor_scp/quotas.json"));
-        f.eip_pools = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/eip_pools.json"
-        ));
-        let detail = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/eip_pool_detail.json"
-        ));
+        f.hosts = list(fixture!("hosts_20190725"));
+        f.clusters = list(fixture!("clusters_20210725"));
+        f.storages = list(fixture!("storages_20200725"));
+        f.servers = list(fixture!("servers_20180725"));
+        f.projects = list(fixture!("projects"));
+        f.quotas = list(fixture!("quotas"));
+        f.eip_pools = list(fixture!("eip_pools"));
+        let detail = v(fixture!("eip_pool_detail"));
         for p in &f.eip_pools {
             let mut d = detail.clone();
             d["id"] = p["id"].clone();
@@ -511,34 +498,20 @@ impl Fleet {
             f.eip_pool_details
                 .insert(p["id"].as_str().unwrap_or("").to_string(), d);
         }
-        f.oss_accounts = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/oss_accounts.json"
-        ));
-        f.volumes = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/volumes.json"
-        ));
-        let metrics = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/metrics_az.json"
-        ));
+        f.oss_accounts = list(fixture!("oss_accounts"));
+        f.volumes = list(fixture!("volumes"));
+        let metrics = v(fixture!("metrics_az"));
         for id in f.az_details.keys() {
             f.pool_metrics.insert(id.clone(), metrics.clone());
         }
-        let gpus = list(include_str!("../../tests/fixtures/sangfor_scp/gpus.json"));
+        let gpus = list(fixture!("gpus"));
         if let Some(first) = f.azs.first().and_then(|a| a["id"].as_str()) {
             f.gpus.insert(first.to_string(), gpus);
         }
-        f.alarms = list(include_str!(
-            "../../tests/fixtures/sangfor_scp/alarms_20190725.json"
-        ));
-        f.licenses = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/licenses.json"
-        ));
-        f.platform = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/platform.json"
-        ));
-        f.system_version = v(include_str!(
-            "../../tests/fixtures/sangfor_scp/system_version.json"
-        ));
+        f.alarms = list(fixture!("alarms_20190725"));
+        f.licenses = v(fixture!("licenses"));
+        f.platform = v(fixture!("platform"));
+        f.system_version = v(fixture!("system_version"));
         f
     }
 }
@@ -567,8 +540,7 @@ pub struct ScpSim {
     write_window: SlidingWindow,
     public_key_window: SlidingWindow,
     banned_until: Mutex<Option<Instant>>,
-    faults: Mutex<Faults>,
-    rng: Mutex<fastrand::Rng>,
+    faults: FaultState,
     counters: Counters,
 }
 
@@ -583,8 +555,7 @@ impl ScpSim {
             write_window: SlidingWindow::new(cfg.write_limit, cfg.window),
             public_key_window: SlidingWindow::new(cfg.public_key_limit, cfg.window),
             banned_until: Mutex::new(None),
-            faults: Mutex::new(cfg.faults.clone()),
-            rng: Mutex::new(fastrand::Rng::with_seed(cfg.seed ^ 0x5c9)),
+            faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0x5c9),
             fleet,
             tokens: Mutex::new(HashMap::new()),
             cfg: Mutex::new(cfg),
@@ -662,7 +633,7 @@ async fn stats(State(sim): State<Arc<ScpSim>>) -> Json<Value> {
 }
 
 async fn set_faults(State(sim): State<Arc<ScpSim>>, Json(f): Json<Faults>) -> Response {
-    *sim.faults.lock().unwrap_or_else(|e| e.into_inner()) = f;
+    sim.faults.set(f);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -891,11 +862,7 @@ async fn janus(
     if let Err(why) = authenticate(&sim, &cfg, &method, &path, &headers, &body) {
         return unauthorized(&sim, why);
     }
-    let faults = sim.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(Duration::from_millis(faults.latency_ms)).await;
-    }
-    let fault = faults.roll(&mut sim.rng.lock().unwrap_or_else(|e| e.into_inner()));
+    let fault = sim.faults.next().await;
     match fault {
         Fault::Error => {
             return envelope(
@@ -916,18 +883,11 @@ async fn janus(
         }
         _ => {}
     }
-    let resp = route(&sim.fleet, &cfg, &path, &q);
-    match fault {
-        Fault::Malformed => "<html><body>502 Bad Gateway</body></html>".into_response(),
-        Fault::Truncate => {
-            let (parts, body) = resp.into_parts();
-            let bytes = axum::body::to_bytes(body, usize::MAX)
-                .await
-                .unwrap_or_default();
-            (parts, bytes.slice(..bytes.len() / 2)).into_response()
-        }
-        _ => resp,
-    }
+    let (parts, body) = route(&sim.fleet, &cfg, &path, &q).into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    (parts, fault.mangle(bytes.to_vec())).into_response()
 }
 
 fn not_found() -> Response {
@@ -1001,10 +961,7 @@ fn login(sim: &ScpSim, cfg: &ScpSimConfig, body: &[u8]) -> Response {
         );
     }
     // A recognisable prefix lets tests prove a token never reaches a log.
-    let id = format!(
-        "scptok{:026x}",
-        sim.rng.lock().unwrap_or_else(|e| e.into_inner()).u128(..) >> 24
-    );
+    let id = format!("scptok{:026x}", sim.faults.random() >> 24);
     sim.tokens
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -227,3 +227,71 @@ pub fn assert_labels_in_catalogue(body: &str) {
         }
     }
 }
+
+/// Every injected fault, after a good poll: the poll fails with the fault's reason, the last good
+/// data (`line`) is still served with the collector marked down, and it is dropped past `max_age`
+/// (the task's interval must be 30 s: max_age 90 s). `set_faults` switches the simulator's faults.
+pub async fn assert_each_fault_keeps_then_drops<F, Fut>(
+    task: &headroom::schedule::PollTask,
+    store: &headroom::store::Store,
+    metrics: &headroom::telemetry::SelfMetrics,
+    line: &str,
+    set_faults: F,
+) where
+    F: Fn(&'static str) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    use headroom::collect::ErrorReason;
+    use std::time::{Duration, SystemTime};
+    let up = format!(
+        r#"headroom_collector_up{{target="{}",collector="{}"}}"#,
+        task.target, task.collector_name
+    );
+    for (fault, reason) in [
+        (r#"{"error_rate": 1.0}"#, ErrorReason::Http),
+        (r#"{"throttle_rate": 1.0}"#, ErrorReason::Throttled),
+        (r#"{"malformed_rate": 1.0}"#, ErrorReason::Parse),
+        (r#"{"truncate_rate": 1.0}"#, ErrorReason::Parse),
+        (r#"{"latency_ms": 1500}"#, ErrorReason::Timeout),
+    ] {
+        set_faults("{}").await;
+        task.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("good poll before {fault}: {e}"));
+        set_faults(fault).await;
+        let err = task
+            .poll_once()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{fault}: the poll succeeded"));
+        assert_eq!(err.reason, reason, "{fault}: {}", err.message);
+        let now = SystemTime::now();
+        let body = String::from_utf8(store.render(None, metrics, now)).unwrap_or_default();
+        assert!(
+            body.contains(line),
+            "{fault}: the last good data must still be served"
+        );
+        assert_eq!(series_value(&body, &up), Some(0.0), "{fault}: {up}");
+        let later = String::from_utf8(store.render(None, metrics, now + Duration::from_secs(91)))
+            .unwrap_or_default();
+        assert!(
+            !later.contains(line),
+            "{fault}: data older than max_age must be dropped"
+        );
+    }
+    let errors = |r: &str| {
+        headroom::telemetry::SelfMetrics::counter_value(
+            &metrics.collector_errors,
+            &[&task.target, task.collector_name, r],
+        )
+    };
+    assert_eq!(
+        (
+            errors("http"),
+            errors("throttled"),
+            errors("parse"),
+            errors("timeout")
+        ),
+        (1, 1, 2, 1)
+    );
+}

@@ -24,7 +24,7 @@ use super::api::{
     self, Alarm, CapacityRow, Device, ElbCluster, EsmApi, HostDetail, HostMetric, TenantResource,
 };
 use super::{EsmCollectorOptions, SCOPE_CAPACITY, SCOPE_METRIC, TENANT_RESOURCE_TYPES};
-use crate::catalog::{self, MetricDef};
+use crate::catalog;
 use crate::collect::{Batch, BoxFuture, Collector, PollContext, PollError};
 use crate::lenient::Num;
 
@@ -194,7 +194,7 @@ pub fn normalise_capacity(
             (&catalog::RESOURCE_USED, &row.used),
         ];
         for (def, num) in scaled {
-            push_num(batch, def, &refs, num, m.scale);
+            batch.push_num(def, &refs, num, m.scale);
         }
         match row.used_ratio {
             Num::Value(r) if (0.0..=1.0).contains(&r) => {
@@ -224,20 +224,6 @@ pub fn push_source_times(collector: &str, service: &str, times: SourceTimes, bat
             ],
             ts / 1000.0,
         );
-    }
-}
-
-fn push_num(
-    batch: &mut Batch,
-    def: &'static MetricDef,
-    labels: &[(&'static str, &str)],
-    num: &Num,
-    scale: f64,
-) {
-    match num {
-        Num::Value(v) => batch.push(def, labels, v * scale),
-        Num::Invalid => batch.drop_value(),
-        Num::Absent => {}
     }
 }
 
@@ -498,8 +484,8 @@ pub fn normalise_elb(records: &[ElbCluster], batch: &mut Batch) {
                 ("region", r.region_id.as_str()),
                 ("cluster", cluster),
             ];
-            push_num(batch, &catalog::RESOURCE_ALLOCATED, &labels, count, 1.0);
-            push_num(batch, &catalog::RESOURCE_CAPACITY, &labels, capacity, 1.0);
+            batch.push_num(&catalog::RESOURCE_ALLOCATED, &labels, count, 1.0);
+            batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, capacity, 1.0);
         }
     }
 }

@@ -51,7 +51,7 @@ use super::api::{
     SystemVersion, Volume,
 };
 use super::ScpCollectorOptions;
-use crate::catalog::{self, MetricDef};
+use crate::catalog;
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::Num;
 
@@ -77,27 +77,17 @@ pub fn unit_scale(unit: &str) -> Option<(f64, &'static str)> {
     })
 }
 
-/// Pushes `num × scale` if the platform gave a number; an unparseable one is counted.
-fn push(
-    batch: &mut Batch,
-    def: &'static MetricDef,
-    labels: &[(&'static str, &str)],
-    num: &Num,
-    scale: f64,
-) {
-    match num {
-        Num::Value(v) => batch.push(def, labels, v * scale),
-        Num::Invalid => batch.drop_value(),
-        Num::Absent => {}
-    }
-}
-
 fn name_or<'a>(name: &'a str, id: &'a str) -> &'a str {
     if name.is_empty() {
         id
     } else {
         name
     }
+}
+
+/// The name of a pool (AZ) by id, or the id when the list does not have it.
+fn pool_name<'a>(az_names: &'a BTreeMap<String, String>, id: &'a str) -> &'a str {
+    az_names.get(id).map(String::as_str).unwrap_or(id)
 }
 
 /// The physical resource kind of a `physical_resources` entry: (resource, expected base unit).
@@ -127,8 +117,8 @@ pub fn normalise_pool(pool: &str, detail: &AzDetail, batch: &mut Batch) {
             ("unit", unit),
             ("az", pool),
         ];
-        push(batch, &catalog::RESOURCE_CAPACITY, &labels, &r.total, scale);
-        push(batch, &catalog::RESOURCE_USED, &labels, &r.used, scale);
+        batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, &r.total, scale);
+        batch.push_num(&catalog::RESOURCE_USED, &labels, &r.used, scale);
     }
     for r in &detail.virtual_resources {
         let name = r.name.as_str();
@@ -157,27 +147,15 @@ pub fn normalise_pool(pool: &str, detail: &AzDetail, batch: &mut Batch) {
             ("az", pool),
             ("storage_type", storage_type),
         ];
-        push(
-            batch,
-            &catalog::RESOURCE_ALLOCATED,
-            &labels,
-            &r.allocated,
-            scale,
-        );
-        push(batch, &catalog::RESOURCE_USED, &labels, &r.occupied, scale);
+        batch.push_num(&catalog::RESOURCE_ALLOCATED, &labels, &r.allocated, scale);
+        batch.push_num(&catalog::RESOURCE_USED, &labels, &r.occupied, scale);
         match r.limit {
             // -1: unlimited (documented); no series.
             Num::Value(v) if v < 0.0 => {}
-            ref n => push(batch, &catalog::RESOURCE_LIMIT, &labels, n, scale),
+            ref n => batch.push_num(&catalog::RESOURCE_LIMIT, &labels, n, scale),
         }
         if r.total.get().is_some_and(|t| t > 0.0) {
-            push(
-                batch,
-                &catalog::RESOURCE_ALLOCATABLE,
-                &labels,
-                &r.total,
-                scale,
-            );
+            batch.push_num(&catalog::RESOURCE_ALLOCATABLE, &labels, &r.total, scale);
         }
     }
 }
@@ -192,10 +170,7 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
             batch.drop_value();
             continue;
         }
-        let az = az_names
-            .get(h.az_id.as_str())
-            .map(String::as_str)
-            .unwrap_or(h.az_id.as_str());
+        let az = pool_name(az_names, h.az_id.as_str());
         let state = h.status.get().unwrap_or("unknown");
         let device_type = match h.kind.as_str() {
             "h" => "hci",
@@ -229,29 +204,25 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
                 ("cluster", cluster),
             ]
         };
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("cpu", "hertz"),
             &h.cpu.total_mhz,
             1e6,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_USED,
             &l("cpu", "hertz"),
             &h.cpu.used_mhz,
             1e6,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("cpu", "cores"),
             &h.cpu.core_count,
             1.0,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("cpu_sockets", "count"),
             &h.cpu.socket_count,
@@ -264,64 +235,55 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
                 t * s,
             );
         }
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
             &l("cpu", "ratio"),
             &h.cpu.allocation_ratio,
             1.0,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("memory", "bytes"),
             &h.memory.total_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_USED,
             &l("memory", "bytes"),
             &h.memory.used_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
             &l("memory", "ratio"),
             &h.memory.allocation_ratio,
             1.0,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("disk", "bytes"),
             &h.storage.total_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("gpu", "count"),
             &h.gpu.total,
             1.0,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_USED,
             &l("gpu", "count"),
             &h.gpu.used,
             1.0,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_CAPACITY,
             &l("gpu_memory", "bytes"),
             &h.gpu.memory_total_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::HOST_RESOURCE_USED,
             &l("gpu_memory", "bytes"),
             &h.gpu.memory_used_mb,
@@ -359,10 +321,7 @@ pub fn normalise_clusters(
             batch.drop_value();
             continue;
         }
-        let az = az_names
-            .get(c.az_id.as_str())
-            .map(String::as_str)
-            .unwrap_or(c.az_id.as_str());
+        let az = pool_name(az_names, c.az_id.as_str());
         let l = |resource: &'static str, unit: &'static str| {
             [
                 ("cluster", cluster),
@@ -371,43 +330,37 @@ pub fn normalise_clusters(
                 ("az", az),
             ]
         };
-        push(
-            batch,
+        batch.push_num(
             &catalog::CLUSTER_RESOURCE_CAPACITY,
             &l("cpu", "hertz"),
             &c.cpu.total_mhz,
             1e6,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::CLUSTER_RESOURCE_USED,
             &l("cpu", "hertz"),
             &c.cpu.used_mhz,
             1e6,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::CLUSTER_RESOURCE_CAPACITY,
             &l("memory", "bytes"),
             &c.memory.total_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::CLUSTER_RESOURCE_USED,
             &l("memory", "bytes"),
             &c.memory.used_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::CLUSTER_RESOURCE_CAPACITY,
             &l("storage", "bytes"),
             &c.storage.total_mb,
             MIB,
         );
-        push(
-            batch,
+        batch.push_num(
             &catalog::CLUSTER_RESOURCE_USED,
             &l("storage", "bytes"),
             &c.storage.used_mb,
@@ -446,10 +399,7 @@ pub fn normalise_storages(
                     .map(|id| builtin_tag(id).unwrap_or(id))
             })
             .unwrap_or("untagged");
-        let az = az_names
-            .get(s.az_id.as_str())
-            .map(String::as_str)
-            .unwrap_or(s.az_id.as_str());
+        let az = pool_name(az_names, s.az_id.as_str());
         let labels = [
             ("service", "datastore"),
             ("resource", "storage"),
@@ -459,14 +409,8 @@ pub fn normalise_storages(
             ("az", az),
             ("cluster", s.cluster_name.as_str()),
         ];
-        push(
-            batch,
-            &catalog::RESOURCE_CAPACITY,
-            &labels,
-            &s.total_mb,
-            MIB,
-        );
-        push(batch, &catalog::RESOURCE_USED, &labels, &s.used_mb, MIB);
+        batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, &s.total_mb, MIB);
+        batch.push_num(&catalog::RESOURCE_USED, &labels, &s.used_mb, MIB);
     }
 }
 
@@ -663,8 +607,7 @@ pub fn normalise_pool_utilization(
             ("unit", "ratio"),
             ("az", pool),
         ];
-        push(
-            batch,
+        batch.push_num(
             &catalog::RESOURCE_UTILIZATION_RATIO,
             &labels,
             &s.last_value(),
@@ -753,7 +696,7 @@ pub fn normalise_quotas(
             match l.hard_limit {
                 // -1: unlimited, documented; no series.
                 Num::Value(v) if v < 0.0 => {}
-                ref n => push(batch, &catalog::QUOTA_LIMIT, &labels, n, scale),
+                ref n => batch.push_num(&catalog::QUOTA_LIMIT, &labels, n, scale),
             }
         }
         for u in &q.separated_quotas {
@@ -766,7 +709,7 @@ pub fn normalise_quotas(
                 ("az", &az),
                 (scope_key, &scope_value),
             ];
-            push(batch, &catalog::QUOTA_USED, &labels, &u.in_use, scale);
+            batch.push_num(&catalog::QUOTA_USED, &labels, &u.in_use, scale);
         }
     }
 }
@@ -779,21 +722,9 @@ pub fn normalise_eip_pool(pool: &EipPool, batch: &mut Batch) {
         ("unit", "count"),
         ("eip_pool", name),
     ];
-    push(
-        batch,
-        &catalog::RESOURCE_CAPACITY,
-        &ips,
-        &pool.ip_count,
-        1.0,
-    );
-    push(
-        batch,
-        &catalog::RESOURCE_ALLOCATED,
-        &ips,
-        &pool.ip_used,
-        1.0,
-    );
-    push(batch, &catalog::RESOURCE_USED, &ips, &pool.ip_bind, 1.0);
+    batch.push_num(&catalog::RESOURCE_CAPACITY, &ips, &pool.ip_count, 1.0);
+    batch.push_num(&catalog::RESOURCE_ALLOCATED, &ips, &pool.ip_used, 1.0);
+    batch.push_num(&catalog::RESOURCE_USED, &ips, &pool.ip_bind, 1.0);
     for (direction, cap, used) in [
         ("uplink", &pool.qos_uplink, &pool.pool_in_kbps),
         ("downlink", &pool.qos_downlink, &pool.pool_out_kbps),
@@ -805,10 +736,9 @@ pub fn normalise_eip_pool(pool: &EipPool, batch: &mut Batch) {
             ("eip_pool", name),
             ("direction", direction),
         ];
-        push(batch, &catalog::RESOURCE_CAPACITY, &l, cap, 1000.0);
-        push(batch, &catalog::RESOURCE_USED, &l, used, 1000.0);
-        push(
-            batch,
+        batch.push_num(&catalog::RESOURCE_CAPACITY, &l, cap, 1000.0);
+        batch.push_num(&catalog::RESOURCE_USED, &l, used, 1000.0);
+        batch.push_num(
             &catalog::RESOURCE_ALLOCATED,
             &l,
             &pool.allocated_bandwidth,
@@ -1003,8 +933,7 @@ pub fn normalise_licenses(summary: &LicenseSummary, batch: &mut Batch) {
             match t.remain_timestamp {
                 // -1: perpetual (documented), no series.
                 Num::Value(v) if v < 0.0 => {}
-                ref n => push(
-                    batch,
+                ref n => batch.push_num(
                     &catalog::LICENSE_REMAINING,
                     &[("product", product), ("kind", kind)],
                     n,
@@ -1024,8 +953,7 @@ pub fn normalise_overview(o: &Overview, batch: &mut Batch) {
     ] {
         for (key, n) in counts {
             let state = key.strip_suffix("_count").unwrap_or(key);
-            push(
-                batch,
+            batch.push_num(
                 &catalog::PLATFORM_OBJECTS,
                 &[("kind", kind), ("state", state)],
                 n,
@@ -1123,6 +1051,22 @@ impl ScpCollector {
             .collect())
     }
 
+    /// The records of a list family at the newest version the site serves (the family's name
+    /// is its path); records that do not parse are counted in `batch`.
+    async fn family<T: serde::de::DeserializeOwned>(
+        &self,
+        family: &api::Family,
+        batch: &mut Batch,
+        deadline: Instant,
+    ) -> Result<Vec<T>, PollError> {
+        let (listed, _) = self
+            .api
+            .list_versioned::<T>(family.name, family, family.name, &[], deadline)
+            .await?;
+        batch.drop_values(listed.dropped);
+        Ok(listed.items)
+    }
+
     /// Optional object endpoints (newer SCP versions only): `None` on 404.
     async fn optional<T: serde::de::DeserializeOwned>(
         &self,
@@ -1179,34 +1123,22 @@ impl ScpCollector {
             }
             super::HOSTS => {
                 let names = self.az_names(d).await?;
-                let (hosts, _) = api
-                    .list_versioned::<Host>("hosts", &api::HOSTS, "hosts", &[], d)
-                    .await?;
-                batch.drop_values(hosts.dropped);
-                normalise_hosts(&hosts.items, &names, &mut batch);
+                let hosts: Vec<Host> = self.family(&api::HOSTS, &mut batch, d).await?;
+                normalise_hosts(&hosts, &names, &mut batch);
             }
             super::CLUSTERS => {
                 let names = self.az_names(d).await?;
-                let (clusters, _) = api
-                    .list_versioned::<Cluster>("clusters", &api::CLUSTERS, "clusters", &[], d)
-                    .await?;
-                batch.drop_values(clusters.dropped);
-                normalise_clusters(&clusters.items, &names, &mut batch);
+                let clusters: Vec<Cluster> = self.family(&api::CLUSTERS, &mut batch, d).await?;
+                normalise_clusters(&clusters, &names, &mut batch);
             }
             super::STORAGES => {
                 let names = self.az_names(d).await?;
-                let (storages, _) = api
-                    .list_versioned::<Storage>("storages", &api::STORAGES, "storages", &[], d)
-                    .await?;
-                batch.drop_values(storages.dropped);
-                normalise_storages(&storages.items, &names, &mut batch);
+                let storages: Vec<Storage> = self.family(&api::STORAGES, &mut batch, d).await?;
+                normalise_storages(&storages, &names, &mut batch);
             }
             super::VMS => {
-                let (servers, _) = api
-                    .list_versioned::<Server>("servers", &api::SERVERS, "servers", &[], d)
-                    .await?;
-                batch.drop_values(servers.dropped);
-                normalise_servers(&servers.items, self.options.per_vm, &mut batch);
+                let servers: Vec<Server> = self.family(&api::SERVERS, &mut batch, d).await?;
+                normalise_servers(&servers, self.options.per_vm, &mut batch);
             }
             super::VOLUMES => {
                 let names = self.az_names(d).await?;
@@ -1298,11 +1230,8 @@ impl ScpCollector {
             }
             super::ALARMS => {
                 let names = self.az_names(d).await?;
-                let (alarms, _) = api
-                    .list_versioned::<Alarm>("alarms", &api::ALARMS, "alarms", &[], d)
-                    .await?;
-                batch.drop_values(alarms.dropped);
-                normalise_alarms(&alarms.items, &names, &mut batch);
+                let alarms: Vec<Alarm> = self.family(&api::ALARMS, &mut batch, d).await?;
+                normalise_alarms(&alarms, &names, &mut batch);
             }
             super::LICENSES => {
                 let v = api

@@ -282,19 +282,12 @@ pub(crate) fn build(
         settings.clone(),
         client,
     ));
-    target
-        .collectors
-        .iter()
-        .filter_map(|c| {
-            let CollectorOptions::SangforScp(options) = &c.options else {
-                return None;
-            };
-            let collector: Arc<dyn Collector> = Arc::new(collect::ScpCollector::new(
-                c.name,
-                Arc::clone(&api),
-                options.clone(),
-            ));
-            Some((c.name, collector))
-        })
-        .collect()
+    super::each_collector(target, |name, options| match options {
+        CollectorOptions::SangforScp(o) => Some(Arc::new(collect::ScpCollector::new(
+            name,
+            Arc::clone(&api),
+            o.clone(),
+        )) as Arc<dyn Collector>),
+        _ => None,
+    })
 }
