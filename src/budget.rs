@@ -27,6 +27,8 @@ pub struct LimitScope {
     /// A 429 in this scope bans the client from the whole platform (Sangfor SCP bans the client
     /// IP), so every scope of the target pauses, not only this one.
     pub throttle_pauses_target: bool,
+    /// The limit counts per client IP (not per credential): targets on one host share it.
+    pub per_client_ip: bool,
     pub description: &'static str,
 }
 
@@ -178,6 +180,7 @@ mod tests {
         default_cap_per_minute: None,
         default_pause: Duration::from_secs(1),
         throttle_pauses_target: false,
+        per_client_ip: false,
         description: "test",
     };
 

@@ -137,3 +137,39 @@ fn collectors_that_cannot_fit_their_budget_are_warned_about() {
         "{w}"
     );
 }
+
+#[test]
+fn targets_sharing_a_per_ip_limit_are_warned_about() {
+    let target = |name: &str, host: &str, get: u32| {
+        format!("  - name: {name}\n    platform: sangfor_scp\n    endpoint: https://{host}\n    auth: {{access_key: a, secret_key: b}}\n    budgets: {{get: {get}}}\n")
+    };
+    let parse = |targets: &[String]| {
+        headroom::config::parse(&format!("targets:\n{}", targets.concat()), &|_| None)
+            .unwrap_or_else(|p| panic!("{p}"))
+            .warnings
+            .join("\n")
+    };
+    let w = parse(&[
+        target("a", "scp.example", 480),
+        target("b", "scp.example:443", 480),
+    ]);
+    assert!(
+        w.contains("targets a, b all poll scp.example") && w.contains("960/min"),
+        "{w}"
+    );
+    assert_eq!(
+        parse(&[
+            target("a", "scp.example", 300),
+            target("b", "scp.example", 300)
+        ]),
+        "",
+        "600 fits"
+    );
+    assert_eq!(
+        parse(&[
+            target("a", "scp-1.example", 480),
+            target("b", "scp-2.example", 480)
+        ]),
+        ""
+    );
+}

@@ -160,6 +160,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         Some(_) => ctx.problems.add("targets", "expected a list of targets"),
     }
     top.finish(&mut ctx);
+    shared_limit_warnings(&targets, &mut warnings);
 
     if ctx.problems.is_empty() {
         Ok(Config {
@@ -169,6 +170,54 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         })
     } else {
         Err(ctx.problems)
+    }
+}
+
+/// Targets of one platform on one host share a limit counted per client IP: their budgets add
+/// up at the platform, so a sum above the documented limit is warned about.
+fn shared_limit_warnings(targets: &[TargetConfig], warnings: &mut Vec<String>) {
+    // (platform, host, scope) → the targets' (name, requests per minute).
+    type Key = (PlatformKind, String, &'static str);
+    let mut groups: BTreeMap<Key, Vec<(&str, f64)>> = BTreeMap::new();
+    for t in targets {
+        let host = t.endpoint.host_str().unwrap_or("").to_string();
+        // Scopes the enabled collectors poll through (the rare login requests do not count).
+        let polled = |scope: &str| {
+            t.collectors.iter().any(|c| {
+                t.platform
+                    .collectors()
+                    .iter()
+                    .filter(|i| i.name == c.name)
+                    .any(|i| i.min_requests.iter().any(|(s, _)| *s == scope))
+            })
+        };
+        for scope in t
+            .platform
+            .limit_scopes()
+            .iter()
+            .filter(|s| s.per_client_ip && polled(s.name))
+        {
+            let rate = t.budgets.get(scope.name).copied().unwrap_or(0.0);
+            groups
+                .entry((t.platform, host.clone(), scope.name))
+                .or_default()
+                .push((&t.name, rate));
+        }
+    }
+    for ((platform, host, scope), members) in groups {
+        let total: f64 = members.iter().map(|(_, r)| r).sum();
+        let documented = platform
+            .limit_scopes()
+            .iter()
+            .find(|s| s.name == scope)
+            .map_or(f64::INFINITY, |s| s.documented_per_minute);
+        if members.len() > 1 && total > documented {
+            let names: Vec<&str> = members.iter().map(|(n, _)| *n).collect();
+            warnings.push(format!(
+                "targets {} all poll {host}, whose `{scope}` limit ({documented}/min) counts per client IP: their budgets add up to {total}/min; lower budgets.{scope} so the sum stays below the limit",
+                names.join(", ")
+            ));
+        }
     }
 }
 

@@ -36,6 +36,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         default_cap_per_minute: None,
         default_pause: Duration::from_secs(10),
         throttle_pauses_target: false,
+        per_client_ip: false,
         description: "Tier-2 ESM APIs (capacity, devices, alarms): 60 calls/min, shared",
     },
     LimitScope {
@@ -44,6 +45,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         default_cap_per_minute: Some(1200.0),
         default_pause: Duration::from_secs(5),
         throttle_pauses_target: false,
+        per_client_ip: false,
         description: "Tier-1 ESM APIs (host metrics, tenant resources, ELB, host detail): 4000 TPS",
     },
     LimitScope {
@@ -52,6 +54,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         default_cap_per_minute: None,
         default_pause: Duration::from_secs(10),
         throttle_pauses_target: false,
+        per_client_ip: false,
         description: "IAM token endpoint: not documented, conservative 60/min",
     },
 ];

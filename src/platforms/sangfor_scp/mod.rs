@@ -36,6 +36,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         default_cap_per_minute: None,
         default_pause: BAN_PAUSE,
         throttle_pauses_target: true,
+        per_client_ip: true,
         description: "SCP GET requests: 600/min per client IP, shared by all endpoints",
     },
     LimitScope {
@@ -44,6 +45,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         default_cap_per_minute: None,
         default_pause: BAN_PAUSE,
         throttle_pauses_target: true,
+        per_client_ip: true,
         description: "SCP POST/PUT/DELETE requests (the password login): 100/min per client IP",
     },
     LimitScope {
@@ -52,6 +54,7 @@ pub const LIMIT_SCOPES: &[LimitScope] = &[
         default_cap_per_minute: None,
         default_pause: BAN_PAUSE,
         throttle_pauses_target: true,
+        per_client_ip: true,
         description: "SCP public-key endpoint (password login): 60/min per client IP",
     },
 ];
