@@ -301,8 +301,24 @@ impl ScpApi {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Option<Listed<T>>, PollError> {
-        let page_size = self.settings.page_size;
         let mut items = Vec::new();
+        let dropped = self
+            .list_each(api, path, query, deadline, |t| items.push(t))
+            .await?;
+        Ok(dropped.map(|dropped| Listed { items, dropped }))
+    }
+
+    /// Hands every record of a list path to `each` as its page arrives, so a large list is never
+    /// held whole; returns how many records did not parse, or `None` when the path answers 404.
+    pub async fn list_each<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+        mut each: impl FnMut(T),
+    ) -> Result<Option<usize>, PollError> {
+        let page_size = self.settings.page_size;
         let mut dropped = 0;
         let mut page_num: u64 = 0;
         let mut pages = 0u64;
@@ -325,7 +341,7 @@ impl ScpApi {
             let page = parse_list_page(api, data)?;
             let n = page.items.len() as u64;
             let (parsed, bad) = parse_items::<T>(api, page.items);
-            items.extend(parsed);
+            parsed.into_iter().for_each(&mut each);
             dropped += bad;
             let Some(next) = page.next_page_num else {
                 break;
@@ -339,7 +355,7 @@ impl ScpApi {
             }
             page_num = next;
         }
-        Ok(Some(Listed { items, dropped }))
+        Ok(Some(dropped))
     }
 
     /// A list path that must exist.
@@ -366,11 +382,33 @@ impl ScpApi {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<(Listed<T>, &'static str), PollError> {
+        let mut items = Vec::new();
+        let (dropped, version) = self
+            .list_versioned_each(api, family, resource, query, deadline, |t| items.push(t))
+            .await?;
+        Ok((Listed { items, dropped }, version))
+    }
+
+    /// [`list_versioned`](Self::list_versioned), handing records to `each` page by page;
+    /// returns how many did not parse and the version used.
+    pub async fn list_versioned_each<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        family: &Family,
+        resource: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+        mut each: impl FnMut(T),
+    ) -> Result<(usize, &'static str), PollError> {
         for version in self.candidates(family) {
             let path = format!("/janus/{version}/{resource}");
-            if let Some(l) = self.list(api, &path, query, deadline).await? {
+            // Nothing reaches `each` from a version that answers 404.
+            if let Some(dropped) = self
+                .list_each(api, &path, query, deadline, &mut each)
+                .await?
+            {
                 self.choose(family, Some(version));
-                return Ok((l, version));
+                return Ok((dropped, version));
             }
             self.choose(family, None);
         }

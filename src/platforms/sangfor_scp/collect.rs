@@ -433,17 +433,33 @@ fn vm_allocation(s: &Server) -> [(&'static str, &'static str, Option<f64>); 4] {
     ]
 }
 
-/// VMs summed per pool and per host, counted per tenant; per VM when asked.
-pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
-    type Key = (String, &'static str, &'static str);
-    let mut per_pool: BTreeMap<Key, f64> = BTreeMap::new();
-    let mut per_host: BTreeMap<(String, String, &'static str, &'static str), f64> = BTreeMap::new();
-    let mut per_tenant: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut tenant_alloc: BTreeMap<(String, String, &'static str, &'static str), f64> =
-        BTreeMap::new();
-    for s in servers {
+/// VM sums per pool, host and tenant, built one VM at a time: the VM list is folded page by
+/// page and never held whole (100,000 VMs would otherwise sit in memory as records).
+#[derive(Debug, Default)]
+pub struct ServerSums {
+    per_vm: bool,
+    /// (pool, resource, unit)
+    per_pool: BTreeMap<(String, &'static str, &'static str), f64>,
+    /// (host, pool, resource, unit)
+    per_host: BTreeMap<(String, String, &'static str, &'static str), f64>,
+    /// (tenant, pool) → VMs
+    per_tenant: BTreeMap<(String, String), f64>,
+    /// (tenant, pool, resource, unit)
+    tenant_alloc: BTreeMap<(String, String, &'static str, &'static str), f64>,
+}
+
+impl ServerSums {
+    pub fn new(per_vm: bool) -> ServerSums {
+        ServerSums {
+            per_vm,
+            ..Default::default()
+        }
+    }
+
+    /// Adds one VM (its per-VM series, when asked for, go straight to `batch`).
+    pub fn add(&mut self, s: &Server, batch: &mut Batch) {
         if s.vmtype.as_str() == "placeholder" {
-            continue;
+            return;
         }
         let az = name_or(s.az_name.as_str(), s.az_id.as_str()).to_string();
         // A stopped VM placed automatically reports host_id "cluster": it is on no host.
@@ -453,14 +469,17 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
             name_or(s.host_name.as_str(), s.host_id.as_str())
         };
         let tenant = name_or(s.project_name.as_str(), s.project_id.as_str());
-        *per_pool
+        *self
+            .per_pool
             .entry((az.clone(), "instances", "count"))
             .or_insert(0.0) += 1.0;
-        *per_tenant
+        *self
+            .per_tenant
             .entry((tenant.to_string(), az.clone()))
             .or_insert(0.0) += 1.0;
         if !host.is_empty() {
-            *per_host
+            *self
+                .per_host
                 .entry((host.to_string(), az.clone(), "instances", "count"))
                 .or_insert(0.0) += 1.0;
         }
@@ -471,16 +490,21 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
                 }
                 continue;
             };
-            *per_pool.entry((az.clone(), resource, unit)).or_insert(0.0) += v;
-            *tenant_alloc
+            *self
+                .per_pool
+                .entry((az.clone(), resource, unit))
+                .or_insert(0.0) += v;
+            *self
+                .tenant_alloc
                 .entry((tenant.to_string(), az.clone(), resource, unit))
                 .or_insert(0.0) += v;
             if !host.is_empty() {
-                *per_host
+                *self
+                    .per_host
                     .entry((host.to_string(), az.clone(), resource, unit))
                     .or_insert(0.0) += v;
             }
-            if per_vm {
+            if self.per_vm {
                 let name = name_or(s.name.as_str(), s.id.as_str());
                 batch.push(
                     &catalog::INSTANCE_RESOURCE_ALLOCATED,
@@ -498,50 +522,63 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
             }
         }
     }
-    for ((az, resource, unit), v) in per_pool {
-        batch.push(
-            &catalog::RESOURCE_ALLOCATED,
-            &[
-                ("service", "ecs"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-            ],
-            v,
-        );
+
+    /// The sums, as series.
+    pub fn finish(self, batch: &mut Batch) {
+        for ((az, resource, unit), v) in self.per_pool {
+            batch.push(
+                &catalog::RESOURCE_ALLOCATED,
+                &[
+                    ("service", "ecs"),
+                    ("resource", resource),
+                    ("unit", unit),
+                    ("az", &az),
+                ],
+                v,
+            );
+        }
+        for ((host, az, resource, unit), v) in self.per_host {
+            batch.push(
+                &catalog::HOST_RESOURCE_ALLOCATED,
+                &[
+                    ("host", &host),
+                    ("resource", resource),
+                    ("unit", unit),
+                    ("az", &az),
+                ],
+                v,
+            );
+        }
+        for ((tenant, az, resource, unit), v) in self.tenant_alloc {
+            batch.push(
+                &catalog::TENANT_RESOURCE_ALLOCATED,
+                &[
+                    ("tenant", &tenant),
+                    ("service", "ecs"),
+                    ("resource", resource),
+                    ("unit", unit),
+                    ("az", &az),
+                ],
+                v,
+            );
+        }
+        for ((tenant, az), n) in self.per_tenant {
+            batch.push(
+                &catalog::TENANT_RESOURCES,
+                &[("tenant", &tenant), ("service", "ecs"), ("az", &az)],
+                n,
+            );
+        }
     }
-    for ((host, az, resource, unit), v) in per_host {
-        batch.push(
-            &catalog::HOST_RESOURCE_ALLOCATED,
-            &[
-                ("host", &host),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-            ],
-            v,
-        );
+}
+
+/// VMs summed per pool, host and tenant; per VM when asked.
+pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
+    let mut sums = ServerSums::new(per_vm);
+    for s in servers {
+        sums.add(s, batch);
     }
-    for ((tenant, az, resource, unit), v) in tenant_alloc {
-        batch.push(
-            &catalog::TENANT_RESOURCE_ALLOCATED,
-            &[
-                ("tenant", &tenant),
-                ("service", "ecs"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-            ],
-            v,
-        );
-    }
-    for ((tenant, az), n) in per_tenant {
-        batch.push(
-            &catalog::TENANT_RESOURCES,
-            &[("tenant", &tenant), ("service", "ecs"), ("az", &az)],
-            n,
-        );
-    }
+    sums.finish(batch);
 }
 
 /// Shared disks summed per pool: provisioned bytes and count.
@@ -1137,8 +1174,19 @@ impl ScpCollector {
                 normalise_storages(&storages, &names, &mut batch);
             }
             super::VMS => {
-                let servers: Vec<Server> = self.family(&api::SERVERS, &mut batch, d).await?;
-                normalise_servers(&servers, self.options.per_vm, &mut batch);
+                let mut sums = ServerSums::new(self.options.per_vm);
+                let (dropped, _) = api
+                    .list_versioned_each::<Server>(
+                        api::SERVERS.name,
+                        &api::SERVERS,
+                        api::SERVERS.name,
+                        &[],
+                        d,
+                        |s| sums.add(&s, &mut batch),
+                    )
+                    .await?;
+                batch.drop_values(dropped);
+                sums.finish(&mut batch);
             }
             super::VOLUMES => {
                 let names = self.az_names(d).await?;
