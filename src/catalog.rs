@@ -273,6 +273,15 @@ pub const TENANT_RESOURCE_ALLOCATED: MetricDef = MetricDef {
     optional_labels: &["region", "az"],
     source: Source::Platform,
 };
+pub const FLAVOR_FREE_SLOTS: MetricDef = MetricDef {
+    name: "headroom_flavor_free_slots",
+    kind: Kind::Gauge,
+    unit: "count",
+    help: "How many more instances of a flavor fit on the current hosts (per AZ), from each host's free vCPU, memory and disk; flavors compete for the same hosts, so do not add them up. Cached from a background poll of the platform API, not fetched at scrape time.",
+    labels: &["platform", "target", "flavor"],
+    optional_labels: &["region", "az", "pool"],
+    source: Source::Platform,
+};
 pub const HOST_INFO: MetricDef = MetricDef {
     name: "headroom_host_info",
     kind: Kind::Gauge,
@@ -288,7 +297,7 @@ pub const HOSTS: MetricDef = MetricDef {
     unit: "count",
     help: "Number of hosts or devices by type and state. Cached from a background poll of the platform API, not fetched at scrape time.",
     labels: &["platform", "target", "state"],
-    optional_labels: &["device_type", "region", "az", "pool", "cluster"],
+    optional_labels: &["device_type", "region", "az", "pool", "cluster", "maintenance"],
     source: Source::Platform,
 };
 pub const ALARMS_ACTIVE: MetricDef = MetricDef {
@@ -532,6 +541,7 @@ pub const ALL: &[&MetricDef] = &[
     &QUOTA_USED,
     &TENANT_RESOURCES,
     &TENANT_RESOURCE_ALLOCATED,
+    &FLAVOR_FREE_SLOTS,
     &HOST_INFO,
     &HOSTS,
     &ALARMS_ACTIVE,

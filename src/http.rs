@@ -421,6 +421,22 @@ fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
+/// A URL under a target's endpoint (whose own path, if any, is kept as a prefix), with the
+/// query pairs encoded.
+pub fn join_url(endpoint: &reqwest::Url, path: &str, query: &[(&str, String)]) -> reqwest::Url {
+    let mut url = endpoint.clone();
+    let base = url.path().trim_end_matches('/').to_string();
+    url.set_path(&format!("{base}{path}"));
+    url.set_query(None);
+    if !query.is_empty() {
+        let mut q = url.query_pairs_mut();
+        for (k, v) in query {
+            q.append_pair(k, v);
+        }
+    }
+    url
+}
+
 /// A header name known at compile time to be valid.
 pub fn header(name: &'static str) -> HeaderName {
     HeaderName::from_static(name)

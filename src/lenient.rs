@@ -94,6 +94,26 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// The items that parse as `T`, and how many did not; each failure is logged (never the item,
+/// which may carry credentials) and the item is left out, never exported as zeros.
+pub fn parse_items<T: serde::de::DeserializeOwned>(
+    api: &str,
+    items: Vec<Value>,
+) -> (Vec<T>, usize) {
+    let mut out = Vec::with_capacity(items.len());
+    let mut dropped = 0;
+    for item in items {
+        match serde_json::from_value::<T>(item) {
+            Ok(t) => out.push(t),
+            Err(e) => {
+                dropped += 1;
+                tracing::warn!(api, error = %e, "Skipping a record that does not parse.");
+            }
+        }
+    }
+    (out, dropped)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -410,7 +410,7 @@ fn parse_target(
         }
     }
 
-    let settings = platforms::parse_target_settings(kind, &mut t, ctx);
+    let settings = platforms::parse_target_settings(kind, &mut t, endpoint.as_ref(), ctx);
     t.finish(ctx);
 
     if tls.insecure_skip_verify {

@@ -2,7 +2,9 @@
 //! scopes, parses its own config keys, and builds its collectors for a target. Adding a platform
 //! adds a folder here and one arm to each `match`; it touches no other platform.
 
+pub mod h3c_cloudos;
 pub mod huawei_esm;
+pub mod keystone;
 pub mod sangfor_scp;
 
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use crate::http::ApiClient;
 pub enum PlatformKind {
     HuaweiEsm,
     SangforScp,
+    H3cCloudos,
 }
 
 /// A collector a platform offers.
@@ -38,6 +41,7 @@ pub struct CollectorInfo {
 pub enum PlatformTarget {
     HuaweiEsm(huawei_esm::EsmTarget),
     SangforScp(sangfor_scp::ScpTarget),
+    H3cCloudos(h3c_cloudos::CloudosTarget),
 }
 
 /// Platform-specific options of one collector.
@@ -45,10 +49,15 @@ pub enum PlatformTarget {
 pub enum CollectorOptions {
     HuaweiEsm(huawei_esm::EsmCollectorOptions),
     SangforScp(sangfor_scp::ScpCollectorOptions),
+    H3cCloudos(h3c_cloudos::CloudosCollectorOptions),
 }
 
 impl PlatformKind {
-    pub const ALL: [PlatformKind; 2] = [PlatformKind::HuaweiEsm, PlatformKind::SangforScp];
+    pub const ALL: [PlatformKind; 3] = [
+        PlatformKind::HuaweiEsm,
+        PlatformKind::SangforScp,
+        PlatformKind::H3cCloudos,
+    ];
 
     pub fn parse(s: &str) -> Option<PlatformKind> {
         PlatformKind::ALL.into_iter().find(|k| k.as_str() == s)
@@ -58,6 +67,7 @@ impl PlatformKind {
         match self {
             PlatformKind::HuaweiEsm => "huawei_esm",
             PlatformKind::SangforScp => "sangfor_scp",
+            PlatformKind::H3cCloudos => "h3c_cloudos",
         }
     }
 
@@ -69,6 +79,7 @@ impl PlatformKind {
         match self {
             PlatformKind::HuaweiEsm => huawei_esm::COLLECTORS,
             PlatformKind::SangforScp => sangfor_scp::COLLECTORS,
+            PlatformKind::H3cCloudos => h3c_cloudos::COLLECTORS,
         }
     }
 
@@ -76,6 +87,7 @@ impl PlatformKind {
         match self {
             PlatformKind::HuaweiEsm => huawei_esm::LIMIT_SCOPES,
             PlatformKind::SangforScp => sangfor_scp::LIMIT_SCOPES,
+            PlatformKind::H3cCloudos => h3c_cloudos::LIMIT_SCOPES,
         }
     }
 }
@@ -84,6 +96,7 @@ impl PlatformKind {
 pub fn parse_target_settings(
     kind: PlatformKind,
     obj: &mut Obj,
+    endpoint: Option<&reqwest::Url>,
     ctx: &mut Ctx,
 ) -> Option<PlatformTarget> {
     match kind {
@@ -92,6 +105,9 @@ pub fn parse_target_settings(
         }
         PlatformKind::SangforScp => {
             sangfor_scp::parse_target(obj, ctx).map(PlatformTarget::SangforScp)
+        }
+        PlatformKind::H3cCloudos => {
+            h3c_cloudos::parse_target(obj, endpoint, ctx).map(PlatformTarget::H3cCloudos)
         }
     }
 }
@@ -110,6 +126,9 @@ pub fn parse_collector_options(
         PlatformKind::SangforScp => {
             CollectorOptions::SangforScp(sangfor_scp::parse_collector_options(collector, obj, ctx))
         }
+        PlatformKind::H3cCloudos => {
+            CollectorOptions::H3cCloudos(h3c_cloudos::parse_collector_options(collector, obj, ctx))
+        }
     }
 }
 
@@ -122,6 +141,7 @@ pub fn build_collectors(
     match &target.settings {
         PlatformTarget::HuaweiEsm(settings) => huawei_esm::build(target, settings, client),
         PlatformTarget::SangforScp(settings) => sangfor_scp::build(target, settings, client),
+        PlatformTarget::H3cCloudos(settings) => h3c_cloudos::build(target, settings, client),
     }
 }
 

@@ -10,7 +10,6 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::time::Instant;
-use tracing::warn;
 
 use super::auth::EsmToken;
 use super::{EsmTarget, OffsetMode};
@@ -198,20 +197,6 @@ impl EsmApi {
         self.client.target()
     }
 
-    fn url(&self, path: &str, query: &[(&str, String)]) -> reqwest::Url {
-        let mut url = self.endpoint.clone();
-        let base = url.path().trim_end_matches('/').to_string();
-        url.set_path(&format!("{base}{path}"));
-        {
-            let mut q = url.query_pairs_mut();
-            q.clear();
-            for (k, v) in query {
-                q.append_pair(k, v);
-            }
-        }
-        url
-    }
-
     fn headers(&self, token: &crate::config::Secret) -> Result<HeaderMap, PollError> {
         let mut h = HeaderMap::new();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -249,7 +234,7 @@ impl EsmApi {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Vec<u8>, PollError> {
-        let url = self.url(path, query);
+        let url = crate::http::join_url(&self.endpoint, path, query);
         for attempt in 0..2 {
             let token = self
                 .token
@@ -376,17 +361,7 @@ pub fn parse_page<T: DeserializeOwned>(api: &str, body: &[u8]) -> Result<ParsedP
         ));
     };
     let raw_len = list.len();
-    let mut items = Vec::with_capacity(raw_len);
-    let mut dropped = 0;
-    for item in list {
-        match serde_json::from_value::<T>(item) {
-            Ok(t) => items.push(t),
-            Err(e) => {
-                dropped += 1;
-                warn!(api, error = %e, "Skipping a record that does not parse.");
-            }
-        }
-    }
+    let (items, dropped) = crate::lenient::parse_items::<T>(api, list);
     let total = page.total.get().filter(|t| *t >= 0.0).map(|t| t as u64);
     Ok(ParsedPage {
         items,

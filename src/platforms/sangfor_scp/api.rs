@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::auth::{self, SignInput};
 use super::{ScpAuth, ScpTarget, SCOPE_GET};
@@ -64,20 +64,7 @@ pub const EIP_POOL_LIST: Family = Family {
     versions: &["floatingippools", "floatingipools"],
 };
 
-/// A URL under the endpoint (whose own path, if any, is kept as a prefix).
-pub fn join(endpoint: &reqwest::Url, path: &str, query: &[(&str, String)]) -> reqwest::Url {
-    let mut url = endpoint.clone();
-    let base = url.path().trim_end_matches('/').to_string();
-    url.set_path(&format!("{base}{path}"));
-    url.set_query(None);
-    if !query.is_empty() {
-        let mut q = url.query_pairs_mut();
-        for (k, v) in query {
-            q.append_pair(k, v);
-        }
-    }
-    url
-}
+pub use crate::http::join_url as join;
 
 /// What a call found.
 #[derive(Debug)]
@@ -601,21 +588,7 @@ pub fn parse_list_page(api: &str, data: Value) -> Result<ListPage, PollError> {
     }
 }
 
-/// Items that parse as `T`, and how many did not (logged, counted, never exported).
-pub fn parse_items<T: DeserializeOwned>(api: &str, items: Vec<Value>) -> (Vec<T>, usize) {
-    let mut out = Vec::with_capacity(items.len());
-    let mut dropped = 0;
-    for item in items {
-        match serde_json::from_value::<T>(item) {
-            Ok(t) => out.push(t),
-            Err(e) => {
-                dropped += 1;
-                warn!(api, error = %e, "Skipping a record that does not parse.");
-            }
-        }
-    }
-    (out, dropped)
-}
+pub use crate::lenient::parse_items;
 
 /// One value as `T`, or a parse error naming the API.
 pub fn parse_one<T: DeserializeOwned>(api: &str, v: Value) -> Result<T, PollError> {
