@@ -65,7 +65,7 @@ pub enum Command {
     },
     /// Run one platform simulator.
     Simulate {
-        /// Platform to simulate: huawei_esm or sangfor_scp.
+        /// Platform to simulate: huawei_esm, sangfor_scp or h3c_cloudos.
         #[arg(long)]
         platform: String,
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -76,10 +76,10 @@ pub enum Command {
         /// Hosts in the synthetic site (default: 24 for ESM, 12 for SCP).
         #[arg(long)]
         hosts: Option<usize>,
-        /// SCP: VMs in the synthetic fleet.
+        /// SCP, CloudOS: VMs (servers) in the synthetic fleet.
         #[arg(long, default_value_t = 120)]
         vms: usize,
-        /// SCP: resource pools (AZs) in the synthetic fleet.
+        /// SCP, CloudOS: resource pools / availability zones in the synthetic fleet.
         #[arg(long, default_value_t = 2)]
         pools: usize,
         /// SCP: `fleet` (seeded, consistent across APIs) or `examples` (the vendor document's).
@@ -238,10 +238,30 @@ pub fn main() -> ExitCode {
                         };
                         simulate(SimKind::Scp(cfg), listen, tls_ca_out).await
                     }
+                    "h3c_cloudos" => {
+                        let dataset = match dataset.as_str() {
+                            "fleet" => sim::h3c_cloudos::Dataset::Fleet,
+                            "examples" => sim::h3c_cloudos::Dataset::Examples,
+                            other => {
+                                eprintln!("error: unknown --dataset `{other}`; known: fleet, examples");
+                                return ExitCode::from(2);
+                            }
+                        };
+                        let cfg = sim::h3c_cloudos::CloudosSimConfig {
+                            seed,
+                            dataset,
+                            azs: pools,
+                            hosts: hosts.unwrap_or(8),
+                            servers: vms,
+                            token_ttl,
+                            rate_limit_per_minute: rate_limit,
+                            faults,
+                            ..Default::default()
+                        };
+                        simulate(SimKind::Cloudos(cfg), listen, tls_ca_out).await
+                    }
                     other => {
-                        eprintln!(
-                            "error: unknown platform `{other}`; known: huawei_esm, sangfor_scp"
-                        );
+                        eprintln!("error: unknown platform `{other}`; known: huawei_esm, sangfor_scp, h3c_cloudos");
                         ExitCode::from(2)
                     }
                 }
@@ -550,10 +570,30 @@ pub async fn start_scp_simulator(
     Ok((addr, simulator, handle))
 }
 
+/// Starts the CloudOS simulator on `listen` (HTTP, as the document shows the gateway; HTTPS
+/// when `tls` is given); returns its address, state and server task.
+pub async fn start_cloudos_simulator(
+    cfg: sim::h3c_cloudos::CloudosSimConfig,
+    listen: SocketAddr,
+    tls: Option<&sim::TlsIdentity>,
+) -> Result<
+    (
+        SocketAddr,
+        Arc<sim::h3c_cloudos::CloudosSim>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+> {
+    let simulator = sim::h3c_cloudos::CloudosSim::new(cfg);
+    let (addr, handle) = serve_simulator(simulator.router(), listen, tls).await?;
+    Ok((addr, simulator, handle))
+}
+
 /// The simulator `headroom simulate` runs.
 enum SimKind {
     Esm(sim::huawei_esm::EsmSimConfig),
     Scp(sim::sangfor_scp::ScpSimConfig),
+    Cloudos(sim::h3c_cloudos::CloudosSimConfig),
 }
 
 async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>) -> ExitCode {
@@ -594,6 +634,14 @@ async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>
             })
         }
         (SimKind::Scp(_), None) => Err("the SCP simulator needs TLS".to_string()),
+        (SimKind::Cloudos(cfg), _) => {
+            let (user, project_id) = (cfg.username.clone(), cfg.project_id.clone());
+            start_cloudos_simulator(cfg, listen, tls.as_ref()).await.map(|(addr, _sim, handle)| {
+                println!("h3c_cloudos simulator on {scheme}://{addr}");
+                println!("  token URL: {scheme}://{addr}{} (user {user}); auth.project_id: {project_id}", crate::platforms::h3c_cloudos::DEFAULT_TOKEN_PATH);
+                (addr, handle)
+            })
+        }
     };
     match started {
         Ok((addr, handle)) => {
@@ -632,6 +680,24 @@ pub fn esm_demo_target(esm: SocketAddr) -> String {
       elb_capacity: {{enabled: true}}
       host_details: {{enabled: true}}
 "#
+    )
+}
+
+/// The demo's CloudOS target: the Keystone token at the default path, the admin project.
+pub fn cloudos_demo_target(cloudos: SocketAddr) -> String {
+    let d = sim::h3c_cloudos::CloudosSimConfig::default();
+    format!(
+        r#"  - name: cloudos-demo
+    platform: h3c_cloudos
+    endpoint: http://{cloudos}
+    auth:
+      username: {}
+      password: {}
+      project_id: {}
+    # The simulator has no limit; the default 60/min would not fit every collector in 30 s.
+    budgets: {{api: 600}}
+"#,
+        d.username, d.password, d.project_id
     )
 }
 
@@ -692,8 +758,20 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (cloudos, _cloudos_sim, _cloudos_task) =
+        match start_cloudos_simulator(Default::default(), loopback, None).await {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let text = demo_config(
-        &[esm_demo_target(esm), scp_demo_target(scp, &ca_file)],
+        &[
+            esm_demo_target(esm),
+            scp_demo_target(scp, &ca_file),
+            cloudos_demo_target(cloudos),
+        ],
         listen,
         interval,
     );
@@ -718,6 +796,7 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
         "  Sangfor SCP simulator: https://{scp}  (stats: https://{scp}/sim/stats, CA: {})",
         ca_file.display()
     );
+    println!("  H3C CloudOS simulator: http://{cloudos}   (stats: http://{cloudos}/sim/stats)");
     println!("  metrics:               http://{}/metrics", daemon.addr);
     println!("  status page:           http://{}/", daemon.addr);
     println!(

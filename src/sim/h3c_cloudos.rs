@@ -1,0 +1,613 @@
+//! The H3C CloudOS simulator: the Keystone token endpoint, the documented gateway paths with
+//! their special headers (a missing one gets the documented error body), `limit`/`marker`
+//! paging of the server list, a seeded fleet consistent across APIs (hypervisor allocation is
+//! the sum of its servers, quota usage the sum of a project's servers, shared storage pools
+//! listed under every node as the real API does), the vendor examples as a data set, and fault
+//! switches.
+//!
+//! Control endpoints (not part of CloudOS): `GET /sim/stats`, `POST /sim/faults` (a JSON
+//! [`Faults`]), `POST /sim/expire-tokens`, `POST /sim/credentials` (`{"password": ...}`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::{Fault, FaultState, Faults, SlidingWindow};
+
+/// Which data the simulator serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataset {
+    /// A seeded synthetic fleet, consistent across APIs.
+    Fleet,
+    /// The vendor document's example responses (`tests/fixtures/h3c_cloudos/`).
+    Examples,
+}
+
+/// Credentials, limits and size of the simulated platform.
+#[derive(Clone, Debug)]
+pub struct CloudosSimConfig {
+    pub seed: u64,
+    pub dataset: Dataset,
+    /// Availability zones, each one host aggregate and one CAS compute node.
+    pub azs: usize,
+    pub hosts: usize,
+    pub servers: usize,
+    pub username: String,
+    pub password: String,
+    pub domain: String,
+    pub project: String,
+    /// The admin project's id: the `{tenant_id}` of the compute paths.
+    pub project_id: String,
+    pub token_ttl: Duration,
+    /// Requests per minute before a 429 (none documented; `None`: unlimited).
+    pub rate_limit_per_minute: Option<usize>,
+    pub faults: Faults,
+}
+
+impl Default for CloudosSimConfig {
+    fn default() -> Self {
+        CloudosSimConfig {
+            seed: 11,
+            dataset: Dataset::Fleet,
+            azs: 2,
+            hosts: 8,
+            servers: 60,
+            username: "admin".into(),
+            password: "demo-password".into(),
+            domain: "Default".into(),
+            project: "admin".into(),
+            project_id: "9052ae85792143ff955c35c52e8e41bd".into(),
+            token_ttl: Duration::from_secs(3600),
+            rate_limit_per_minute: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// Everything the simulator serves.
+#[derive(Clone, Debug, Default)]
+pub struct Fleet {
+    pub hypervisors: Vec<Value>,
+    pub aggregates: Vec<Value>,
+    /// `os-hosts` entries of the block-storage services.
+    pub storage_hosts: Vec<Value>,
+    /// `hostpool` entries per AZ host name (`None` key: the answer for any name).
+    pub hostpools: BTreeMap<String, Vec<Value>>,
+    pub compute_nodes: Vec<Value>,
+    /// `clusters-hosts` per compute node name.
+    pub virt_clusters: BTreeMap<String, Value>,
+    /// CAS `hostDetail` per (compute node, host id).
+    pub cas_hosts: BTreeMap<(String, String), Value>,
+    /// VMware `hosts/detail` per (compute node, cluster id).
+    pub vmware_hosts: BTreeMap<(String, String), Value>,
+    pub nodes: Vec<Value>,
+    pub flavors: Vec<Value>,
+    pub servers: Vec<Value>,
+    pub all_limits: Vec<Value>,
+    pub projects: Vec<Value>,
+    /// GPU device ids per server id.
+    pub gpus: BTreeMap<String, Vec<String>>,
+}
+
+/// The text of one vendor-example fixture (`tests/fixtures/h3c_cloudos/NAME.json`).
+macro_rules! fixture {
+    ($name:literal) => {
+        include_str!(concat!("../../tests/fixtures/h3c_cloudos/", $name, ".json"))
+    };
+}
+
+fn uuid(rng: &mut fastrand::Rng) -> String {
+    let h = |rng: &mut fastrand::Rng, n: usize| {
+        (0..n)
+            .map(|_| char::from(b"0123456789abcdef"[rng.usize(..16)]))
+            .collect::<String>()
+    };
+    format!(
+        "{}-{}-{}-{}-{}",
+        h(rng, 8),
+        h(rng, 4),
+        h(rng, 4),
+        h(rng, 4),
+        h(rng, 12)
+    )
+}
+
+/// (name, vCPUs, RAM MB, disk GB)
+const FLAVORS: &[(&str, u64, u64, u64)] = &[
+    ("c1.small", 1, 2048, 40),
+    ("c2.medium", 2, 4096, 60),
+    ("c4.large", 4, 16384, 100),
+    ("g4.gpu", 8, 32768, 200),
+];
+
+impl Fleet {
+    /// The synthetic platform.
+    pub fn generate(cfg: &CloudosSimConfig) -> Fleet {
+        let mut rng = fastrand::Rng::with_seed(cfg.seed);
+        let mut f = Fleet::default();
+        let tenants: Vec<(String, String)> = ["finance", "retail", "research"]
+            .iter()
+            .map(|n| (format!("{:032x}", rng.u128(..)), n.to_string()))
+            .collect();
+        f.projects = tenants.iter().map(|(id, name)| json!({"id": id, "name": name, "enabled": true, "domain_id": "default", "parent_id": cfg.project_id, "type": "PUBLIC"})).collect();
+        let flavor_ids: Vec<String> = FLAVORS.iter().map(|_| uuid(&mut rng)).collect();
+        f.flavors = FLAVORS.iter().zip(&flavor_ids).map(|((name, vcpus, ram, disk), id)| {
+            // Numbers as strings, as the document's example sends them.
+            json!({"id": id, "name": name, "ram": ram.to_string(), "vcpus": vcpus.to_string(), "disk": disk.to_string(), "swap": "", "OS-FLV-DISABLED:disabled": false, "os-flavor-access:is_public": true, "rxtx_factor": "1.0", "OS-FLV-EXT-DATA:ephemeral": "0"})
+        }).collect();
+        let azs = cfg.azs.max(1);
+        // (az index, compute host, CVK name, hypervisor index)
+        let mut hosts: Vec<(usize, String, String)> = Vec::new();
+        for a in 0..azs {
+            let az = format!("az{}", a + 1);
+            let compute = format!("compcas{}", a + 1);
+            let cvm_ip = format!("10.{}.0.1", a + 1);
+            let cluster = format!("cluster-{}", a + 1);
+            let in_az: Vec<usize> = (0..cfg.hosts).filter(|i| i % azs == a).collect();
+            let mut children = Vec::new();
+            let mut pools = Vec::new();
+            let shared_total = 10_485_760u64 * (in_az.len() as u64).max(1);
+            let shared_free = shared_total / 2 + rng.u64(..shared_total / 4);
+            for (k, i) in in_az.iter().enumerate() {
+                let cvk = format!("cvknode{}", i + 1);
+                children.push(json!({"name": cvk, "morId": (k + 1).to_string(), "type": "cas"}));
+                hosts.push((a, compute.clone(), cvk.clone()));
+                f.cas_hosts.insert((compute.clone(), (k + 1).to_string()), json!({
+                    "name": cvk, "id": (k + 1).to_string(), "ip": format!("10.{}.1.{}", a + 1, k + 1), "mask": "255.255.255.0", "model": "UIS R390X G2", "vendor": "H3C",
+                    "cpuCount": "64", "cpuModel": "Intel(R) Xeon(R) Gold 6330 CPU @ 2.00GHz", "cpuFrequence": "2000", "diskSize": "3251608", "memorySize": "524288", "status": "1",
+                    "cpuSockets": "2", "cpuCores": "16", "serialNumber": "", "cpuRate": format!("{:.2}", 20.0 + rng.f64() * 50.0), "memRate": format!("{:.2}", 30.0 + rng.f64() * 40.0),
+                    "vmNum": "0", "diskRate": format!("{:.1}", 10.0 + rng.f64() * 60.0), "localStorage": "3.10TB", "cpuSize": "2 * 16 * 2 核", "cpuHz": "2.00GHz"
+                }));
+                // The shared pool appears under every node of the cluster (the double-counting
+                // trap); each node also has its own local pool.
+                pools.push(json!({"clusterName": cluster, "hpName": format!("hostpool{}", a + 1), "nodename": format!("{cvk}(CVM{cvm_ip})"), "storagePools": [
+                    {"status": 1, "preAllocation": shared_total * 2, "name": "iscsishared", "totalSize": shared_total, "path": "/vms/iscsishared", "type": "fs", "freeSize": shared_free},
+                    {"status": 1, "preAllocation": 500_000, "name": "local", "totalSize": 1_220_146, "path": "/vms/local", "type": "dir", "freeSize": 1_000_000}
+                ]}));
+            }
+            f.virt_clusters.insert(compute.clone(), json!({"clusters": [{"name": cluster, "morId": (a + 1).to_string(), "type": "cas", "subType": "cluster", "children": children}]}));
+            f.compute_nodes.push(json!({"hostName": compute, "vmType": 2, "hostIp": cvm_ip, "userName": "admin", "password": "cas-secret-pw", "poolName": format!("hostpool{}", a + 1),
+                "vxlanOverlayMode": 3, "storageZone": format!("cinder{}", a + 1), "clusterName": cluster, "clusterId": (a + 1).to_string(), "transport_URI": "rabbit://openstack:cas-secret-pw@rabbitmq", "allPass": "cas-secret-pw"}));
+            f.aggregates.push(json!({"availability_zone": az, "created_at": {}, "deleted": false, "deleted_at": {}, "hosts": [compute], "id": a + 1, "metadata": {"availability_zone": az}, "name": format!("{az}-agg"), "updated_at": {}}));
+            let storage_host = format!("cinder-{az}");
+            f.storage_hosts
+                .push(json!({"zone": az, "host_name": storage_host, "service": "cinder-volume"}));
+            f.hostpools.insert(storage_host, pools);
+        }
+        f.storage_hosts.push(
+            json!({"zone": "internal", "host_name": "cinder-scheduler", "service": "scheduler"}),
+        );
+
+        // Servers on hosts, within each host's capacity at 4:1 CPU overcommit.
+        let mut used: Vec<(u64, u64, u64, u64)> = vec![(0, 0, 0, 0); hosts.len()];
+        let mut usage: BTreeMap<usize, (u64, u64, u64)> = BTreeMap::new();
+        for n in 0..cfg.servers {
+            if hosts.is_empty() {
+                break;
+            }
+            let h = n % hosts.len();
+            let fl = if n % 10 == 9 { 3 } else { n % 3 };
+            let (_, vcpus, ram, disk) = FLAVORS[fl];
+            let t = n % tenants.len();
+            let (a, compute, cvk) = &hosts[h];
+            let id = uuid(&mut rng);
+            used[h].0 += vcpus;
+            used[h].1 += ram;
+            used[h].2 += disk;
+            used[h].3 += 1;
+            let u = usage.entry(t).or_default();
+            u.0 += vcpus;
+            u.1 += ram;
+            u.2 += 1;
+            if fl == 3 {
+                f.gpus
+                    .insert(id.clone(), (0..1 + n % 2).map(|_| uuid(&mut rng)).collect());
+            }
+            f.servers.push(json!({"id": id, "name": format!("vm-{n:05}"), "status": if n % 13 == 0 { "SHUTOFF" } else { "ACTIVE" }, "tenant_id": tenants[t].0, "user_id": "u",
+                "flavor": {"id": flavor_ids[fl], "links": []}, "image": {"id": "img"}, "OS-EXT-AZ:availability_zone": format!("az{}", a + 1),
+                "OS-EXT-SRV-ATTR:host": compute, "OS-EXT-SRV-ATTR:hypervisor_hostname": format!("{cvk}(CVM10.{}.0.1)", a + 1), "OS-EXT-STS:power_state": 1, "created": 1_504_948_592_000u64}));
+        }
+        for (i, (a, compute, cvk)) in hosts.iter().enumerate() {
+            let (vcpus_used, ram_used, disk_used, vms) = used[i];
+            let (vcpus, mem, disk) = (64u64, 524_288u64, 4000u64);
+            f.hypervisors.push(json!({"status": if i == 5 { "disabled" } else { "enabled" }, "service": {"host": compute, "disabled_reason": null, "id": (i + 10).to_string()},
+                "state": "up", "id": (i + 1).to_string(), "hypervisor_hostname": format!("{cvk}(CVM10.{}.0.1)", a + 1), "vcpus_used": vcpus_used, "hypervisor_type": "QEMU",
+                "local_gb_used": disk_used, "vcpus": vcpus, "memory_mb_used": ram_used, "memory_mb": mem, "current_workload": 0, "host_ip": format!("10.{}.1.{}", a + 1, i + 1),
+                "cpu_info": null, "running_vms": vms, "free_disk_gb": disk - disk_used, "hypervisor_version": 2007, "disk_available_least": null, "local_gb": disk, "free_ram_mb": mem - ram_used}));
+            if let Some(d) = f.cas_hosts.values_mut().find(|d| d["name"] == cvk.as_str()) {
+                d["vmNum"] = json!(vms.to_string());
+            }
+        }
+        // A VMware compute node with one cluster of two hosts.
+        f.compute_nodes.push(json!({"hostName": "vcenter1", "vmType": 1, "hostIp": "10.9.0.1", "userName": "administrator@vsphere.local", "password": "vc-secret-pw", "clusterName": "vmw-cluster"}));
+        f.virt_clusters.insert("vcenter1".into(), json!({"clusters": [{"name": "vmw-cluster", "morId": "domain-c7", "type": "ClusterComputeResource",
+            "children": [{"name": "esx-01", "morId": "host-11", "type": "HostSystem"}, {"name": "esx-02", "morId": "host-12", "type": "HostSystem"}]}]}));
+        let esx = |name: &str, mor: &str, cpu: f64, mem: f64| {
+            json!({"name": name, "morId": mor, "model": "R4900 G3", "vendor": "H3C", "cpuModel": "Intel(R) Xeon(R) Gold 6230",
+            "numCpuThreads": 80, "cpuMHz": 2100, "numCpuPkgs": 2, "numCpuCores": 40, "cpuUsagePercent": cpu, "memorySize": 786432, "memoryUsagePercent": mem, "numVms": 12,
+            "nicCount": 4, "uptime": 976733, "powerState": "POWERED_ON", "inMaintenanceMode": false, "connectionState": "CONNECTED", "overallCpuUsage": 1449, "overallMemoryUsage": 39456, "vmRefs": []})
+        };
+        f.vmware_hosts.insert(("vcenter1".into(), "domain-c7".into()), json!({"hosts": [esx("esx-01", "host-11", 31.5, 44.0), esx("esx-02", "host-12", 12.25, 61.5)]}));
+
+        // Bare metal: one of each interesting state.
+        for (k, (state, maintenance, with_instance)) in [
+            ("active", false, true),
+            ("available", false, false),
+            ("available", false, false),
+            ("available", true, false),
+            ("manageable", false, false),
+            ("deploy failed", false, false),
+        ]
+        .iter()
+        .enumerate()
+        {
+            f.nodes.push(json!({"uuid": uuid(&mut rng), "name": format!("bm-{k}"), "provision_state": state, "power_state": if *with_instance { "power on" } else { "power off" },
+                "maintenance": maintenance, "instance_uuid": if *with_instance { json!(uuid(&mut rng)) } else { json!(null) }, "driver": "pxe_ipmitool",
+                "driver_info": {"ipmi_address": "172.25.16.228", "ipmi_username": "admin", "ipmi_password": "******"},
+                "properties": {"cpus": "32", "memory_mb": "262144", "local_gb": "4462", "availabilityZone": "bm1", "cpu_arch": "x86_64", "password": "ipmi-secret-pw"}}));
+        }
+
+        // Quotas: usage is what each project's servers hold; one project has unlimited cores.
+        for (t, (id, _)) in tenants.iter().enumerate() {
+            let (cores, ram, count) = usage.get(&t).copied().unwrap_or_default();
+            f.all_limits.push(json!({"rate": [], "absolute": {"projectId": id,
+                "maxTotalCores": if t == 2 { -1 } else { 400 }, "totalCoresUsed": cores, "maxTotalRAMSize": 819_200, "totalRAMUsed": ram,
+                "maxTotalInstances": 200, "totalInstancesUsed": count, "maxTotalVolumeGigabytes": 10000, "totalGigabytesUsed": 500 * (t + 1),
+                "maxTotalVolumes": 100, "totalVolumesUsed": 2 + t, "maxTotalSnapshots": 100, "totalSnapshotsUsed": t, "maxTotalBackups": 100, "totalBackupsUsed": 0,
+                "maxTotalFloatingIps": 20, "totalFloatingIpsUsed": 3 + t, "maxNetworks": 10, "totalNetworksUsed": 2, "maxSubnets": 20, "totalSubnetsUsed": 4,
+                "maxLoadbalancers": 5, "totalLoadbalancersUsed": 1, "maxVpc": 5, "totalVpcUsed": 1,
+                "network_addresses": [{"cidr": "10.200.0.0/16", "ip_pools": [{"start_ip": "10.200.0.1", "end_ip": "10.200.255.254"}]}]}}));
+        }
+        f
+    }
+
+    /// The vendor document's examples, served as they are.
+    pub fn examples() -> Fleet {
+        let v = |text: &str| serde_json::from_str::<Value>(text).unwrap_or(Value::Null);
+        let key = |text: &str, k: &str| {
+            v(text)
+                .get(k)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let mut f = Fleet {
+            hypervisors: key(fixture!("hypervisors"), "hypervisors"),
+            aggregates: key(fixture!("aggregates"), "aggregates"),
+            storage_hosts: key(fixture!("os_hosts"), "services"),
+            compute_nodes: v(fixture!("computenode"))
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+            nodes: key(fixture!("baremetal_nodes"), "nodes"),
+            flavors: key(fixture!("flavors_detail"), "flavors"),
+            servers: key(fixture!("servers_detail"), "servers"),
+            all_limits: key(fixture!("all_limits"), "all_limits"),
+            projects: key(fixture!("projects"), "projects"),
+            ..Default::default()
+        };
+        f.hostpools
+            .insert(String::new(), key(fixture!("hostpool"), "hostpool"));
+        f.virt_clusters
+            .insert("host191".into(), v(fixture!("cas_clusters_hosts")));
+        f.cas_hosts.insert(
+            ("host191".into(), "1".into()),
+            v(fixture!("cas_host_detail")),
+        );
+        let gpus: Vec<String> = v(fixture!("instance_vgpu"))
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for s in &f.servers {
+            if let Some(id) = s["id"].as_str() {
+                f.gpus.insert(id.to_string(), gpus.clone());
+            }
+        }
+        f
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    by_path: Mutex<BTreeMap<String, u64>>,
+    tokens_issued: AtomicU64,
+    token_failures: AtomicU64,
+    unauthorized: AtomicU64,
+    missing_headers: AtomicU64,
+    throttled: AtomicU64,
+}
+
+/// A running CloudOS simulator's state.
+pub struct CloudosSim {
+    cfg: Mutex<CloudosSimConfig>,
+    fleet: Fleet,
+    tokens: Mutex<HashMap<String, Instant>>,
+    window: Option<SlidingWindow>,
+    faults: FaultState,
+    counters: Counters,
+}
+
+impl CloudosSim {
+    pub fn new(cfg: CloudosSimConfig) -> Arc<CloudosSim> {
+        let fleet = match cfg.dataset {
+            Dataset::Fleet => Fleet::generate(&cfg),
+            Dataset::Examples => Fleet::examples(),
+        };
+        Arc::new(CloudosSim {
+            window: cfg
+                .rate_limit_per_minute
+                .map(|n| SlidingWindow::new(n, Duration::from_secs(60))),
+            faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0xc10d),
+            fleet,
+            tokens: Mutex::new(HashMap::new()),
+            cfg: Mutex::new(cfg),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn fleet(&self) -> &Fleet {
+        &self.fleet
+    }
+
+    fn cfg(&self) -> CloudosSimConfig {
+        self.cfg.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route("/os/kinton/v1/v3/auth/tokens", post(token))
+            .route("/sim/stats", get(stats))
+            .route("/sim/faults", post(set_faults))
+            .route("/sim/expire-tokens", post(expire_tokens))
+            .route("/sim/credentials", post(set_credentials))
+            .fallback(data)
+            .with_state(Arc::clone(self))
+    }
+}
+
+/// The documented error body.
+fn error(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        Json(json!({"code": status.as_u16().to_string(), "msg": msg, "data": null, "total": 0})),
+    )
+        .into_response()
+}
+
+async fn token(State(sim): State<Arc<CloudosSim>>, body: Bytes) -> Response {
+    let cfg = sim.cfg();
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let user = &v["auth"]["identity"]["password"]["user"];
+    let ok = user["name"] == cfg.username.as_str()
+        && user["password"] == cfg.password.as_str()
+        && user["domain"]["name"] == cfg.domain.as_str()
+        && v["auth"]["scope"]["project"]["name"] == cfg.project.as_str();
+    if !ok {
+        sim.counters.token_failures.fetch_add(1, Ordering::Relaxed);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "The request you have made requires authentication.",
+        );
+    }
+    let id = format!("gAAAAcloudos{:020x}", sim.faults.random() >> 48);
+    sim.tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(id.clone(), Instant::now() + cfg.token_ttl);
+    sim.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
+    let expires = humantime::format_rfc3339_micros(SystemTime::now() + cfg.token_ttl).to_string();
+    let mut resp = (
+        StatusCode::CREATED,
+        Json(json!({"token": {"expires_at": expires, "methods": ["password"]}})),
+    )
+        .into_response();
+    if let Ok(h) = id.parse() {
+        resp.headers_mut().insert("x-subject-token", h);
+    }
+    resp
+}
+
+async fn stats(State(sim): State<Arc<CloudosSim>>) -> Json<Value> {
+    let c = &sim.counters;
+    Json(json!({
+        "calls": *c.by_path.lock().unwrap_or_else(|e| e.into_inner()),
+        "tokens_issued": c.tokens_issued.load(Ordering::Relaxed),
+        "token_failures": c.token_failures.load(Ordering::Relaxed),
+        "unauthorized": c.unauthorized.load(Ordering::Relaxed),
+        "missing_headers": c.missing_headers.load(Ordering::Relaxed),
+        "throttled": c.throttled.load(Ordering::Relaxed),
+        "max_in_window": sim.window.as_ref().map(SlidingWindow::max_in_window),
+    }))
+}
+
+async fn set_faults(State(sim): State<Arc<CloudosSim>>, Json(f): Json<Faults>) -> Response {
+    sim.faults.set(f);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn expire_tokens(State(sim): State<Arc<CloudosSim>>) -> Response {
+    for exp in sim
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values_mut()
+    {
+        *exp = Instant::now();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn set_credentials(State(sim): State<Arc<CloudosSim>>, Json(v): Json<Value>) -> Response {
+    if let Some(p) = v.get("password").and_then(Value::as_str) {
+        sim.cfg.lock().unwrap_or_else(|e| e.into_inner()).password = p.to_string();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Every gateway path: limit, token, headers, faults, then the data.
+async fn data(
+    State(sim): State<Arc<CloudosSim>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let cfg = sim.cfg();
+    let path = uri.path().to_string();
+    if let Some(w) = &sim.window {
+        if !w.admit() {
+            sim.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
+    }
+    *sim.counters
+        .by_path
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .entry(path.clone())
+        .or_insert(0) += 1;
+    let valid = sim
+        .tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(header(&headers, "x-auth-token"))
+        .is_some_and(|exp| *exp > Instant::now());
+    if !valid {
+        sim.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let fault = sim.faults.next().await;
+    match fault {
+        Fault::Error => return error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"),
+        Fault::Throttle => {
+            sim.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            return error(StatusCode::TOO_MANY_REQUESTS, "Too Many Requests");
+        }
+        _ => {}
+    }
+    let (status, body) = match route(&sim, &cfg, &path, &q, &headers) {
+        Ok(v) => (StatusCode::OK, v),
+        Err(r) => return r,
+    };
+    let bytes = fault.mangle(body.to_string().into_bytes());
+    (status, [("content-type", "application/json")], bytes).into_response()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+fn route(
+    sim: &CloudosSim,
+    cfg: &CloudosSimConfig,
+    path: &str,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Value, Response> {
+    let f = &sim.fleet;
+    let h = |name: &str| header(headers, name).to_string();
+    let missing = |what: &str| {
+        sim.counters.missing_headers.fetch_add(1, Ordering::Relaxed);
+        Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("missing or wrong header {what}"),
+        ))
+    };
+    if let Some(rest) = path.strip_prefix("/os/compute/v1/v2/") {
+        let (tenant, rest) = rest.split_once('/').unwrap_or((rest, ""));
+        if tenant != cfg.project_id {
+            return Err(error(StatusCode::NOT_FOUND, "tenant not found"));
+        }
+        let parts: Vec<&str> = rest.split('/').collect();
+        return match parts.as_slice() {
+            ["os-hypervisors", "detail"] => Ok(json!({"hypervisors": f.hypervisors})),
+            ["os-aggregates"] => Ok(json!({"aggregates": f.aggregates})),
+            ["os-hosts"] | ["os-services"] => match h("h3cloudos-core-target").as_str() {
+                "block_storage" => Ok(json!({"services": f.storage_hosts})),
+                "compute" => Ok(json!({"services": []})),
+                _ => missing("H3CloudOS-Core-Target"),
+            },
+            ["hostpool", name] => match f.hostpools.get(*name).or_else(|| f.hostpools.get("")) {
+                Some(p) => Ok(json!({"hostpool": p})),
+                None => Err(error(StatusCode::NOT_FOUND, "host not found")),
+            },
+            ["flavors", "detail"] => Ok(json!({"flavors": f.flavors})),
+            ["servers", "detail"] => {
+                // Nova keyset paging: the page after `marker`, `limit` long.
+                let limit: usize = q.get("limit").and_then(|v| v.parse().ok()).unwrap_or(1000);
+                let start = match q.get("marker") {
+                    Some(m) => match f.servers.iter().position(|s| s["id"] == m.as_str()) {
+                        Some(i) => i + 1,
+                        None => return Err(error(StatusCode::BAD_REQUEST, "marker not found")),
+                    },
+                    None => 0,
+                };
+                Ok(json!({"servers": f.servers.iter().skip(start).take(limit).collect::<Vec<_>>()}))
+            }
+            _ => Err(error(StatusCode::NOT_FOUND, "not found")),
+        };
+    }
+    if path == "/os/compute/v1/h3cloudos/computenode" {
+        return Ok(json!(f.compute_nodes));
+    }
+    if let Some(rest) = path.strip_prefix("/os/compute/v1/cloudos/") {
+        let parts: Vec<&str> = rest.split('/').collect();
+        return match parts.as_slice() {
+            [_kind, tenant, _, ..] if *tenant != cfg.project_id => {
+                Err(error(StatusCode::NOT_FOUND, "tenant not found"))
+            }
+            ["crm" | "vrm", _, node, "clusters-hosts"] => f
+                .virt_clusters
+                .get(*node)
+                .cloned()
+                .ok_or_else(|| error(StatusCode::NOT_FOUND, "compute node not found")),
+            ["crm", _, node, "hostDetail", id] => f
+                .cas_hosts
+                .get(&(node.to_string(), id.to_string()))
+                .cloned()
+                .ok_or_else(|| error(StatusCode::NOT_FOUND, "host not found")),
+            ["vrm", _, node, "clusters", id, "hosts", "detail"] => f
+                .vmware_hosts
+                .get(&(node.to_string(), id.to_string()))
+                .cloned()
+                .ok_or_else(|| error(StatusCode::NOT_FOUND, "cluster not found")),
+            _ => Err(error(StatusCode::NOT_FOUND, "not found")),
+        };
+    }
+    if let Some(id) = path.strip_prefix("/os/compute/v1/v1/resource/instance_vgpu/") {
+        return Ok(json!(f.gpus.get(id).cloned().unwrap_or_default()));
+    }
+    match path {
+        "/os/kinton/v1/v1/nodes/detail" => {
+            if h("h3cloudos-core-target") != "bare_metal"
+                || h("x-openstack-ironic-api-version")
+                    != crate::platforms::h3c_cloudos::api::IRONIC_VERSION
+            {
+                return missing(
+                    "H3CloudOS-Core-Target: bare_metal / X-OpenStack-Ironic-API-Version",
+                );
+            }
+            Ok(json!({"nodes": f.nodes}))
+        }
+        "/os/kinton/v1/keystone/all-limits" => Ok(json!({"all_limits": f.all_limits})),
+        "/os/kinton/v1/v3/projects" => {
+            Ok(json!({"links": {"self": "", "previous": "", "next": ""}, "projects": f.projects}))
+        }
+        _ => Err(error(StatusCode::NOT_FOUND, "not found")),
+    }
+}
