@@ -499,10 +499,15 @@ async fn data(
     }
     let (status, body) = match route(&sim, &cfg, &path, &q, &headers) {
         Ok(v) => (StatusCode::OK, v),
-        Err(r) => return r,
+        Err((status, msg)) => return error(status, &msg),
     };
     let bytes = fault.mangle(body.to_string().into_bytes());
     (status, [("content-type", "application/json")], bytes).into_response()
+}
+
+/// An error answer of `route`: the status and the documented body's message.
+fn fail(status: StatusCode, msg: &str) -> (StatusCode, String) {
+    (status, msg.to_string())
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
@@ -518,12 +523,12 @@ fn route(
     path: &str,
     q: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> Result<Value, Response> {
+) -> Result<Value, (StatusCode, String)> {
     let f = &sim.fleet;
     let h = |name: &str| header(headers, name).to_string();
     let missing = |what: &str| {
         sim.counters.missing_headers.fetch_add(1, Ordering::Relaxed);
-        Err(error(
+        Err(fail(
             StatusCode::BAD_REQUEST,
             &format!("missing or wrong header {what}"),
         ))
@@ -531,7 +536,7 @@ fn route(
     if let Some(rest) = path.strip_prefix("/os/compute/v1/v2/") {
         let (tenant, rest) = rest.split_once('/').unwrap_or((rest, ""));
         if tenant != cfg.project_id {
-            return Err(error(StatusCode::NOT_FOUND, "tenant not found"));
+            return Err(fail(StatusCode::NOT_FOUND, "tenant not found"));
         }
         let parts: Vec<&str> = rest.split('/').collect();
         return match parts.as_slice() {
@@ -544,7 +549,7 @@ fn route(
             },
             ["hostpool", name] => match f.hostpools.get(*name).or_else(|| f.hostpools.get("")) {
                 Some(p) => Ok(json!({"hostpool": p})),
-                None => Err(error(StatusCode::NOT_FOUND, "host not found")),
+                None => Err(fail(StatusCode::NOT_FOUND, "host not found")),
             },
             ["flavors", "detail"] => Ok(json!({"flavors": f.flavors})),
             ["servers", "detail"] => {
@@ -553,13 +558,13 @@ fn route(
                 let start = match q.get("marker") {
                     Some(m) => match f.servers.iter().position(|s| s["id"] == m.as_str()) {
                         Some(i) => i + 1,
-                        None => return Err(error(StatusCode::BAD_REQUEST, "marker not found")),
+                        None => return Err(fail(StatusCode::BAD_REQUEST, "marker not found")),
                     },
                     None => 0,
                 };
                 Ok(json!({"servers": f.servers.iter().skip(start).take(limit).collect::<Vec<_>>()}))
             }
-            _ => Err(error(StatusCode::NOT_FOUND, "not found")),
+            _ => Err(fail(StatusCode::NOT_FOUND, "not found")),
         };
     }
     if path == "/os/compute/v1/h3cloudos/computenode" {
@@ -569,24 +574,24 @@ fn route(
         let parts: Vec<&str> = rest.split('/').collect();
         return match parts.as_slice() {
             [_kind, tenant, _, ..] if *tenant != cfg.project_id => {
-                Err(error(StatusCode::NOT_FOUND, "tenant not found"))
+                Err(fail(StatusCode::NOT_FOUND, "tenant not found"))
             }
             ["crm" | "vrm", _, node, "clusters-hosts"] => f
                 .virt_clusters
                 .get(*node)
                 .cloned()
-                .ok_or_else(|| error(StatusCode::NOT_FOUND, "compute node not found")),
+                .ok_or_else(|| fail(StatusCode::NOT_FOUND, "compute node not found")),
             ["crm", _, node, "hostDetail", id] => f
                 .cas_hosts
                 .get(&(node.to_string(), id.to_string()))
                 .cloned()
-                .ok_or_else(|| error(StatusCode::NOT_FOUND, "host not found")),
+                .ok_or_else(|| fail(StatusCode::NOT_FOUND, "host not found")),
             ["vrm", _, node, "clusters", id, "hosts", "detail"] => f
                 .vmware_hosts
                 .get(&(node.to_string(), id.to_string()))
                 .cloned()
-                .ok_or_else(|| error(StatusCode::NOT_FOUND, "cluster not found")),
-            _ => Err(error(StatusCode::NOT_FOUND, "not found")),
+                .ok_or_else(|| fail(StatusCode::NOT_FOUND, "cluster not found")),
+            _ => Err(fail(StatusCode::NOT_FOUND, "not found")),
         };
     }
     if let Some(id) = path.strip_prefix("/os/compute/v1/v1/resource/instance_vgpu/") {
@@ -608,6 +613,6 @@ fn route(
         "/os/kinton/v1/v3/projects" => {
             Ok(json!({"links": {"self": "", "previous": "", "next": ""}, "projects": f.projects}))
         }
-        _ => Err(error(StatusCode::NOT_FOUND, "not found")),
+        _ => Err(fail(StatusCode::NOT_FOUND, "not found")),
     }
 }
