@@ -1,0 +1,611 @@
+//! Every capacity-bearing example response of the H3C CloudOS document (spec §2, repaired where
+//! the extraction says) → the normalised series: values in base units, and labels.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use headroom::catalog::{self, MetricDef};
+use headroom::collect::Batch;
+use headroom::platforms::h3c_cloudos::api::{self, *};
+use headroom::platforms::h3c_cloudos::collect::*;
+use serde_json::Value;
+
+const MIB: f64 = 1_048_576.0;
+const GIB: f64 = 1_073_741_824.0;
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/h3c_cloudos/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn items<T: serde::de::DeserializeOwned>(name: &str, key: &str) -> Vec<T> {
+    let list = api::list(&fixture(name), key);
+    let n = list.len();
+    let (parsed, dropped) = api::parse_items::<T>(name, list);
+    assert_eq!(
+        (parsed.len(), dropped),
+        (n, 0),
+        "{name}: every record parses"
+    );
+    assert!(n > 0, "{name}: the fixture has records under `{key}`");
+    parsed
+}
+
+fn value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut want: Vec<(&str, &str)> = labels.to_vec();
+    want.sort();
+    batch.samples().iter().find_map(|s| {
+        let mut got: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        got.sort();
+        (s.def.name == def.name && got == want).then_some(s.value)
+    })
+}
+
+fn assert_value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)], expected: f64) {
+    let got = value(batch, def, labels).unwrap_or_else(|| {
+        let have: Vec<String> = batch
+            .samples()
+            .iter()
+            .filter(|s| s.def.name == def.name)
+            .map(|s| format!("{:?}", s.labels))
+            .collect();
+        panic!("no {} {labels:?}; have:\n{}", def.name, have.join("\n"))
+    });
+    assert!(
+        (got - expected).abs() <= expected.abs() * 1e-12,
+        "{} {labels:?}: {got} != {expected}",
+        def.name
+    );
+}
+
+#[test]
+fn hypervisors_per_host_and_per_az() {
+    let hvs: Vec<Hypervisor> = items("hypervisors", "hypervisors");
+    // The aggregate example names another host: map this one to an AZ to see the sums.
+    let azs = BTreeMap::from([("compcas2tthx42erc".to_string(), "louis".to_string())]);
+    let mut b = Batch::new();
+    normalise_hypervisors(&hvs, &azs, &mut b);
+    let h = |r: &'static str, u: &'static str| {
+        [
+            ("host", "cvknode-yanhao"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "louis"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &h("vcpu", "cores"),
+        16.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_ALLOCATED,
+        &h("vcpu", "cores"),
+        6.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &h("memory", "bytes"),
+        257342.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_ALLOCATED,
+        &h("memory", "bytes"),
+        12800.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_FREE,
+        &h("memory", "bytes"),
+        244542.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &h("disk", "bytes"),
+        3375.0 * GIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_ALLOCATED,
+        &h("disk", "bytes"),
+        240.0 * GIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_FREE,
+        &h("disk", "bytes"),
+        3135.0 * GIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_ALLOCATED,
+        &h("instances", "count"),
+        6.0,
+    );
+    assert_eq!(
+        value(&b, &catalog::HOST_RESOURCE_FREE, &h("vcpu", "cores")),
+        None,
+        "Nova reports no free vCPUs"
+    );
+    let z = |r: &'static str, u: &'static str| {
+        [
+            ("service", "ecs"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "louis"),
+        ]
+    };
+    assert_value(&b, &catalog::RESOURCE_CAPACITY, &z("vcpu", "cores"), 16.0);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &z("memory", "bytes"),
+        12800.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_FREE,
+        &z("disk", "bytes"),
+        3135.0 * GIB,
+    );
+    assert_value(
+        &b,
+        &catalog::HOSTS,
+        &[("state", "up"), ("az", "louis")],
+        1.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_INFO,
+        &[
+            ("host", "cvknode-yanhao"),
+            ("host_id", "2"),
+            ("state", "up"),
+            ("az", "louis"),
+            ("address", "10.101.37.23"),
+            ("device_type", "QEMU"),
+        ],
+        1.0,
+    );
+}
+
+#[test]
+fn aggregates_map_compute_hosts_to_azs() {
+    let aggregates: Vec<Aggregate> = items("aggregates", "aggregates");
+    assert_eq!(
+        host_azs(&aggregates),
+        BTreeMap::from([("compcas31qzy7d3rc".to_string(), "louis".to_string())])
+    );
+}
+
+#[test]
+fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
+    let pools: Vec<HostPool> = items("hostpool", "hostpool");
+    let mut b = Batch::new();
+    let mut seen = BTreeSet::new();
+    normalise_storage_pools(&pools, &mut seen, &mut b);
+    let shared = [
+        ("service", "datastore"),
+        ("resource", "storage"),
+        ("unit", "bytes"),
+        ("datastore", "iscsishared"),
+        ("storage_type", "fs"),
+        ("pool", "hostpool01"),
+        ("cluster", "cluster1-R3830G5"),
+    ];
+    assert_value(&b, &catalog::RESOURCE_CAPACITY, &shared, 10485760.0 * MIB);
+    assert_value(&b, &catalog::RESOURCE_FREE, &shared, 4045126.0 * MIB);
+    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &shared, 23861978.0 * MIB);
+    let local = [
+        ("service", "datastore"),
+        ("resource", "storage"),
+        ("unit", "bytes"),
+        ("datastore", "isopool@cvknode30.7"),
+        ("storage_type", "dir"),
+        ("pool", "hostpool01"),
+        ("cluster", "cluster1-R3830G5"),
+    ];
+    assert_value(&b, &catalog::RESOURCE_CAPACITY, &local, 1220146.0 * MIB);
+    // The same answer for a second node of the cluster: the shared pool is not counted again,
+    // the node's own pool is.
+    let mut second = fixture("hostpool");
+    second["hostpool"][0]["nodename"] = Value::from("cvknode30.8(CVM10.125.30.252)");
+    let (more, _) = api::parse_items::<HostPool>("t", api::list(&second, "hostpool"));
+    let before = b.len();
+    normalise_storage_pools(&more, &mut seen, &mut b);
+    assert_eq!(b.len() - before, 3, "only the second node's own pool");
+    let shared_rows = b
+        .samples()
+        .iter()
+        .filter(|s| {
+            s.def.name == catalog::RESOURCE_CAPACITY.name
+                && s.labels
+                    .iter()
+                    .any(|(k, v)| *k == "datastore" && v == "iscsishared")
+        })
+        .count();
+    assert_eq!(shared_rows, 1);
+}
+
+#[test]
+fn cas_host_topology_and_utilisation() {
+    let h: CasHost =
+        serde_json::from_value(fixture("cas_host_detail")).unwrap_or_else(|e| panic!("{e}"));
+    let mut b = Batch::new();
+    normalise_cas_host("cluster1", &h, &mut b);
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("host", "cvknode191"),
+            ("resource", r),
+            ("unit", u),
+            ("cluster", "cluster1"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu", "cores"),
+        8.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu_threads", "count"),
+        16.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu_sockets", "count"),
+        2.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu", "hertz"),
+        16.0 * 2856.0 * 1e6,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        &l("cpu", "ratio"),
+        0.4807,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        &l("memory", "ratio"),
+        0.5219,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        &l("disk", "ratio"),
+        0.59,
+    );
+}
+
+#[test]
+fn vmware_host_topology_and_utilisation() {
+    let hosts: Vec<VmwareHost> = items("vmware_hosts_detail", "hosts");
+    let mut b = Batch::new();
+    normalise_vmware_host("cloudos", &hosts[0], &mut b);
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("host", "172.25.17.18"),
+            ("resource", r),
+            ("unit", u),
+            ("cluster", "cloudos"),
+        ]
+    };
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu", "cores"),
+        4.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu_threads", "count"),
+        40.0,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("cpu", "hertz"),
+        4.0 * 2569.0 * 1e6,
+    );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        &l("memory", "ratio"),
+        0.5219,
+    );
+    assert!(
+        b.samples()
+            .iter()
+            .all(|s| !s.labels.iter().any(|(_, v)| v.contains("1449"))),
+        "overallCpuUsage is not exported"
+    );
+}
+
+#[test]
+fn bare_metal_counts_and_allocated_capacity() {
+    let nodes: Vec<Node> = items("baremetal_nodes", "nodes");
+    let mut b = Batch::new();
+    normalise_bare_metal(&nodes, &mut b);
+    assert_value(
+        &b,
+        &catalog::HOSTS,
+        &[
+            ("state", "active"),
+            ("device_type", "bare_metal"),
+            ("az", "iron1"),
+            ("maintenance", "false"),
+        ],
+        1.0,
+    );
+    let l = |r: &'static str, u: &'static str| {
+        [
+            ("service", "bms"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "iron1"),
+        ]
+    };
+    assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("cpu", "cores"), 16.0);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &l("memory", "bytes"),
+        262144.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::RESOURCE_CAPACITY,
+        &l("disk", "bytes"),
+        4462.0 * GIB,
+    );
+    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &l("nodes", "count"), 1.0);
+    assert_eq!(
+        value(&b, &catalog::RESOURCE_FREE, &l("nodes", "count")),
+        None,
+        "the only node is in use"
+    );
+    // The node's IPMI password in `properties` is never read.
+    assert!(b
+        .samples()
+        .iter()
+        .all(|s| s.labels.iter().all(|(_, v)| v != "admin")));
+}
+
+#[test]
+fn project_quotas_with_units_unlimited_and_unknown_keys() {
+    let limits: Vec<ProjectLimits> = items("all_limits", "all_limits");
+    let tenants = BTreeMap::from([(
+        "9052ae85792143ff955c35c52e8e41bd".to_string(),
+        "admin".to_string(),
+    )]);
+    let mut b = Batch::new();
+    normalise_quotas(&limits, &tenants, &mut b);
+    let q = |r: &'static str, u: &'static str, s: &'static str| {
+        [
+            ("tenant", "admin"),
+            ("resource", r),
+            ("unit", u),
+            ("service", s),
+        ]
+    };
+    assert_value(&b, &catalog::QUOTA_LIMIT, &q("vcpu", "cores", "ecs"), 100.0);
+    assert_value(&b, &catalog::QUOTA_USED, &q("vcpu", "cores", "ecs"), 5.0);
+    assert_value(
+        &b,
+        &catalog::QUOTA_LIMIT,
+        &q("memory", "bytes", "ecs"),
+        100.0 * MIB,
+    );
+    assert_value(
+        &b,
+        &catalog::QUOTA_USED,
+        &q("storage", "bytes", "evs"),
+        500.0 * GIB,
+    );
+    assert_value(&b, &catalog::QUOTA_LIMIT, &q("eip", "count", "eip"), 100.0);
+    assert_value(&b, &catalog::QUOTA_USED, &q("eip", "count", "eip"), 2.0);
+    assert_value(
+        &b,
+        &catalog::QUOTA_USED,
+        &q("record_sets", "count", "dns"),
+        2.0,
+    );
+    // 19 documented pairs in the example, each a limit and a usage.
+    assert_eq!(b.len(), 19 * 2);
+
+    let mut raw = fixture("all_limits");
+    raw["all_limits"][0]["absolute"]["maxTotalCores"] = Value::from(-1);
+    raw["all_limits"][0]["absolute"]["maxWidgets"] = Value::from(7);
+    raw["all_limits"][0]["absolute"]["totalWidgetsUsed"] = Value::from(3);
+    let (limits, _) = api::parse_items::<ProjectLimits>("t", api::list(&raw, "all_limits"));
+    let mut b = Batch::new();
+    normalise_quotas(&limits, &tenants, &mut b);
+    assert_eq!(
+        value(&b, &catalog::QUOTA_LIMIT, &q("vcpu", "cores", "ecs")),
+        None,
+        "-1 is unlimited"
+    );
+    assert_value(&b, &catalog::QUOTA_USED, &q("vcpu", "cores", "ecs"), 5.0);
+    assert_value(
+        &b,
+        &catalog::QUOTA_LIMIT,
+        &[
+            ("tenant", "admin"),
+            ("resource", "widgets"),
+            ("unit", "count"),
+        ],
+        7.0,
+    );
+    assert_value(
+        &b,
+        &catalog::QUOTA_USED,
+        &[
+            ("tenant", "admin"),
+            ("resource", "widgets"),
+            ("unit", "count"),
+        ],
+        3.0,
+    );
+}
+
+#[test]
+fn usage_only_quota_answers_give_usage_only() {
+    let limits: Vec<ProjectLimits> = items("all_limits_usage_only", "all_limits");
+    let mut b = Batch::new();
+    normalise_quotas(&limits, &BTreeMap::new(), &mut b);
+    assert_eq!(
+        b.samples()
+            .iter()
+            .filter(|s| s.def.name == catalog::QUOTA_LIMIT.name)
+            .count(),
+        0
+    );
+    assert_value(
+        &b,
+        &catalog::QUOTA_USED,
+        &[
+            ("tenant", "eb80bac0ea3c456285e0bd74e79236ea"),
+            ("resource", "instances"),
+            ("unit", "count"),
+            ("service", "ecs"),
+        ],
+        0.0,
+    );
+    assert_eq!(b.len(), 6);
+}
+
+#[test]
+fn servers_per_az_flavor_and_tenant() {
+    let servers: Vec<Server> = items("servers_detail", "servers");
+    let flavors = BTreeMap::from([(
+        "1304e367-70ca-42eb-bbff-4b95ba35478c".to_string(),
+        "HP_4*16*60".to_string(),
+    )]);
+    let mut b = Batch::new();
+    normalise_servers(&servers, &flavors, &BTreeMap::new(), &mut b);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &[
+            ("service", "ecs"),
+            ("resource", "instances"),
+            ("unit", "count"),
+            ("az", "cas"),
+            ("flavor", "HP_4*16*60"),
+        ],
+        1.0,
+    );
+    assert_value(
+        &b,
+        &catalog::TENANT_RESOURCES,
+        &[
+            ("tenant", "deddf9c0c4314a80b8495641b7eecdcd"),
+            ("service", "ecs"),
+            ("az", "cas"),
+            ("flavor", "HP_4*16*60"),
+        ],
+        1.0,
+    );
+}
+
+#[test]
+fn flavors_parse_numbers_sent_as_strings_and_give_free_slots() {
+    let flavors: Vec<Flavor> = items("flavors_detail", "flavors");
+    assert_eq!(
+        (
+            flavors[0].vcpus.get(),
+            flavors[0].ram.get(),
+            flavors[0].disk.get()
+        ),
+        (Some(4.0), Some(16384.0), Some(60.0))
+    );
+    let hvs: Vec<Hypervisor> = items("hypervisors", "hypervisors");
+    let azs = BTreeMap::from([("compcas2tthx42erc".to_string(), "louis".to_string())]);
+    let one = Ratios {
+        cpu: 1.0,
+        ram: 1.0,
+        disk: 1.0,
+    };
+    let mut b = Batch::new();
+    normalise_flavor_slots(&flavors, &hvs, &azs, one, &mut b);
+    // (16 - 6) / 4 vCPUs = 2 (memory would allow 14, disk 52).
+    assert_value(
+        &b,
+        &catalog::FLAVOR_FREE_SLOTS,
+        &[("flavor", "HP_4*16*60"), ("az", "louis")],
+        2.0,
+    );
+    let mut b = Batch::new();
+    normalise_flavor_slots(&flavors, &hvs, &azs, Ratios { cpu: 4.0, ..one }, &mut b);
+    // (64 - 6) / 4 = 14.5 → 14; memory allows 14 too.
+    assert_value(
+        &b,
+        &catalog::FLAVOR_FREE_SLOTS,
+        &[("flavor", "HP_4*16*60"), ("az", "louis")],
+        14.0,
+    );
+}
+
+#[test]
+fn gpu_devices_counted_per_az_flavor_and_host() {
+    let devices: Vec<String> = serde_json::from_value(fixture("instance_vgpu")).unwrap_or_default();
+    assert_eq!(devices.len(), 2);
+    let servers: Vec<Server> = items("servers_detail", "servers");
+    let mut b = Batch::new();
+    normalise_gpus(&[(&servers[0], "g.gpu".to_string(), devices.len())], &mut b);
+    assert_value(
+        &b,
+        &catalog::RESOURCE_ALLOCATED,
+        &[
+            ("service", "ecs"),
+            ("resource", "gpu"),
+            ("unit", "count"),
+            ("az", "cas"),
+            ("flavor", "g.gpu"),
+        ],
+        2.0,
+    );
+    // The example's hypervisor name is null: the compute host stands in.
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_ALLOCATED,
+        &[
+            ("host", "compcas5mbw87y2rc"),
+            ("resource", "gpu"),
+            ("unit", "count"),
+            ("az", "cas"),
+        ],
+        2.0,
+    );
+}
+
+#[test]
+fn compute_nodes_are_read_without_their_credentials() {
+    let nodes: Vec<ComputeNode> = items("computenode", "computenodes");
+    assert_eq!(nodes[0].host_name.as_str(), "host191");
+    assert_eq!(nodes[0].vm_type.get(), Some(2.0));
+    let kept = format!("{nodes:?}");
+    for secret in ["rabbit://", "cloudos", "username"] {
+        assert!(
+            !kept.contains(secret),
+            "only the fields read are kept: {kept}"
+        );
+    }
+}
