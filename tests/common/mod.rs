@@ -295,3 +295,25 @@ pub async fn assert_each_fault_keeps_then_drops<F, Fut>(
         (1, 1, 2, 1)
     );
 }
+
+pub async fn cloudos_sim(
+    cfg: headroom::sim::h3c_cloudos::CloudosSimConfig,
+) -> (SocketAddr, Arc<headroom::sim::h3c_cloudos::CloudosSim>) {
+    let (addr, sim, _handle) = headroom::cli::start_cloudos_simulator(
+        cfg,
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    (addr, sim)
+}
+
+/// One CloudOS target against the simulator; `extra` is appended inside the target.
+pub fn cloudos_target(name: &str, sim: SocketAddr, password: &str, extra: &str) -> String {
+    let d = headroom::sim::h3c_cloudos::CloudosSimConfig::default();
+    format!(
+        "  - name: {name}\n    platform: h3c_cloudos\n    endpoint: http://{sim}\n    auth:\n      username: {}\n      password: {password}\n      project_id: {}\n{extra}\n",
+        d.username, d.project_id
+    )
+}

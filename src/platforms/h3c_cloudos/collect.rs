@@ -170,6 +170,10 @@ pub fn normalise_hypervisors(
             ),
         ] {
             batch.push_num(def, &l(resource, unit), num, scale);
+            // Instances per AZ come from the server list, per flavor (one level only).
+            if resource == "instances" {
+                continue;
+            }
             if let Some(v) = num.get() {
                 *sums
                     .entry((az.to_string(), family, resource, unit))

@@ -1,0 +1,417 @@
+//! H3C CloudOS end to end over real HTTP against the simulator: a full poll whose numbers agree
+//! with the simulated fleet, the special headers, shared storage pools counted once, marker
+//! paging, token renewal, wrong credentials, and every injected fault.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use common::*;
+use headroom::collect::ErrorReason;
+use headroom::schedule::{one_shot_tasks, PollTask};
+use headroom::sim::h3c_cloudos::CloudosSimConfig;
+use headroom::store::Store;
+use headroom::telemetry::SelfMetrics;
+
+const ALL: &[&str] = &[
+    "hypervisors",
+    "storage_pools",
+    "virtualization_hosts",
+    "bare_metal",
+    "quotas",
+    "servers",
+    "flavor_slots",
+    "gpus",
+];
+
+fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
+    let store = Arc::new(Store::new());
+    let metrics = Arc::new(SelfMetrics::new());
+    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
+    (store, metrics, t)
+}
+
+fn only(collectors: &[&str]) -> String {
+    let mut s = String::from("    budgets: {api: 6000}\n    collectors:\n");
+    for c in ALL {
+        s.push_str(&format!(
+            "      {c}: {{enabled: {}}}\n",
+            collectors.contains(c)
+        ));
+    }
+    s
+}
+
+fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .filter(|l| {
+            want.iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn stats(sim: std::net::SocketAddr) -> serde_json::Value {
+    sim_stats(sim).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
+    let (sim, state) = cloudos_sim(CloudosSimConfig::default()).await;
+    let cfg = config(
+        "  interval: 300s",
+        &[cloudos_target("cos", sim, "demo-password", &only(ALL))],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    promtool_check_metrics(body.as_bytes());
+    assert_labels_in_catalogue(&body);
+    assert!(
+        !body.contains("cas-secret-pw")
+            && !body.contains("vc-secret-pw")
+            && !body.contains("ipmi-secret-pw"),
+        "no credential from a response body"
+    );
+    for line in body
+        .lines()
+        .filter(|l| l.starts_with("headroom_collector_dropped_values{"))
+    {
+        assert!(line.ends_with(" 0"), "{line}");
+    }
+    let fleet = state.fleet();
+    // vCPUs allocated per AZ = the flavors of the servers there.
+    let flavors: BTreeMap<String, f64> = fleet
+        .flavors
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap_or("").to_string(),
+                f["vcpus"]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0),
+            )
+        })
+        .collect();
+    for az in ["az1", "az2"] {
+        let want: f64 = fleet
+            .servers
+            .iter()
+            .filter(|s| s["OS-EXT-AZ:availability_zone"] == az)
+            .map(|s| flavors[s["flavor"]["id"].as_str().unwrap_or("")])
+            .sum();
+        let got = sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("service", "ecs"), ("resource", "vcpu"), ("az", az)],
+        );
+        assert!(want > 0.0 && got == want, "{az}: {got} vs {want}");
+        let instances = sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("service", "ecs"), ("resource", "instances"), ("az", az)],
+        );
+        let count = fleet
+            .servers
+            .iter()
+            .filter(|s| s["OS-EXT-AZ:availability_zone"] == az)
+            .count() as f64;
+        assert_eq!(instances, count, "{az}: instances by flavor");
+    }
+    // Quota usage = the projects' servers.
+    let cores_used = sum_where(&body, "headroom_quota_used", &[("resource", "vcpu")]);
+    let all_vcpus: f64 = fleet
+        .servers
+        .iter()
+        .map(|s| flavors[s["flavor"]["id"].as_str().unwrap_or("")])
+        .sum();
+    assert_eq!(cores_used, all_vcpus);
+    // One project has unlimited cores: two limit series for three projects.
+    assert_eq!(
+        body.lines()
+            .filter(|l| l.starts_with("headroom_quota_limit{") && l.contains("resource=\"vcpu\""))
+            .count(),
+        2
+    );
+    // Shared pools once per cluster, local pools once per node.
+    for az in 1..=2 {
+        let shared: Vec<&serde_json::Value> =
+            fleet.hostpools[&format!("cinder-az{az}")].iter().collect();
+        let want_shared = shared[0]["storagePools"][0]["totalSize"]
+            .as_f64()
+            .unwrap_or(0.0)
+            * 1_048_576.0;
+        let got_shared = sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[
+                ("datastore", "iscsishared"),
+                ("cluster", &format!("cluster-{az}")),
+            ],
+        );
+        assert_eq!(
+            got_shared, want_shared,
+            "cluster-{az}: the shared pool counted once"
+        );
+        let locals = body
+            .lines()
+            .filter(|l| {
+                l.starts_with("headroom_resource_capacity{")
+                    && l.contains(&format!("cluster=\"cluster-{az}\""))
+                    && l.contains("datastore=\"local@")
+            })
+            .count();
+        assert_eq!(locals, shared.len(), "one local pool per node");
+    }
+    // Bare metal: 6 nodes, 2 of them available outside maintenance.
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[("service", "bms"), ("resource", "nodes")]
+        ),
+        6.0
+    );
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_free",
+            &[("service", "bms"), ("resource", "nodes")]
+        ),
+        2.0
+    );
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("service", "bms"), ("resource", "nodes")]
+        ),
+        1.0
+    );
+    // GPUs: the devices of the GPU flavor's servers.
+    let gpus: f64 = fleet.gpus.values().map(|d| d.len() as f64).sum();
+    assert!(gpus > 0.0);
+    assert_eq!(
+        sum_where(&body, "headroom_resource_allocated", &[("resource", "gpu")]),
+        gpus
+    );
+    // Free slots exist for every flavor and AZ.
+    assert_eq!(
+        body.lines()
+            .filter(|l| l.starts_with("headroom_flavor_free_slots{"))
+            .count(),
+        4 * 2
+    );
+    // CAS and VMware hosts: one utilisation series per resource and host.
+    assert!(body.contains(r#"headroom_host_resource_utilization_ratio{platform="h3c_cloudos",target="cos",host="esx-01",resource="cpu",unit="ratio",cluster="vmw-cluster"} 0.315"#), "VMware host");
+    assert!(
+        body.contains(
+            r#"host="cvknode1",resource="cpu",unit="hertz",cluster="cluster-1"} 128000000000"#
+        ),
+        "CAS host: 64 × 2000 MHz"
+    );
+    let s = stats(sim).await;
+    assert_eq!(s["missing_headers"], 0, "the special headers are sent: {s}");
+    assert_eq!(s["tokens_issued"], 1, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_are_read_across_marker_pages() {
+    let (sim, state) = cloudos_sim(CloudosSimConfig {
+        servers: 95,
+        ..Default::default()
+    })
+    .await;
+    let extra = format!("    cloudos: {{page_size: 10}}\n{}", only(&["servers"]));
+    let cfg = config(
+        "  interval: 300s",
+        &[cloudos_target("cos", sim, "demo-password", &extra)],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("resource", "instances")]
+        ),
+        state.fleet().servers.len() as f64
+    );
+    let s = stats(sim).await;
+    let path = format!(
+        "/os/compute/v1/v2/{}/servers/detail",
+        CloudosSimConfig::default().project_id
+    );
+    assert_eq!(s["calls"][&path], 10, "95 servers in pages of 10: {s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_special_headers_are_required_and_sent() {
+    let (sim, _) = cloudos_sim(CloudosSimConfig::default()).await;
+    // A request without them gets the documented error body.
+    let token = http()
+        .post(format!("http://{sim}/os/kinton/v1/v3/auth/tokens"))
+        .body(r#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"admin","password":"demo-password","domain":{"name":"Default"}}}},"scope":{"project":{"name":"admin"}}}}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let token = token
+        .headers()
+        .get("x-subject-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bare = http()
+        .get(format!("http://{sim}/os/kinton/v1/v1/nodes/detail"))
+        .header("x-auth-token", &token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bare.status(), 400);
+    let body: serde_json::Value = serde_json::from_str(&bare.text().await.unwrap_or_default()).unwrap_or_default();
+    assert_eq!(
+        (body["data"].is_null(), body["total"].as_u64()),
+        (true, Some(0)),
+        "{body}"
+    );
+    // The collectors send them.
+    let cfg = config(
+        "  interval: 300s",
+        &[cloudos_target(
+            "cos",
+            sim,
+            "demo-password",
+            &only(&["bare_metal", "storage_pools"]),
+        )],
+    );
+    let (_s, _m, tasks) = tasks(&cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    assert_eq!(
+        stats(sim).await["missing_headers"],
+        1,
+        "only the bare request above"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_renewed_once_and_a_wrong_password_is_auth() {
+    let (sim, _) = cloudos_sim(CloudosSimConfig::default()).await;
+    let cfg = config(
+        "  interval: 300s",
+        &[
+            cloudos_target("good", sim, "demo-password", &only(&["quotas"])),
+            cloudos_target("bad", sim, "nope", &only(&["quotas"])),
+        ],
+    );
+    let (_s, metrics, tasks) = tasks(&cfg);
+    for t in &tasks {
+        let r = t.poll_once().await;
+        match t.target.as_str() {
+            "good" => assert!(r.is_ok(), "{r:?}"),
+            _ => {
+                let e = r
+                    .err()
+                    .unwrap_or_else(|| panic!("a wrong password must fail"));
+                assert_eq!(e.reason, ErrorReason::Auth, "{e}");
+                assert!(!e.message.contains("nope"), "{e}");
+            }
+        }
+    }
+    http()
+        .post(format!("http://{sim}/sim/expire-tokens"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let s = stats(sim).await;
+    assert_eq!(
+        (
+            s["tokens_issued"].as_u64(),
+            s["unauthorized"].as_u64(),
+            s["token_failures"].as_u64()
+        ),
+        (Some(2), Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(
+        SelfMetrics::counter_value(&metrics.token_refreshes, &["good", "success"]),
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
+    let (sim, _) = cloudos_sim(CloudosSimConfig::default()).await;
+    let extra = format!(
+        "    timeout: 1s\n    retries: 0\n    throttle_pause: 1s\n{}",
+        only(&["hypervisors"])
+    );
+    let cfg = config(
+        "  interval: 30s",
+        &[cloudos_target("cos", sim, "demo-password", &extra)],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    let line = r#"headroom_resource_capacity{platform="h3c_cloudos",target="cos",service="ecs",resource="vcpu""#;
+    assert_each_fault_keeps_then_drops(&tasks[0], &store, &metrics, line, |f| set_faults(sim, f))
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vendor_examples_served_over_http_give_the_documented_values() {
+    let (sim, _) = cloudos_sim(CloudosSimConfig {
+        dataset: headroom::sim::h3c_cloudos::Dataset::Examples,
+        ..Default::default()
+    })
+    .await;
+    // The example os-hosts lists only an internal service: name the storage host.
+    let extra = format!("    cloudos: {{storage_hosts: [cvknode30]}}\n{}", only(ALL));
+    let cfg = config(
+        "  interval: 300s",
+        &[cloudos_target("cos", sim, "demo-password", &extra)],
+    );
+    let (store, metrics, tasks) = tasks(&cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    let body =
+        String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
+    promtool_check_metrics(body.as_bytes());
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_host_resource_capacity",
+            &[("host", "cvknode-yanhao"), ("resource", "vcpu")]
+        ),
+        16.0
+    );
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_capacity",
+            &[("datastore", "iscsishared")]
+        ),
+        10485760.0 * 1_048_576.0
+    );
+    assert!(
+        !body.contains("\"cloudos\"") && !body.contains("rabbit"),
+        "no credential of the computenode example"
+    );
+}
