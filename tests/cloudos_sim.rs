@@ -280,7 +280,8 @@ async fn the_special_headers_are_required_and_sent() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(bare.status(), 400);
-    let body: serde_json::Value = serde_json::from_str(&bare.text().await.unwrap_or_default()).unwrap_or_default();
+    let body: serde_json::Value =
+        serde_json::from_str(&bare.text().await.unwrap_or_default()).unwrap_or_default();
     assert_eq!(
         (body["data"].is_null(), body["total"].as_u64()),
         (true, Some(0)),

@@ -98,6 +98,7 @@ fn check_config_exits_1_and_prints_each_problem() {
         .env("HCSO_APPCODE", "c")
         .env("SCP_ACCESS_KEY", "ak")
         .env("SCP_SECRET_KEY", "sk")
+        .env("CLOUDOS_PASSWORD", "pw")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
@@ -117,6 +118,7 @@ fn collectors_that_cannot_fit_their_budget_are_warned_about() {
         &[
             headroom::cli::esm_demo_target(sim),
             headroom::cli::scp_demo_target(sim, &ca),
+            headroom::cli::cloudos_demo_target(sim),
         ],
         "127.0.0.1:9740".parse().unwrap_or_else(|e| panic!("{e}")),
         std::time::Duration::from_secs(30),

@@ -195,3 +195,25 @@ fn once_at_trace(name: &str, config: &str) -> (Option<i32>, String) {
     );
     (out.status.code(), all)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudos_secrets_never_reach_the_log_or_the_output() {
+    // The compute node and bare-metal answers carry management passwords; tokens are secrets.
+    let (sim, _) = common::cloudos_sim(Default::default()).await;
+    let good = common::cloudos_target("good", sim, "demo-password", "    budgets: {api: 6000}\n");
+    let bad = common::cloudos_target("bad", sim, "Sup3r-Secret-Pw", "    budgets: {api: 6000}\n");
+    let (code, all) = once_at_trace("cloudos-secrets", &format!("targets:\n{good}{bad}"));
+    assert_eq!(code, Some(1), "the bad target must fail the run");
+    assert!(all.contains("target=\"good\""), "the good target ran");
+    for secret in [
+        "Sup3r-Secret-Pw",
+        "demo-password",
+        "gAAAAcloudos",
+        "cas-secret-pw",
+        "vc-secret-pw",
+        "ipmi-secret-pw",
+        "rabbit://",
+    ] {
+        assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
+    }
+}
