@@ -330,6 +330,12 @@ fn vmware_host_topology_and_utilisation() {
         &l("memory", "ratio"),
         0.5219,
     );
+    assert_value(
+        &b,
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("memory", "bytes"),
+        257331.0 * MIB,
+    );
     assert!(
         b.samples()
             .iter()

@@ -17,8 +17,9 @@
 //!   sockets × cores per socket; `cpuRate`/`memRate`/`diskRate` are percent. VMware hosts:
 //!   `numCpuCores` is the host's total cores and hertz = cores × `cpuMHz` (vSphere's
 //!   definition); `overallCpuUsage`/`overallMemoryUsage` are not exported (the document's
-//!   meaning contradicts its example, spec §6 item 32). Memory capacity comes from the
-//!   hypervisor list, not repeated here.
+//!   meaning contradicts its example, spec §6 item 32). A CAS host's memory capacity comes from
+//!   the hypervisor list (the same host, not repeated); a VMware host's from `memorySize` (MB),
+//!   since Nova's VMware driver reports a whole cluster as one hypervisor.
 //! - Bare metal: counts by `provision_state` and maintenance; capacity per AZ sums every node,
 //!   allocated the nodes with an instance, free the `available` nodes outside maintenance
 //!   without an instance (Ironic's meaning; the document enumerates no states).
@@ -358,6 +359,13 @@ pub fn normalise_vmware_host(cluster: &str, h: &VmwareHost, batch: &mut Batch) {
         &l("memory", "ratio"),
         &h.memory_usage_percent,
         0.01,
+    );
+    // Nova's VMware driver reports a whole cluster as one hypervisor: per-host memory is here.
+    batch.push_num(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        &l("memory", "bytes"),
+        &h.memory_size,
+        MIB,
     );
 }
 
