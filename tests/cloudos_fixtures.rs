@@ -1,9 +1,12 @@
 //! Every capacity-bearing example response of the H3C CloudOS document (spec §2, repaired where
 //! the extraction says) → the normalised series: values in base units, and labels.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use headroom::catalog::{self, MetricDef};
+use common::{assert_series, series};
+use headroom::catalog;
 use headroom::collect::Batch;
 use headroom::platforms::h3c_cloudos::api::{self, *};
 use headroom::platforms::h3c_cloudos::collect::*;
@@ -34,33 +37,6 @@ fn items<T: serde::de::DeserializeOwned>(name: &str, key: &str) -> Vec<T> {
     parsed
 }
 
-fn value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut want: Vec<(&str, &str)> = labels.to_vec();
-    want.sort();
-    batch.samples().iter().find_map(|s| {
-        let mut got: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        got.sort();
-        (s.def.name == def.name && got == want).then_some(s.value)
-    })
-}
-
-fn assert_value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)], expected: f64) {
-    let got = value(batch, def, labels).unwrap_or_else(|| {
-        let have: Vec<String> = batch
-            .samples()
-            .iter()
-            .filter(|s| s.def.name == def.name)
-            .map(|s| format!("{:?}", s.labels))
-            .collect();
-        panic!("no {} {labels:?}; have:\n{}", def.name, have.join("\n"))
-    });
-    assert!(
-        (got - expected).abs() <= expected.abs() * 1e-12,
-        "{} {labels:?}: {got} != {expected}",
-        def.name
-    );
-}
-
 #[test]
 fn hypervisors_per_host_and_per_az() {
     let hvs: Vec<Hypervisor> = items("hypervisors", "hypervisors");
@@ -76,62 +52,62 @@ fn hypervisors_per_host_and_per_az() {
             ("az", "louis"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &h("vcpu", "cores"),
         16.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_ALLOCATED,
+        catalog::HOST_RESOURCE_ALLOCATED.name,
         &h("vcpu", "cores"),
         6.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &h("memory", "bytes"),
         257342.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_ALLOCATED,
+        catalog::HOST_RESOURCE_ALLOCATED.name,
         &h("memory", "bytes"),
         12800.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_FREE,
+        catalog::HOST_RESOURCE_FREE.name,
         &h("memory", "bytes"),
         244542.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &h("disk", "bytes"),
         3375.0 * GIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_ALLOCATED,
+        catalog::HOST_RESOURCE_ALLOCATED.name,
         &h("disk", "bytes"),
         240.0 * GIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_FREE,
+        catalog::HOST_RESOURCE_FREE.name,
         &h("disk", "bytes"),
         3135.0 * GIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_ALLOCATED,
+        catalog::HOST_RESOURCE_ALLOCATED.name,
         &h("instances", "count"),
         6.0,
     );
     assert_eq!(
-        value(&b, &catalog::HOST_RESOURCE_FREE, &h("vcpu", "cores")),
+        series(&b, catalog::HOST_RESOURCE_FREE.name, &h("vcpu", "cores")),
         None,
         "Nova reports no free vCPUs"
     );
@@ -143,28 +119,33 @@ fn hypervisors_per_host_and_per_az() {
             ("az", "louis"),
         ]
     };
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &z("vcpu", "cores"), 16.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_CAPACITY.name,
+        &z("vcpu", "cores"),
+        16.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
         &z("memory", "bytes"),
         12800.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_FREE,
+        catalog::RESOURCE_FREE.name,
         &z("disk", "bytes"),
         3135.0 * GIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOSTS,
+        catalog::HOSTS.name,
         &[("state", "up"), ("az", "louis")],
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_INFO,
+        catalog::HOST_INFO.name,
         &[
             ("host", "cvknode-yanhao"),
             ("host_id", "2"),
@@ -201,9 +182,19 @@ fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
         ("pool", "hostpool01"),
         ("cluster", "cluster1-R3830G5"),
     ];
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &shared, 10485760.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_FREE, &shared, 4045126.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &shared, 23861978.0 * MIB);
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &shared,
+        10485760.0 * MIB,
+    );
+    assert_series(&b, catalog::RESOURCE_FREE.name, &shared, 4045126.0 * MIB);
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
+        &shared,
+        23861978.0 * MIB,
+    );
     let local = [
         ("service", "datastore"),
         ("resource", "storage"),
@@ -213,7 +204,7 @@ fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
         ("pool", "hostpool01"),
         ("cluster", "cluster1-R3830G5"),
     ];
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &local, 1220146.0 * MIB);
+    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &local, 1220146.0 * MIB);
     // The same answer for a second node of the cluster: the shared pool is not counted again,
     // the node's own pool is.
     let mut second = fixture("hostpool");
@@ -249,45 +240,45 @@ fn cas_host_topology_and_utilisation() {
             ("cluster", "cluster1"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu", "cores"),
         8.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu_threads", "count"),
         16.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu_sockets", "count"),
         2.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu", "hertz"),
         16.0 * 2856.0 * 1e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        catalog::HOST_RESOURCE_UTILIZATION_RATIO.name,
         &l("cpu", "ratio"),
         0.4807,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        catalog::HOST_RESOURCE_UTILIZATION_RATIO.name,
         &l("memory", "ratio"),
         0.5219,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        catalog::HOST_RESOURCE_UTILIZATION_RATIO.name,
         &l("disk", "ratio"),
         0.59,
     );
@@ -306,33 +297,33 @@ fn vmware_host_topology_and_utilisation() {
             ("cluster", "cloudos"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu", "cores"),
         4.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu_threads", "count"),
         40.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu", "hertz"),
         4.0 * 2569.0 * 1e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        catalog::HOST_RESOURCE_UTILIZATION_RATIO.name,
         &l("memory", "ratio"),
         0.5219,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("memory", "bytes"),
         257331.0 * MIB,
     );
@@ -349,9 +340,9 @@ fn bare_metal_counts_and_allocated_capacity() {
     let nodes: Vec<Node> = items("baremetal_nodes", "nodes");
     let mut b = Batch::new();
     normalise_bare_metal(&nodes, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOSTS,
+        catalog::HOSTS.name,
         &[
             ("state", "active"),
             ("device_type", "bare_metal"),
@@ -368,22 +359,32 @@ fn bare_metal_counts_and_allocated_capacity() {
             ("az", "iron1"),
         ]
     };
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("cpu", "cores"), 16.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_CAPACITY.name,
+        &l("cpu", "cores"),
+        16.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
         &l("memory", "bytes"),
         262144.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &l("disk", "bytes"),
         4462.0 * GIB,
     );
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &l("nodes", "count"), 1.0);
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
+        &l("nodes", "count"),
+        1.0,
+    );
     assert_eq!(
-        value(&b, &catalog::RESOURCE_FREE, &l("nodes", "count")),
+        series(&b, catalog::RESOURCE_FREE.name, &l("nodes", "count")),
         None,
         "the only node is in use"
     );
@@ -411,25 +412,40 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
             ("service", s),
         ]
     };
-    assert_value(&b, &catalog::QUOTA_LIMIT, &q("vcpu", "cores", "ecs"), 100.0);
-    assert_value(&b, &catalog::QUOTA_USED, &q("vcpu", "cores", "ecs"), 5.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::QUOTA_LIMIT,
+        catalog::QUOTA_LIMIT.name,
+        &q("vcpu", "cores", "ecs"),
+        100.0,
+    );
+    assert_series(
+        &b,
+        catalog::QUOTA_USED.name,
+        &q("vcpu", "cores", "ecs"),
+        5.0,
+    );
+    assert_series(
+        &b,
+        catalog::QUOTA_LIMIT.name,
         &q("memory", "bytes", "ecs"),
         100.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::QUOTA_USED,
+        catalog::QUOTA_USED.name,
         &q("storage", "bytes", "evs"),
         500.0 * GIB,
     );
-    assert_value(&b, &catalog::QUOTA_LIMIT, &q("eip", "count", "eip"), 100.0);
-    assert_value(&b, &catalog::QUOTA_USED, &q("eip", "count", "eip"), 2.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::QUOTA_USED,
+        catalog::QUOTA_LIMIT.name,
+        &q("eip", "count", "eip"),
+        100.0,
+    );
+    assert_series(&b, catalog::QUOTA_USED.name, &q("eip", "count", "eip"), 2.0);
+    assert_series(
+        &b,
+        catalog::QUOTA_USED.name,
         &q("record_sets", "count", "dns"),
         2.0,
     );
@@ -444,14 +460,19 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
     let mut b = Batch::new();
     normalise_quotas(&limits, &tenants, &mut b);
     assert_eq!(
-        value(&b, &catalog::QUOTA_LIMIT, &q("vcpu", "cores", "ecs")),
+        series(&b, catalog::QUOTA_LIMIT.name, &q("vcpu", "cores", "ecs")),
         None,
         "-1 is unlimited"
     );
-    assert_value(&b, &catalog::QUOTA_USED, &q("vcpu", "cores", "ecs"), 5.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::QUOTA_LIMIT,
+        catalog::QUOTA_USED.name,
+        &q("vcpu", "cores", "ecs"),
+        5.0,
+    );
+    assert_series(
+        &b,
+        catalog::QUOTA_LIMIT.name,
         &[
             ("tenant", "admin"),
             ("resource", "widgets"),
@@ -459,9 +480,9 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
         ],
         7.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::QUOTA_USED,
+        catalog::QUOTA_USED.name,
         &[
             ("tenant", "admin"),
             ("resource", "widgets"),
@@ -483,9 +504,9 @@ fn usage_only_quota_answers_give_usage_only() {
             .count(),
         0
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::QUOTA_USED,
+        catalog::QUOTA_USED.name,
         &[
             ("tenant", "eb80bac0ea3c456285e0bd74e79236ea"),
             ("resource", "instances"),
@@ -506,9 +527,9 @@ fn servers_per_az_flavor_and_tenant() {
     )]);
     let mut b = Batch::new();
     normalise_servers(&servers, &flavors, &BTreeMap::new(), &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &[
             ("service", "ecs"),
             ("resource", "instances"),
@@ -518,9 +539,9 @@ fn servers_per_az_flavor_and_tenant() {
         ],
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::TENANT_RESOURCES,
+        catalog::TENANT_RESOURCES.name,
         &[
             ("tenant", "deddf9c0c4314a80b8495641b7eecdcd"),
             ("service", "ecs"),
@@ -552,18 +573,18 @@ fn flavors_parse_numbers_sent_as_strings_and_give_free_slots() {
     let mut b = Batch::new();
     normalise_flavor_slots(&flavors, &hvs, &azs, one, &mut b);
     // (16 - 6) / 4 vCPUs = 2 (memory would allow 14, disk 52).
-    assert_value(
+    assert_series(
         &b,
-        &catalog::FLAVOR_FREE_SLOTS,
+        catalog::FLAVOR_FREE_SLOTS.name,
         &[("flavor", "HP_4*16*60"), ("az", "louis")],
         2.0,
     );
     let mut b = Batch::new();
     normalise_flavor_slots(&flavors, &hvs, &azs, Ratios { cpu: 4.0, ..one }, &mut b);
     // (64 - 6) / 4 = 14.5 → 14; memory allows 14 too.
-    assert_value(
+    assert_series(
         &b,
-        &catalog::FLAVOR_FREE_SLOTS,
+        catalog::FLAVOR_FREE_SLOTS.name,
         &[("flavor", "HP_4*16*60"), ("az", "louis")],
         14.0,
     );
@@ -576,9 +597,9 @@ fn gpu_devices_counted_per_az_flavor_and_host() {
     let servers: Vec<Server> = items("servers_detail", "servers");
     let mut b = Batch::new();
     normalise_gpus(&[(&servers[0], "g.gpu".to_string(), devices.len())], &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &[
             ("service", "ecs"),
             ("resource", "gpu"),
@@ -589,9 +610,9 @@ fn gpu_devices_counted_per_az_flavor_and_host() {
         2.0,
     );
     // The example's hypervisor name is null: the compute host stands in.
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_ALLOCATED,
+        catalog::HOST_RESOURCE_ALLOCATED.name,
         &[
             ("host", "compcas5mbw87y2rc"),
             ("resource", "gpu"),

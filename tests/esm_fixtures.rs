@@ -1,6 +1,9 @@
 //! Every capacity-bearing example response of the ESM vendor document gives the expected
 //! normalised series: values, units and labels.
 
+mod common;
+
+use common::assert_series;
 use headroom::collect::Batch;
 use headroom::platforms::huawei_esm::api::{
     parse_page, Alarm, CapacityRow, Device, ElbCluster, HostMetric, TenantResource,
@@ -23,35 +26,6 @@ fn rows<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
     parse_page::<T>(name, &fixture(name))
         .unwrap_or_else(|e| panic!("{name}: {e}"))
         .items
-}
-
-/// Asserts exactly one series of `family` with exactly `labels` and the value `want`.
-fn expect(batch: &Batch, family: &str, labels: &[(&str, &str)], want: f64) {
-    let mut want_labels: Vec<(&str, &str)> = labels.to_vec();
-    want_labels.sort();
-    let hits: Vec<f64> = batch
-        .samples()
-        .iter()
-        .filter(|s| s.def.name == family)
-        .filter(|s| {
-            let mut got: Vec<(&str, &str)> =
-                s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            got.sort();
-            got == want_labels
-        })
-        .map(|s| s.value)
-        .collect();
-    assert_eq!(
-        hits.len(),
-        1,
-        "{family}{labels:?}: found {hits:?}\nall: {:#?}",
-        batch.samples()
-    );
-    let got = hits[0];
-    assert!(
-        (got - want).abs() <= want.abs() * 1e-12,
-        "{family}{labels:?}: got {got}, want {want}"
-    );
 }
 
 fn count(batch: &Batch, family: &str) -> usize {
@@ -98,25 +72,25 @@ fn physical_storage_example() {
             ("storage_type", "SAS"),
         ]
     };
-    expect(
+    assert_series(
         &b,
         "headroom_resource_allocated",
         &l("cn-central-229"),
         112.2265625 * TB,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_resource_free",
         &l("cn-central-229"),
         94.5693359375 * TB,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_resource_allocated",
         &l("cn-east-264"),
         173.3232421875 * TB,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_resource_free",
         &l("cn-east-264"),
@@ -124,7 +98,7 @@ fn physical_storage_example() {
     );
     // The storage rows have no `total`: capacity is not invented.
     assert_eq!(count(&b, "headroom_resource_capacity"), 0);
-    expect(
+    assert_series(
         &b,
         "headroom_source_timestamp_seconds",
         &[
@@ -156,11 +130,11 @@ fn physical_compute_example() {
         ("pool", "KVM_POD"),
         ("server_model", "C6xLarge"),
     ];
-    expect(&b, "headroom_resource_capacity", &mem, 44.072265625 * TB);
-    expect(&b, "headroom_resource_allocated", &mem, 15.2578125 * TB);
-    expect(&b, "headroom_resource_free", &mem, 26.486328125 * TB);
-    expect(&b, "headroom_resource_used", &mem, 0.0);
-    expect(&b, "headroom_resource_utilization_ratio", &mem, 0.0);
+    assert_series(&b, "headroom_resource_capacity", &mem, 44.072265625 * TB);
+    assert_series(&b, "headroom_resource_allocated", &mem, 15.2578125 * TB);
+    assert_series(&b, "headroom_resource_free", &mem, 26.486328125 * TB);
+    assert_series(&b, "headroom_resource_used", &mem, 0.0);
+    assert_series(&b, "headroom_resource_utilization_ratio", &mem, 0.0);
     let cpu = [
         ("service", "physical"),
         ("resource", "vcpu"),
@@ -169,9 +143,9 @@ fn physical_compute_example() {
         ("pool", "KVM_POD"),
         ("server_model", "M6xLarge"),
     ];
-    expect(&b, "headroom_resource_capacity", &cpu, 10792.0);
-    expect(&b, "headroom_resource_allocated", &cpu, 4964.0);
-    expect(&b, "headroom_resource_free", &cpu, 5408.0);
+    assert_series(&b, "headroom_resource_capacity", &cpu, 10792.0);
+    assert_series(&b, "headroom_resource_allocated", &cpu, 4964.0);
+    assert_series(&b, "headroom_resource_free", &cpu, 5408.0);
     // 44.072265625 "TB" is 45130 GB: the binary reading.
     assert_eq!(44.072265625 * 1024.0, 45130.0);
 }
@@ -188,17 +162,17 @@ fn ecs_vm_example() {
         ("pool", "MANAGE"),
         ("flavor", "xxx/C6 flavor"),
     ];
-    expect(&b, "headroom_resource_capacity", &l, 238.96484375);
-    expect(&b, "headroom_resource_allocated", &l, 225.8984375);
-    expect(&b, "headroom_resource_free", &l, 13.06640625);
-    expect(&b, "headroom_resource_used", &l, 74.2802734375);
-    expect(
+    assert_series(&b, "headroom_resource_capacity", &l, 238.96484375);
+    assert_series(&b, "headroom_resource_allocated", &l, 225.8984375);
+    assert_series(&b, "headroom_resource_free", &l, 13.06640625);
+    assert_series(&b, "headroom_resource_used", &l, 74.2802734375);
+    assert_series(
         &b,
         "headroom_resource_utilization_ratio",
         &l,
         0.40409390589222816,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_source_timestamp_seconds",
         &[
@@ -231,10 +205,10 @@ fn storage_services_examples_are_in_bytes() {
         if let Some(s) = subtype {
             l.push(("storage_type", s));
         }
-        expect(&b, "headroom_resource_capacity", &l, 238.96484375 * TB);
-        expect(&b, "headroom_resource_allocated", &l, 225.8984375 * TB);
-        expect(&b, "headroom_resource_free", &l, 13.06640625 * TB);
-        expect(&b, "headroom_resource_used", &l, 74.2802734375 * TB);
+        assert_series(&b, "headroom_resource_capacity", &l, 238.96484375 * TB);
+        assert_series(&b, "headroom_resource_allocated", &l, 225.8984375 * TB);
+        assert_series(&b, "headroom_resource_free", &l, 13.06640625 * TB);
+        assert_series(&b, "headroom_resource_used", &l, 74.2802734375 * TB);
     }
 }
 
@@ -290,9 +264,9 @@ fn counted_services_examples() {
             ("pool", pool.as_str()),
             (label, value),
         ];
-        expect(&b, "headroom_resource_capacity", &l, 238.96484375);
-        expect(&b, "headroom_resource_allocated", &l, 225.8984375);
-        expect(&b, "headroom_resource_free", &l, 13.06640625);
+        assert_series(&b, "headroom_resource_capacity", &l, 238.96484375);
+        assert_series(&b, "headroom_resource_allocated", &l, 225.8984375);
+        assert_series(&b, "headroom_resource_free", &l, 13.06640625);
     }
 }
 
@@ -307,9 +281,9 @@ fn realistic_000_examples() {
         ("pool", "EIP_POD"),
         ("eip_type", "5_bgp"),
     ];
-    expect(&b, "headroom_resource_capacity", &l, 490.0);
-    expect(&b, "headroom_resource_allocated", &l, 358.0);
-    expect(&b, "headroom_resource_free", &l, 132.0);
+    assert_series(&b, "headroom_resource_capacity", &l, 490.0);
+    assert_series(&b, "headroom_resource_allocated", &l, 358.0);
+    assert_series(&b, "headroom_resource_free", &l, 132.0);
     let b = service("service_capacity_bms_000.json", "bms");
     let l = [
         ("service", "bms"),
@@ -319,9 +293,9 @@ fn realistic_000_examples() {
         ("pool", "POD"),
         ("flavor", "physical.kd1ne.2xlarge"),
     ];
-    expect(&b, "headroom_resource_capacity", &l, 4.0);
-    expect(&b, "headroom_resource_free", &l, 4.0);
-    expect(&b, "headroom_resource_allocated", &l, 0.0);
+    assert_series(&b, "headroom_resource_capacity", &l, 4.0);
+    assert_series(&b, "headroom_resource_free", &l, 4.0);
+    assert_series(&b, "headroom_resource_allocated", &l, 0.0);
 }
 
 #[test]
@@ -342,9 +316,9 @@ fn vpn_example() {
         ("region", "cn-east-264"),
         ("pool", "VPN_POD"),
     ];
-    expect(&b, "headroom_resource_capacity", &gw, 5.0);
-    expect(&b, "headroom_resource_free", &gw, 5.0);
-    expect(&b, "headroom_resource_allocated", &gw, 0.0);
+    assert_series(&b, "headroom_resource_capacity", &gw, 5.0);
+    assert_series(&b, "headroom_resource_free", &gw, 5.0);
+    assert_series(&b, "headroom_resource_allocated", &gw, 0.0);
     let conn = [
         ("service", "vpn"),
         ("resource", "vpn_connections"),
@@ -352,8 +326,8 @@ fn vpn_example() {
         ("region", "cn-east-264"),
         ("pool", "VPN_POD"),
     ];
-    expect(&b, "headroom_resource_capacity", &conn, 0.0);
-    expect(
+    assert_series(&b, "headroom_resource_capacity", &conn, 0.0);
+    assert_series(
         &b,
         "headroom_source_timestamp_seconds",
         &[
@@ -369,7 +343,7 @@ fn vpn_example() {
 fn device_example() {
     let mut b = Batch::new();
     esm::normalise_devices(&rows::<Device>("devices.json"), &mut b);
-    expect(
+    assert_series(
         &b,
         "headroom_host_info",
         &[
@@ -384,7 +358,7 @@ fn device_example() {
         ],
         1.0,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_hosts",
         &[
@@ -406,7 +380,7 @@ fn alarm_examples_have_an_unknown_severity() {
     ] {
         let mut b = Batch::new();
         esm::normalise_alarms(source, &rows::<Alarm>(file), &mut b);
-        expect(
+        assert_series(
             &b,
             "headroom_alarms_active",
             &[
@@ -416,7 +390,7 @@ fn alarm_examples_have_an_unknown_severity() {
             ],
             1.0,
         );
-        expect(
+        assert_series(
             &b,
             "headroom_alarms_active",
             &[
@@ -435,7 +409,7 @@ fn alarm_examples_have_an_unknown_severity() {
 fn host_metric_examples() {
     let mut b = Batch::new();
     esm::normalise_host_metrics(&rows::<HostMetric>("host_metrics_000.json"), &mut b);
-    expect(
+    assert_series(
         &b,
         "headroom_host_resource_utilization_ratio",
         &[
@@ -460,7 +434,7 @@ fn tenant_resource_examples() {
         &rows::<TenantResource>("tenant_resources_000.json"),
         &mut b,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_tenant_resources",
         &[
@@ -493,26 +467,26 @@ fn elb_example_000() {
             ("cluster", "elbv3-cluster01-az1"),
         ]
     };
-    expect(
+    assert_series(
         &b,
         "headroom_resource_capacity",
         &l("loadbalancers"),
         8000.0,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_resource_allocated",
         &l("loadbalancers"),
         164.0,
     );
-    expect(&b, "headroom_resource_capacity", &l("l4_members"), 30000.0);
+    assert_series(&b, "headroom_resource_capacity", &l("l4_members"), 30000.0);
     // l4_member_count is "": no allocated series.
     assert!(!b
         .samples()
         .iter()
         .any(|s| s.def.name == "headroom_resource_allocated"
             && s.labels.iter().any(|(_, v)| v == "l4_members")));
-    expect(&b, "headroom_resource_allocated", &l("l7_listeners"), 82.0);
+    assert_series(&b, "headroom_resource_allocated", &l("l7_listeners"), 82.0);
 }
 
 #[test]
@@ -544,25 +518,25 @@ fn host_detail_example_000() {
             ("cluster", "ecs"),
         ]
     };
-    expect(
+    assert_series(
         &b,
         "headroom_host_resource_capacity",
         &l("cpu", "cores"),
         88.0,
     );
-    expect(
+    assert_series(
         &b,
         "headroom_host_resource_capacity",
         &l("memory", "bytes"),
         320.0 * 1024f64.powi(3),
     );
-    expect(
+    assert_series(
         &b,
         "headroom_host_resource_capacity",
         &l("storage", "bytes"),
         (599.0 + 1598.0 + 10.7) * 1024f64.powi(3),
     );
-    expect(
+    assert_series(
         &b,
         "headroom_resource_capacity",
         &[
@@ -593,8 +567,8 @@ fn lenient_envelopes_and_values() {
         ("pool", "POD"),
         ("storage_type", "SSD"),
     ];
-    expect(&b, "headroom_resource_capacity", &l, 2.0 * TB);
-    expect(&b, "headroom_resource_used", &l, 1.5 * TB);
+    assert_series(&b, "headroom_resource_capacity", &l, 2.0 * TB);
+    assert_series(&b, "headroom_resource_used", &l, 1.5 * TB);
     assert_eq!(
         count(&b, "headroom_resource_allocated"),
         0,
@@ -631,5 +605,5 @@ fn newest_daily_snapshot_wins() {
         ("pool", "POD"),
         ("storage_type", "SAS"),
     ];
-    expect(&b, "headroom_resource_capacity", &l, 2.0);
+    assert_series(&b, "headroom_resource_capacity", &l, 2.0);
 }

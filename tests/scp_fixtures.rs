@@ -1,9 +1,12 @@
 //! Every capacity-bearing example response of the Sangfor SCP document (spec §3, repaired as the
 //! extraction says) → the normalised series: values in base units, and labels.
 
+mod common;
+
 use std::collections::BTreeMap;
 
-use headroom::catalog::{self, MetricDef};
+use common::{assert_series, series};
+use headroom::catalog;
 use headroom::collect::Batch;
 use headroom::platforms::sangfor_scp::api::{self, *};
 use headroom::platforms::sangfor_scp::collect::*;
@@ -44,34 +47,6 @@ fn one<T: serde::de::DeserializeOwned>(name: &str) -> T {
     api::parse_one(name, fixture(name)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The value of the series of `def` with exactly these labels.
-fn value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)]) -> Option<f64> {
-    let mut want: Vec<(&str, &str)> = labels.to_vec();
-    want.sort();
-    batch.samples().iter().find_map(|s| {
-        let mut got: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        got.sort();
-        (s.def.name == def.name && got == want).then_some(s.value)
-    })
-}
-
-fn assert_value(batch: &Batch, def: &MetricDef, labels: &[(&str, &str)], expected: f64) {
-    let got = value(batch, def, labels).unwrap_or_else(|| {
-        let have: Vec<String> = batch
-            .samples()
-            .iter()
-            .filter(|s| s.def.name == def.name)
-            .map(|s| format!("{:?}", s.labels))
-            .collect();
-        panic!("no {} {labels:?}; have:\n{}", def.name, have.join("\n"))
-    });
-    assert!(
-        (got - expected).abs() <= expected.abs() * 1e-12,
-        "{} {labels:?}: {got} != {expected}",
-        def.name
-    );
-}
-
 fn az_names() -> BTreeMap<String, String> {
     items::<Az>("azs")
         .into_iter()
@@ -92,41 +67,46 @@ fn pool_detail_2018_physical_and_quota_view() {
             ("az", "10.134.37.79"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &p("cpu", "hertz"),
         105355.97e6,
     );
-    assert_value(&b, &catalog::RESOURCE_USED, &p("cpu", "hertz"), 27743.74e6);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_USED.name,
+        &p("cpu", "hertz"),
+        27743.74e6,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
         &p("memory", "bytes"),
         98304.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_USED,
+        catalog::RESOURCE_USED.name,
         &p("memory", "bytes"),
         46717.49 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &p("storage", "bytes"),
         3133440.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_USED,
+        catalog::RESOURCE_USED.name,
         &p("storage", "bytes"),
         173357.0 * MIB,
     );
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &p("gpu", "count"), 0.0);
-    assert_value(
+    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &p("gpu", "count"), 0.0);
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &p("gpu_memory", "bytes"),
         0.0,
     );
@@ -138,23 +118,32 @@ fn pool_detail_2018_physical_and_quota_view() {
             ("az", "10.134.37.79"),
         ]
     };
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &q("vcpu", "cores"), 274.0);
-    assert_value(&b, &catalog::RESOURCE_USED, &q("vcpu", "cores"), 89.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATABLE,
+        catalog::RESOURCE_ALLOCATED.name,
+        &q("vcpu", "cores"),
+        274.0,
+    );
+    assert_series(&b, catalog::RESOURCE_USED.name, &q("vcpu", "cores"), 89.0);
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATABLE.name,
         &q("vcpu", "cores"),
         30.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &q("memory", "bytes"),
         288768.0 * MIB,
     );
     // Memory `total` is 0.0 beside 288768 MB allocated: "not reported", so no allocatable.
     assert_eq!(
-        value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("memory", "bytes")),
+        series(
+            &b,
+            catalog::RESOURCE_ALLOCATABLE.name,
+            &q("memory", "bytes")
+        ),
         None
     );
     let s = [
@@ -164,9 +153,9 @@ fn pool_detail_2018_physical_and_quota_view() {
         ("az", "10.134.37.79"),
         ("storage_type", "本地存储22222 (默认)"),
     ];
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &s, 1269760.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATABLE, &s, 1044480.0 * MIB);
-    assert_value(&b, &catalog::RESOURCE_USED, &s, 409600.0 * MIB);
+    assert_series(&b, catalog::RESOURCE_ALLOCATED.name, &s, 1269760.0 * MIB);
+    assert_series(&b, catalog::RESOURCE_ALLOCATABLE.name, &s, 1044480.0 * MIB);
+    assert_series(&b, catalog::RESOURCE_USED.name, &s, 409600.0 * MIB);
     assert_eq!(b.dropped(), 0);
     // 5 physical × 2 + 12 quota entries × 2 + allocatable for the 4 with total > 0.
     assert_eq!(b.len(), 10 + 24 + 4);
@@ -185,21 +174,26 @@ fn pool_detail_2020_uses_the_stable_resource_keys() {
             ("az", "10.131.132.56"),
         ]
     };
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &q("vcpu", "cores"), 109.0);
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
+        &q("vcpu", "cores"),
+        109.0,
+    );
     assert_eq!(
-        value(&b, &catalog::RESOURCE_ALLOCATABLE, &q("vcpu", "cores")),
+        series(&b, catalog::RESOURCE_ALLOCATABLE.name, &q("vcpu", "cores")),
         None,
         "total 0.0"
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATABLE,
+        catalog::RESOURCE_ALLOCATABLE.name,
         &q("memory", "bytes"),
         24576.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_USED,
+        catalog::RESOURCE_USED.name,
         &q("memory", "bytes"),
         20480.0 * MIB,
     );
@@ -209,7 +203,7 @@ fn pool_detail_2020_uses_the_stable_resource_keys() {
         ("unit", "hertz"),
         ("az", "10.131.132.56"),
     ];
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &p, 62253.72e6);
+    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &p, 62253.72e6);
 }
 
 #[test]
@@ -219,33 +213,33 @@ fn overview_counts_by_kind_and_state() {
         api::parse_one("overview", env["data"].clone()).unwrap_or_else(|e| panic!("{e}"));
     let mut b = Batch::new();
     normalise_overview(&o, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::PLATFORM_OBJECTS,
+        catalog::PLATFORM_OBJECTS.name,
         &[("kind", "host"), ("state", "total")],
         2.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::PLATFORM_OBJECTS,
+        catalog::PLATFORM_OBJECTS.name,
         &[("kind", "host"), ("state", "alarm")],
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::PLATFORM_OBJECTS,
+        catalog::PLATFORM_OBJECTS.name,
         &[("kind", "vm"), ("state", "running")],
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::PLATFORM_OBJECTS,
+        catalog::PLATFORM_OBJECTS.name,
         &[("kind", "nfv"), ("state", "error")],
         0.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::PLATFORM_OBJECTS,
+        catalog::PLATFORM_OBJECTS.name,
         &[("kind", "az"), ("state", "online")],
         1.0,
     );
@@ -265,84 +259,84 @@ fn hosts_2018_per_host_and_per_pool_cores() {
             ("az", "AZ1612"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu", "hertz"),
         26408.0e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_USED,
+        catalog::HOST_RESOURCE_USED.name,
         &l("cpu", "hertz"),
         11883.6e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu", "cores"),
         4.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("cpu_sockets", "count"),
         1.0,
     );
     assert_eq!(
-        value(
+        series(
             &b,
-            &catalog::HOST_RESOURCE_CAPACITY,
+            catalog::HOST_RESOURCE_CAPACITY.name,
             &l("cpu_threads", "count")
         ),
         None,
         "2018 has no threads"
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
+        catalog::HOST_RESOURCE_OVERCOMMIT_RATIO.name,
         &l("cpu", "ratio"),
         2.5,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
+        catalog::HOST_RESOURCE_OVERCOMMIT_RATIO.name,
         &l("memory", "ratio"),
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("memory", "bytes"),
         32768.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_USED,
+        catalog::HOST_RESOURCE_USED.name,
         &l("memory", "bytes"),
         17039.36 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("disk", "bytes"),
         4105435.9936523438 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &l("gpu", "count"),
         0.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOSTS,
+        catalog::HOSTS.name,
         &[("state", "running"), ("az", "AZ1612")],
         2.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &[
             ("service", "physical"),
             ("resource", "cpu"),
@@ -351,9 +345,9 @@ fn hosts_2018_per_host_and_per_pool_cores() {
         ],
         8.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_INFO,
+        catalog::HOST_INFO.name,
         &[
             ("host", "10.132.16.6"),
             ("host_id", "host-a0369f033a73"),
@@ -381,21 +375,21 @@ fn hosts_2019_threads_clusters_and_a_host_outside_any_pool() {
             ("cluster", "10.134.37.12"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &a("cpu_threads", "count"),
         40.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &a("cpu", "cores"),
         20.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &a("memory", "bytes"),
         262144.0 * MIB,
     );
@@ -408,15 +402,15 @@ fn hosts_2019_threads_clusters_and_a_host_outside_any_pool() {
             ("cluster", "200.201.175.210"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::HOST_RESOURCE_CAPACITY,
+        catalog::HOST_RESOURCE_CAPACITY.name,
         &c("cpu", "hertz"),
         116001.76e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &[
             ("service", "physical"),
             ("resource", "cpu"),
@@ -439,39 +433,39 @@ fn clusters_2021() {
             ("az", "d1b77e39-c535-45f7-bccc-84a050718cc4"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        catalog::CLUSTER_RESOURCE_CAPACITY.name,
         &l("cpu", "hertz"),
         287462.28e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::CLUSTER_RESOURCE_USED,
+        catalog::CLUSTER_RESOURCE_USED.name,
         &l("cpu", "hertz"),
         29710.45e6,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        catalog::CLUSTER_RESOURCE_CAPACITY.name,
         &l("memory", "bytes"),
         393216.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::CLUSTER_RESOURCE_USED,
+        catalog::CLUSTER_RESOURCE_USED.name,
         &l("memory", "bytes"),
         105635.09 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        catalog::CLUSTER_RESOURCE_CAPACITY.name,
         &l("storage", "bytes"),
         23543766.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::CLUSTER_RESOURCE_USED,
+        catalog::CLUSTER_RESOURCE_USED.name,
         &l("storage", "bytes"),
         1535376.0 * MIB,
     );
@@ -493,29 +487,29 @@ fn storages_of_every_version_by_tag() {
     };
     let mut b = Batch::new();
     normalise_storages(&items::<Storage>("storages_20180725"), &names, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &ds("1605_local", "untagged", "AZ1612"),
         0.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &ds("test", "性能型存储", "AZ8224"),
         520192.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_USED,
+        catalog::RESOURCE_USED.name,
         &ds("test", "性能型存储", "AZ8224"),
         1367.0 * MIB,
     );
     let mut b = Batch::new();
     normalise_storages(&items::<Storage>("storages_20190725"), &names, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &ds(
             "虚拟存储卷1",
             "高性能存储",
@@ -531,7 +525,7 @@ fn storages_of_every_version_by_tag() {
         "466c3ea6-2537-4de1-b294-6fd96d8b89a4",
     );
     l.push(("cluster", "10.132.16.86"));
-    assert_value(&b, &catalog::RESOURCE_USED, &l, 11524259.0 * MIB);
+    assert_series(&b, catalog::RESOURCE_USED.name, &l, 11524259.0 * MIB);
 }
 
 #[test]
@@ -547,36 +541,46 @@ fn servers_are_summed_per_pool_host_and_tenant() {
             ("az", "10.134.48.24"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &p("instances", "count"),
         1.0,
     );
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("vcpu", "cores"), 1.0);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
+        &p("vcpu", "cores"),
+        1.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
         &p("memory", "bytes"),
         2048.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &p("storage", "bytes"),
         2048.0 * MIB,
     );
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &p("gpu", "count"), 0.0);
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
+        &p("gpu", "count"),
+        0.0,
+    );
     let h = [
         ("host", "10.134.48.10"),
         ("resource", "vcpu"),
         ("unit", "cores"),
         ("az", "10.134.48.24"),
     ];
-    assert_value(&b, &catalog::HOST_RESOURCE_ALLOCATED, &h, 1.0);
-    assert_value(
+    assert_series(&b, catalog::HOST_RESOURCE_ALLOCATED.name, &h, 1.0);
+    assert_series(
         &b,
-        &catalog::TENANT_RESOURCES,
+        catalog::TENANT_RESOURCES.name,
         &[
             ("tenant", "admin"),
             ("service", "ecs"),
@@ -592,9 +596,9 @@ fn servers_are_summed_per_pool_host_and_tenant() {
     );
     let mut b = Batch::new();
     normalise_servers(&servers, true, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::INSTANCE_RESOURCE_ALLOCATED,
+        catalog::INSTANCE_RESOURCE_ALLOCATED.name,
         &[
             ("instance", "Tiny-lxm0001"),
             ("instance_id", "ef2ec1d6-3710-4afe-880a-981c1aad3444"),
@@ -620,8 +624,8 @@ fn quotas_with_their_units_and_unknown_keys_kept() {
         ("service", "vmysql"),
         ("az", "5dc5dea5-075c-4dab-888f-26e7f5cf7c7a"),
     ];
-    assert_value(&b, &catalog::QUOTA_LIMIT, &l, 1.0);
-    assert_value(&b, &catalog::QUOTA_USED, &l, 0.0);
+    assert_series(&b, catalog::QUOTA_LIMIT.name, &l, 1.0);
+    assert_series(&b, catalog::QUOTA_USED.name, &l, 0.0);
 }
 
 #[test]
@@ -647,9 +651,9 @@ fn quota_keys_map_to_the_shared_names_and_unlimited_has_no_limit() {
         ("service", "compute"),
         ("az", "pool-1"),
     ];
-    assert_value(&b, &catalog::QUOTA_USED, &cores, 12.0);
+    assert_series(&b, catalog::QUOTA_USED.name, &cores, 12.0);
     assert_eq!(
-        value(&b, &catalog::QUOTA_LIMIT, &cores),
+        series(&b, catalog::QUOTA_LIMIT.name, &cores),
         None,
         "unlimited is not a number"
     );
@@ -661,7 +665,7 @@ fn quota_keys_map_to_the_shared_names_and_unlimited_has_no_limit() {
         ("az", "pool-1"),
         ("storage_type", "高性能存储"),
     ];
-    assert_value(&b, &catalog::QUOTA_LIMIT, &st, 2048.0 * MIB);
+    assert_series(&b, catalog::QUOTA_LIMIT.name, &st, 2048.0 * MIB);
     let bw = [
         ("tenant", "finance"),
         ("resource", "bandwidth"),
@@ -669,8 +673,8 @@ fn quota_keys_map_to_the_shared_names_and_unlimited_has_no_limit() {
         ("service", "network"),
         ("eip_type", "line-1"),
     ];
-    assert_value(&b, &catalog::QUOTA_LIMIT, &bw, 5_000_000.0);
-    assert_value(&b, &catalog::QUOTA_USED, &bw, 1_000_000.0);
+    assert_series(&b, catalog::QUOTA_LIMIT.name, &bw, 5_000_000.0);
+    assert_series(&b, catalog::QUOTA_USED.name, &bw, 1_000_000.0);
 }
 
 #[test]
@@ -684,9 +688,9 @@ fn eip_pool_detail_ips_and_bandwidth() {
         ("unit", "count"),
         ("eip_pool", "电信一区"),
     ];
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &ips, 253.0);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &ips, 0.0);
-    assert_value(&b, &catalog::RESOURCE_USED, &ips, 0.0);
+    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &ips, 253.0);
+    assert_series(&b, catalog::RESOURCE_ALLOCATED.name, &ips, 0.0);
+    assert_series(&b, catalog::RESOURCE_USED.name, &ips, 0.0);
     let up = [
         ("service", "eip"),
         ("resource", "bandwidth"),
@@ -694,8 +698,13 @@ fn eip_pool_detail_ips_and_bandwidth() {
         ("eip_pool", "电信一区"),
         ("direction", "uplink"),
     ];
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &up, 20_000_000.0 * 1000.0);
-    assert_value(&b, &catalog::RESOURCE_USED, &up, 0.0);
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &up,
+        20_000_000.0 * 1000.0,
+    );
+    assert_series(&b, catalog::RESOURCE_USED.name, &up, 0.0);
     assert_eq!(b.len(), 3 + 2 * 3);
     // The list has no use counters: only the detail is a capacity source.
     let listed: Vec<EipPool> = items("eip_pools");
@@ -715,11 +724,11 @@ fn object_storage_accounts_summed_per_tenant() {
         ("service", "obs"),
     ];
     // Two accounts of one tenant: 2 × 102400 KB.
-    assert_value(&b, &catalog::QUOTA_LIMIT, &q, 2.0 * 102400.0 * 1024.0);
-    assert_value(&b, &catalog::QUOTA_USED, &q, 0.0);
-    assert_value(
+    assert_series(&b, catalog::QUOTA_LIMIT.name, &q, 2.0 * 102400.0 * 1024.0);
+    assert_series(&b, catalog::QUOTA_USED.name, &q, 0.0);
+    assert_series(
         &b,
-        &catalog::RESOURCE_USED,
+        catalog::RESOURCE_USED.name,
         &[
             ("service", "obs"),
             ("resource", "objects"),
@@ -744,21 +753,31 @@ fn gpus_read_the_misspelled_core_list() {
             ("gpu_model", "Atlas 300VP"),
         ]
     };
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("gpu", "count"), 1.0);
-    assert_value(
+    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &l("gpu", "count"), 1.0);
+    assert_series(
         &b,
-        &catalog::RESOURCE_CAPACITY,
+        catalog::RESOURCE_CAPACITY.name,
         &l("gpu_memory", "bytes"),
         49152.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_USED,
+        catalog::RESOURCE_USED.name,
         &l("gpu_memory", "bytes"),
         49152.0 * MIB,
     );
-    assert_value(&b, &catalog::RESOURCE_CAPACITY, &l("vgpu", "count"), 1.0);
-    assert_value(&b, &catalog::RESOURCE_ALLOCATED, &l("vgpu", "count"), 1.0);
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &l("vgpu", "count"),
+        1.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
+        &l("vgpu", "count"),
+        1.0,
+    );
 }
 
 #[test]
@@ -767,9 +786,9 @@ fn alarms_by_raw_level_both_versions() {
     let mut b = Batch::new();
     normalise_alarms(&alarms, &BTreeMap::new(), &mut b);
     for level in ["p1", "p2"] {
-        assert_value(
+        assert_series(
             &b,
-            &catalog::ALARMS_ACTIVE,
+            catalog::ALARMS_ACTIVE.name,
             &[
                 ("source", "scp"),
                 ("severity", level),
@@ -789,9 +808,9 @@ fn alarms_by_raw_level_both_versions() {
         )]),
         &mut b,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::ALARMS_ACTIVE,
+        catalog::ALARMS_ACTIVE.name,
         &[
             ("source", "scp"),
             ("severity", "informational"),
@@ -807,22 +826,22 @@ fn licences_remaining_and_empty_service_time_skipped() {
     let s: LicenseSummary = one("licenses");
     let mut b = Batch::new();
     normalise_licenses(&s, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::LICENSE_REMAINING,
+        catalog::LICENSE_REMAINING.name,
         &[("product", "aHM"), ("kind", "software")],
         5831818.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::LICENSE_REMAINING,
+        catalog::LICENSE_REMAINING.name,
         &[("product", "NGAF"), ("kind", "service")],
         5831818.0,
     );
     assert_eq!(
-        value(
+        series(
             &b,
-            &catalog::LICENSE_REMAINING,
+            catalog::LICENSE_REMAINING.name,
             &[("product", "aHM"), ("kind", "service")]
         ),
         None
@@ -837,9 +856,9 @@ fn platform_identity_and_chosen_versions() {
     let versions = BTreeMap::from([("hosts", "20190725")]);
     let mut b = Batch::new();
     normalise_platform(Some(&v), Some(&p), &versions, &mut b);
-    assert_value(
+    assert_series(
         &b,
-        &catalog::PLATFORM_INFO,
+        catalog::PLATFORM_INFO.name,
         &[
             ("version", "SCP6.8.0_B"),
             ("build", "SCP6.7.33_B-2022-06-07_19:45:13"),
@@ -848,9 +867,9 @@ fn platform_identity_and_chosen_versions() {
         ],
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::API_VERSION_INFO,
+        catalog::API_VERSION_INFO.name,
         &[("api", "hosts"), ("version", "20190725")],
         1.0,
     );
@@ -896,9 +915,9 @@ fn pool_limits_export_unless_unlimited() {
             ("az", "p"),
         ]
     };
-    assert_value(&b, &catalog::RESOURCE_LIMIT, &q("vcpu", "cores"), 400.0);
+    assert_series(&b, catalog::RESOURCE_LIMIT.name, &q("vcpu", "cores"), 400.0);
     assert_eq!(
-        value(&b, &catalog::RESOURCE_LIMIT, &q("memory", "bytes")),
+        series(&b, catalog::RESOURCE_LIMIT.name, &q("memory", "bytes")),
         None,
         "-1 is unlimited"
     );
@@ -918,15 +937,15 @@ fn shared_volumes_summed_per_pool_in_gigabytes() {
             ("az", "AZ1612"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &l("storage", "bytes"),
         2.0 * 1024.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_ALLOCATED,
+        catalog::RESOURCE_ALLOCATED.name,
         &l("volumes", "count"),
         2.0,
     );
@@ -946,15 +965,15 @@ fn pool_utilisation_is_the_newest_point_as_a_ratio() {
             ("az", "pool-1"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_UTILIZATION_RATIO,
+        catalog::RESOURCE_UTILIZATION_RATIO.name,
         &l("cpu"),
         50.29759119906204 / 100.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::RESOURCE_UTILIZATION_RATIO,
+        catalog::RESOURCE_UTILIZATION_RATIO.name,
         &l("memory"),
         79.3979321365798 / 100.0,
     );
@@ -975,21 +994,21 @@ fn servers_are_summed_per_tenant_too() {
             ("az", "10.134.48.24"),
         ]
     };
-    assert_value(
+    assert_series(
         &b,
-        &catalog::TENANT_RESOURCE_ALLOCATED,
+        catalog::TENANT_RESOURCE_ALLOCATED.name,
         &l("vcpu", "cores"),
         1.0,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::TENANT_RESOURCE_ALLOCATED,
+        catalog::TENANT_RESOURCE_ALLOCATED.name,
         &l("memory", "bytes"),
         2048.0 * MIB,
     );
-    assert_value(
+    assert_series(
         &b,
-        &catalog::TENANT_RESOURCE_ALLOCATED,
+        catalog::TENANT_RESOURCE_ALLOCATED.name,
         &l("storage", "bytes"),
         2048.0 * MIB,
     );

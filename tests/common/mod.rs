@@ -317,3 +317,53 @@ pub fn cloudos_target(name: &str, sim: SocketAddr, password: &str, extra: &str) 
         d.username, d.project_id
     )
 }
+
+/// The value of the one series of `family` with exactly these labels (besides platform and
+/// target), `None` if there is none; two such series would be a duplicate: that panics.
+pub fn series(
+    batch: &headroom::collect::Batch,
+    family: &str,
+    labels: &[(&str, &str)],
+) -> Option<f64> {
+    let mut want: Vec<(&str, &str)> = labels.to_vec();
+    want.sort();
+    let hits: Vec<f64> = batch
+        .samples()
+        .iter()
+        .filter(|s| s.def.name == family)
+        .filter(|s| {
+            let mut got: Vec<(&str, &str)> =
+                s.labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            got.sort();
+            got == want
+        })
+        .map(|s| s.value)
+        .collect();
+    assert!(
+        hits.len() <= 1,
+        "{family}{labels:?}: duplicate series {hits:?}"
+    );
+    hits.first().copied()
+}
+
+/// Asserts the one series of `family` with exactly these labels has the value `want`.
+pub fn assert_series(
+    batch: &headroom::collect::Batch,
+    family: &str,
+    labels: &[(&str, &str)],
+    want: f64,
+) {
+    let got = series(batch, family, labels).unwrap_or_else(|| {
+        let have: Vec<String> = batch
+            .samples()
+            .iter()
+            .filter(|s| s.def.name == family)
+            .map(|s| format!("{:?}", s.labels))
+            .collect();
+        panic!("no {family}{labels:?}; have:\n{}", have.join("\n"))
+    });
+    assert!(
+        (got - want).abs() <= want.abs() * 1e-12,
+        "{family}{labels:?}: got {got}, want {want}"
+    );
+}
