@@ -68,6 +68,7 @@ const SCOPE_LABELS: &[&str] = &[
     "eip_pool",
     "datastore",
     "direction",
+    "level",
 ];
 const RESOURCE_LABELS: &[&str] = &["platform", "target", "service", "resource", "unit"];
 const HOST_RESOURCE_LABELS: &[&str] = &["platform", "target", "host", "resource", "unit"];
@@ -137,6 +138,12 @@ resource_family!(
     "headroom_resource_free",
     "unit label",
     "Amount remaining for allocation, as the platform reports it."
+);
+resource_family!(
+    RESOURCE_FREE_DISCREPANCY,
+    "headroom_resource_free_discrepancy",
+    "unit label",
+    "Free as the platform reports it minus (allocatable - used): non-zero when the platform's own numbers disagree."
 );
 resource_family!(
     RESOURCE_LIMIT,
@@ -524,6 +531,7 @@ pub const ALL: &[&MetricDef] = &[
     &RESOURCE_ALLOCATED,
     &RESOURCE_USED,
     &RESOURCE_FREE,
+    &RESOURCE_FREE_DISCREPANCY,
     &RESOURCE_LIMIT,
     &RESOURCE_OVERCOMMIT_RATIO,
     &RESOURCE_UTILIZATION_RATIO,

@@ -458,6 +458,43 @@ impl<'a> Obj<'a> {
         Some(p)
     }
 
+    /// An optional mapping of names to strings (e.g. HTTP headers), each `${ENV}` interpolated.
+    pub fn opt_string_map(
+        &mut self,
+        key: &'static str,
+        ctx: &mut Ctx,
+    ) -> Option<Vec<(String, String)>> {
+        let path = join(&self.path, key);
+        match self.raw(key)? {
+            Value::Object(m) => {
+                let mut out = Vec::new();
+                for (k, v) in m {
+                    match v {
+                        Value::String(s) => match interpolate(s, ctx.env) {
+                            Ok(v) => out.push((k.clone(), v)),
+                            Err(e) => ctx.problems.add(&join(&path, k), e),
+                        },
+                        other => ctx.problems.add(
+                            &join(&path, k),
+                            format!("expected a string, found {}", type_name(other)),
+                        ),
+                    }
+                }
+                Some(out)
+            }
+            other => {
+                ctx.problems.add(
+                    &path,
+                    format!(
+                        "expected a mapping of names to strings, found {}",
+                        type_name(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// The keys present, in order.
     pub fn keys(&self) -> Vec<&'a str> {
         self.map

@@ -2,6 +2,7 @@
 //! scopes, parses its own config keys, and builds its collectors for a target. Adding a platform
 //! adds a folder here and one arm to each `match`; it touches no other platform.
 
+pub mod cecstack;
 pub mod h3c_cloudos;
 pub mod huawei_esm;
 pub mod keystone;
@@ -22,6 +23,7 @@ pub enum PlatformKind {
     HuaweiEsm,
     SangforScp,
     H3cCloudos,
+    Cecstack,
 }
 
 /// A collector a platform offers.
@@ -42,6 +44,7 @@ pub enum PlatformTarget {
     HuaweiEsm(huawei_esm::EsmTarget),
     SangforScp(sangfor_scp::ScpTarget),
     H3cCloudos(h3c_cloudos::CloudosTarget),
+    Cecstack(cecstack::CecTarget),
 }
 
 /// Platform-specific options of one collector.
@@ -50,13 +53,15 @@ pub enum CollectorOptions {
     HuaweiEsm(huawei_esm::EsmCollectorOptions),
     SangforScp(sangfor_scp::ScpCollectorOptions),
     H3cCloudos(h3c_cloudos::CloudosCollectorOptions),
+    Cecstack(cecstack::CecCollectorOptions),
 }
 
 impl PlatformKind {
-    pub const ALL: [PlatformKind; 3] = [
+    pub const ALL: [PlatformKind; 4] = [
         PlatformKind::HuaweiEsm,
         PlatformKind::SangforScp,
         PlatformKind::H3cCloudos,
+        PlatformKind::Cecstack,
     ];
 
     pub fn parse(s: &str) -> Option<PlatformKind> {
@@ -68,6 +73,7 @@ impl PlatformKind {
             PlatformKind::HuaweiEsm => "huawei_esm",
             PlatformKind::SangforScp => "sangfor_scp",
             PlatformKind::H3cCloudos => "h3c_cloudos",
+            PlatformKind::Cecstack => "cecstack",
         }
     }
 
@@ -80,6 +86,7 @@ impl PlatformKind {
             PlatformKind::HuaweiEsm => huawei_esm::COLLECTORS,
             PlatformKind::SangforScp => sangfor_scp::COLLECTORS,
             PlatformKind::H3cCloudos => h3c_cloudos::COLLECTORS,
+            PlatformKind::Cecstack => cecstack::COLLECTORS,
         }
     }
 
@@ -88,6 +95,7 @@ impl PlatformKind {
             PlatformKind::HuaweiEsm => huawei_esm::LIMIT_SCOPES,
             PlatformKind::SangforScp => sangfor_scp::LIMIT_SCOPES,
             PlatformKind::H3cCloudos => h3c_cloudos::LIMIT_SCOPES,
+            PlatformKind::Cecstack => cecstack::LIMIT_SCOPES,
         }
     }
 }
@@ -109,6 +117,7 @@ pub fn parse_target_settings(
         PlatformKind::H3cCloudos => {
             h3c_cloudos::parse_target(obj, endpoint, ctx).map(PlatformTarget::H3cCloudos)
         }
+        PlatformKind::Cecstack => cecstack::parse_target(obj, ctx).map(PlatformTarget::Cecstack),
     }
 }
 
@@ -129,6 +138,9 @@ pub fn parse_collector_options(
         PlatformKind::H3cCloudos => {
             CollectorOptions::H3cCloudos(h3c_cloudos::parse_collector_options(collector, obj, ctx))
         }
+        PlatformKind::Cecstack => {
+            CollectorOptions::Cecstack(cecstack::parse_collector_options(collector, obj, ctx))
+        }
     }
 }
 
@@ -142,6 +154,7 @@ pub fn build_collectors(
         PlatformTarget::HuaweiEsm(settings) => huawei_esm::build(target, settings, client),
         PlatformTarget::SangforScp(settings) => sangfor_scp::build(target, settings, client),
         PlatformTarget::H3cCloudos(settings) => h3c_cloudos::build(target, settings, client),
+        PlatformTarget::Cecstack(settings) => cecstack::build(target, settings, client),
     }
 }
 

@@ -1,0 +1,504 @@
+//! CECSTACK ECS API: the operator and service base URLs, the mandatory `x-regionid`, the
+//! `{requestId, code, message, data}` envelope (`code: "Success"`; errors are HTTP 400 with an
+//! `ECS.*` code), the three paging schemes the document uses, and the models headroom reads
+//! (lenient: numbers as strings, both spellings of drifting keys).
+
+use std::sync::Arc;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use super::auth::CecCredentials;
+use super::{CecTarget, SCOPE_API};
+use crate::collect::{ErrorReason, PollError};
+use crate::http::{header, join_url, ApiClient, ApiRequest};
+use crate::lenient::{parse_items, Num, Text};
+
+/// Which host serves a path: the document's `{{omphost}}` (chapter 1, operations) or `{{host}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Base {
+    Operator,
+    Service,
+}
+
+/// The three paging schemes (spec §1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paging {
+    /// `pageSize`/`pageNumber` → `data.<key>` + `data.totalCount`.
+    A(&'static str),
+    /// `size`/`current` → `data.list` + `data.total`.
+    B,
+    /// `pageIndex`/`pageSize` → `data.<key>` + `data.count`.
+    C(&'static str),
+}
+
+impl Paging {
+    /// The query of page `n` (1-based, as every example sends it).
+    pub fn query(self, n: u64, size: u64) -> [(&'static str, String); 2] {
+        match self {
+            Paging::A(_) => [
+                ("pageSize", size.to_string()),
+                ("pageNumber", n.to_string()),
+            ],
+            Paging::B => [("size", size.to_string()), ("current", n.to_string())],
+            Paging::C(_) => [("pageIndex", n.to_string()), ("pageSize", size.to_string())],
+        }
+    }
+
+    /// The items of one page's `data` and the total the page announces.
+    pub fn items(self, data: &Value) -> (Vec<Value>, Option<u64>) {
+        let (key, count) = match self {
+            Paging::A(k) => (k, "totalCount"),
+            Paging::B => ("list", "total"),
+            Paging::C(k) => (k, "count"),
+        };
+        let items = data
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let total = data
+            .get(count)
+            .and_then(|v| Num::from_value(v).get())
+            .filter(|t| *t >= 0.0)
+            .map(|t| t as u64);
+        (items, total)
+    }
+}
+
+/// The CECSTACK API of one target, shared by its collectors.
+#[derive(Debug)]
+pub struct CecApi {
+    endpoint: reqwest::Url,
+    pub settings: CecTarget,
+    client: Arc<ApiClient>,
+    creds: CecCredentials,
+}
+
+impl CecApi {
+    pub fn new(endpoint: reqwest::Url, settings: CecTarget, client: Arc<ApiClient>) -> CecApi {
+        CecApi {
+            endpoint,
+            settings,
+            client,
+            creds: CecCredentials::new(),
+        }
+    }
+
+    fn base(&self, base: Base) -> &reqwest::Url {
+        match base {
+            Base::Operator => self
+                .settings
+                .operator_endpoint
+                .as_ref()
+                .unwrap_or(&self.endpoint),
+            Base::Service => &self.endpoint,
+        }
+    }
+
+    /// GETs one path and returns the envelope's `data`. A 401 with a token renews it once.
+    pub async fn get(
+        &self,
+        api: &'static str,
+        base: Base,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Value, PollError> {
+        let url = join_url(self.base(base), path, query);
+        for attempt in 0..2 {
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+            headers.insert(
+                header("x-regionid"),
+                HeaderValue::from_str(&self.settings.region_id).map_err(|_| {
+                    PollError::new(
+                        ErrorReason::Http,
+                        "region_id has characters not allowed in a header",
+                    )
+                })?,
+            );
+            let token = self
+                .creds
+                .apply(&self.client, &self.settings.auth, &mut headers, deadline)
+                .await?;
+            let req = ApiRequest {
+                api,
+                scope: SCOPE_API,
+                method: Method::GET,
+                url: url.clone(),
+                headers,
+                body: None,
+            };
+            let resp = self.client.send(&req, deadline).await?;
+            match (resp.status, &token) {
+                (401, Some(t)) if attempt == 0 => {
+                    self.creds.invalidate(t).await;
+                    continue;
+                }
+                (401 | 403, _) => {
+                    return Err(PollError::new(
+                        ErrorReason::Auth,
+                        format!(
+                            "{api}: rejected (HTTP {}{}); check auth",
+                            resp.status,
+                            crate::http::error_summary(&resp.body)
+                        ),
+                    ))
+                }
+                _ => return unwrap_envelope(api, resp.status, &resp.body),
+            }
+        }
+        Err(PollError::new(
+            ErrorReason::Auth,
+            format!("{api}: token rejected twice"),
+        ))
+    }
+
+    /// Every item of a paged list (records that do not parse are counted, not exported).
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        base: Base,
+        path: &str,
+        paging: Paging,
+        deadline: Instant,
+    ) -> Result<(Vec<T>, usize), PollError> {
+        let size = self.settings.page_size;
+        let mut out = Vec::new();
+        let mut dropped = 0;
+        let mut seen = 0u64;
+        for n in 1..=self.settings.max_pages {
+            let q = paging.query(n, size);
+            let data = self.get(api, base, path, &q, deadline).await?;
+            let (items, total) = paging.items(&data);
+            let got = items.len() as u64;
+            seen += got;
+            let (parsed, bad) = parse_items::<T>(api, items.into_iter().map(unwrap_item).collect());
+            out.extend(parsed);
+            dropped += bad;
+            if got < size || total.is_some_and(|t| seen >= t) {
+                return Ok((out, dropped));
+            }
+        }
+        Err(PollError::new(
+            ErrorReason::Budget,
+            format!("{api} needs more than cecstack.max_pages ({}) pages of {size}; raise cecstack.max_pages", self.settings.max_pages),
+        ))
+    }
+}
+
+/// A list item: the document's instance example wraps each VM in its own envelope.
+fn unwrap_item(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) if m.contains_key("code") && m.contains_key("data") => {
+            m.remove("data").unwrap_or(Value::Null)
+        }
+        other => other,
+    }
+}
+
+/// The `data` of a `{requestId, code, message, data}` answer; any `code` but `Success` (or a
+/// status other than 2xx) is an error naming the code. Authentication codes are `auth`.
+pub fn unwrap_envelope(api: &str, status: u16, body: &[u8]) -> Result<Value, PollError> {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let code = parsed
+        .as_ref()
+        .and_then(|v| v.get("code"))
+        .map(Text::from_value)
+        .unwrap_or_default();
+    let ok = (200..300).contains(&status) && code.as_str().eq_ignore_ascii_case("success");
+    if ok {
+        return Ok(parsed
+            .and_then(|mut v| v.get_mut("data").map(Value::take))
+            .unwrap_or(Value::Null));
+    }
+    let Some(v) = parsed else {
+        let reason = if (200..300).contains(&status) {
+            ErrorReason::Parse
+        } else {
+            ErrorReason::Http
+        };
+        return Err(PollError::new(
+            reason,
+            format!("{api} answered HTTP {status} with a body that is not JSON"),
+        ));
+    };
+    if (200..300).contains(&status) && v.get("code").is_none() {
+        return Err(PollError::new(
+            ErrorReason::Parse,
+            format!("{api} answered without the `code` of the envelope"),
+        ));
+    }
+    let message: String = Text::from_value(&v["message"])
+        .as_str()
+        .chars()
+        .take(200)
+        .collect();
+    let reason = if code.as_str().contains("AuthFail")
+        || code.as_str().contains("OperationDenied.Identity")
+    {
+        ErrorReason::Auth
+    } else {
+        ErrorReason::Http
+    };
+    Err(PollError::new(
+        reason,
+        format!(
+            "{api} answered HTTP {status}, code {}: {message}",
+            code.as_str()
+        ),
+    ))
+}
+
+// ---- models (spec §2) ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CapacityItem {
+    pub allocatable: Num,
+    pub usage: Num,
+    pub remain: Num,
+    pub unit: Text,
+}
+
+/// Region CPU and memory (`monitor/capacity`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Capacity {
+    pub cpu: CapacityItem,
+    pub ram: CapacityItem,
+}
+
+/// Region VM counts (`monitor/vmcount`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VmCount {
+    pub total_count: Num,
+    pub running_count: Num,
+    pub stopped_count: Num,
+    pub error_count: Num,
+    pub other_count: Num,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AzCpuConfig {
+    pub az: Text,
+    #[serde(rename = "azCpuOR")]
+    pub az_cpu_or: Num,
+}
+
+/// Region and per-AZ CPU overcommit (`global-config/cpu`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct GlobalCpu {
+    #[serde(rename = "globalCpuOR")]
+    pub global_cpu_or: Num,
+    #[serde(rename = "azCpuConfigs")]
+    pub az_cpu_configs: Vec<AzCpuConfig>,
+}
+
+/// A resource pool; the document's tables spell the id `rpld`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ResourcePool {
+    #[serde(alias = "rpld")]
+    pub rp_id: Text,
+    pub name: Text,
+    pub az: Text,
+    pub host_cnt: Num,
+    pub cpu_allocation_ratio: Num,
+}
+
+/// A host → pool row (`resource-pool/hosts`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PoolHost {
+    pub name: Text,
+    pub cell: Text,
+    #[serde(alias = "rpld")]
+    pub rp_id: Text,
+    pub rp_name: Text,
+}
+
+/// A flavor type; the examples spell keys both ways (`GPUType`/`gpuType`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct FlavorType {
+    pub flavor_type_id: Text,
+    pub name: Text,
+    pub az: Text,
+    pub device_type: Text,
+    pub cpu_overscaling_ratio: Num,
+    #[serde(alias = "rpld")]
+    pub rp_id: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Gpu {
+    pub product: Text,
+    pub in_use: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct GpuInfo {
+    pub gpu_type: Text,
+    pub product: Text,
+    pub mode: Text,
+    /// A list of cards in the examples, a count in the schema (spec §2.6).
+    pub gpus: Value,
+}
+
+/// One row of local disks of a host (same shape in `nodes` and `harddisks/nouse-list`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LocalDisks {
+    pub az: Text,
+    pub cell: Text,
+    pub node_name: Text,
+    pub local_disk_type: Text,
+    pub local_disk_interface: Text,
+    pub disk_size: Num,
+    pub disk_num: Num,
+}
+
+/// A host (`nodes`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Node {
+    pub cell: Text,
+    pub name: Text,
+    pub host_ip: Text,
+    pub arch: Text,
+    #[serde(rename = "isGPUNode", alias = "isGpuNode")]
+    pub is_gpu_node: Text,
+    pub gpu_info: GpuInfo,
+    pub hard_disk_list: Vec<LocalDisks>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InstanceFlavorType {
+    pub device_type: Text,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InstanceFlavor {
+    pub name: Text,
+    pub gpu: Num,
+    pub flavor_type: InstanceFlavorType,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct BlockDevice {
+    pub volume_uuid: Text,
+    pub volume_size: Num,
+}
+
+/// A VM (`instances`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Instance {
+    pub ecs_id: Text,
+    pub display_name: Text,
+    pub v_cpus: Num,
+    /// Bytes in every example, though the table says GiB (spec §4.3).
+    pub ram: Num,
+    pub status: Text,
+    pub node_name: Text,
+    pub az: Text,
+    pub cell: Text,
+    #[serde(alias = "rpld")]
+    pub rp_id: Text,
+    pub rp_name: Text,
+    pub tenant_id: Text,
+    pub tenant_name: Text,
+    pub flavor_id: Text,
+    pub flavor_info: InstanceFlavor,
+    pub block_device_mappings: Vec<BlockDevice>,
+    pub vgpus: Value,
+}
+
+/// The unused local disks (`harddisks/nouse-list`: `data` is a bare list).
+pub fn parse_unused(data: Value) -> (Vec<LocalDisks>, usize) {
+    match data {
+        Value::Array(items) => parse_items("unused_disks", items),
+        Value::Null => (Vec::new(), 0),
+        _ => (Vec::new(), 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_envelope_and_its_error_codes() {
+        assert_eq!(
+            unwrap_envelope(
+                "t",
+                200,
+                br#"{"requestId":"x","code":"Success","message":"ok","data":{"a":1}}"#
+            )
+            .ok(),
+            Some(json!({"a": 1}))
+        );
+        let e = unwrap_envelope("t", 400, br#"{"requestId":"x","code":"ECS.OperationDenied.AuthFail","message":"bad","data":null}"#).err();
+        assert_eq!(e.map(|e| e.reason), Some(ErrorReason::Auth));
+        let e = unwrap_envelope(
+            "t",
+            200,
+            br#"{"code":"ECS.OperationFailed.GetClusterCapacity","message":"boom","data":null}"#,
+        )
+        .err();
+        assert!(e.is_some_and(
+            |e| e.reason == ErrorReason::Http && e.message.contains("GetClusterCapacity")
+        ));
+        assert_eq!(
+            unwrap_envelope("t", 200, b"<html>").err().map(|e| e.reason),
+            Some(ErrorReason::Parse)
+        );
+    }
+
+    #[test]
+    fn three_paging_schemes() {
+        assert_eq!(
+            Paging::A("flavors").query(2, 50)[1],
+            ("pageNumber", "2".to_string())
+        );
+        assert_eq!(Paging::B.query(1, 10)[1], ("current", "1".to_string()));
+        assert_eq!(
+            Paging::C("SSHKeys").query(3, 20)[0],
+            ("pageIndex", "3".to_string())
+        );
+        let (items, total) =
+            Paging::A("resourcePools").items(&json!({"resourcePools": [1, 2], "totalCount": 5}));
+        assert_eq!((items.len(), total), (2, Some(5)));
+        let (items, total) =
+            Paging::B.items(&json!({"size": 10, "current": 0, "total": 2, "list": [1]}));
+        assert_eq!((items.len(), total), (1, Some(2)));
+        let (items, total) =
+            Paging::C("records").items(&json!({"records": [1, 2, 3], "count": "3"}));
+        assert_eq!((items.len(), total), (3, Some(3)));
+    }
+
+    #[test]
+    fn list_items_wrapped_in_an_envelope_are_unwrapped() {
+        assert_eq!(
+            unwrap_item(json!({"requestId": "r", "code": "Success", "data": {"ecsId": "e"}})),
+            json!({"ecsId": "e"})
+        );
+        assert_eq!(unwrap_item(json!({"ecsId": "e"})), json!({"ecsId": "e"}));
+    }
+}
