@@ -61,6 +61,13 @@ pub fn normalise_capacity(region: &str, cap: &Capacity, batch: &mut Batch) {
             remain,
             unit,
         } = item;
+        // Nothing reported for this resource: nothing to export or drop.
+        if [allocatable, usage, remain]
+            .iter()
+            .all(|n| matches!(n, Num::Absent))
+        {
+            continue;
+        }
         let Some((scale, unit)) = capacity_unit(unit.as_str()) else {
             warn!(
                 resource,
