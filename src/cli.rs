@@ -65,7 +65,7 @@ pub enum Command {
     },
     /// Run one platform simulator.
     Simulate {
-        /// Platform to simulate: huawei_esm, sangfor_scp or h3c_cloudos.
+        /// Platform to simulate: huawei_esm, sangfor_scp, h3c_cloudos or cecstack.
         #[arg(long)]
         platform: String,
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -76,10 +76,10 @@ pub enum Command {
         /// Hosts in the synthetic site (default: 24 for ESM, 12 for SCP).
         #[arg(long)]
         hosts: Option<usize>,
-        /// SCP, CloudOS: VMs (servers) in the synthetic fleet.
+        /// SCP, CloudOS, CECSTACK: VMs (servers, instances) in the synthetic fleet.
         #[arg(long, default_value_t = 120)]
         vms: usize,
-        /// SCP, CloudOS: resource pools / availability zones in the synthetic fleet.
+        /// SCP, CloudOS, CECSTACK: resource pools / availability zones in the synthetic fleet.
         #[arg(long, default_value_t = 2)]
         pools: usize,
         /// SCP: `fleet` (seeded, consistent across APIs) or `examples` (the vendor document's).
@@ -260,8 +260,29 @@ pub fn main() -> ExitCode {
                         };
                         simulate(SimKind::Cloudos(cfg), listen, tls_ca_out).await
                     }
+                    "cecstack" => {
+                        let dataset = match dataset.as_str() {
+                            "fleet" => sim::cecstack::Dataset::Fleet,
+                            "examples" => sim::cecstack::Dataset::Examples,
+                            other => {
+                                eprintln!("error: unknown --dataset `{other}`; known: fleet, examples");
+                                return ExitCode::from(2);
+                            }
+                        };
+                        let cfg = sim::cecstack::CecSimConfig {
+                            seed,
+                            dataset,
+                            pools,
+                            hosts: hosts.unwrap_or(8),
+                            instances: vms,
+                            token_ttl,
+                            faults,
+                            ..Default::default()
+                        };
+                        simulate(SimKind::Cec(cfg), listen, tls_ca_out).await
+                    }
                     other => {
-                        eprintln!("error: unknown platform `{other}`; known: huawei_esm, sangfor_scp, h3c_cloudos");
+                        eprintln!("error: unknown platform `{other}`; known: huawei_esm, sangfor_scp, h3c_cloudos, cecstack");
                         ExitCode::from(2)
                     }
                 }
@@ -589,11 +610,31 @@ pub async fn start_cloudos_simulator(
     Ok((addr, simulator, handle))
 }
 
+/// Starts the CECSTACK simulator on `listen` (HTTPS when `tls` is given); returns its address,
+/// state and server task.
+pub async fn start_cecstack_simulator(
+    cfg: sim::cecstack::CecSimConfig,
+    listen: SocketAddr,
+    tls: Option<&sim::TlsIdentity>,
+) -> Result<
+    (
+        SocketAddr,
+        Arc<sim::cecstack::CecSim>,
+        tokio::task::JoinHandle<()>,
+    ),
+    String,
+> {
+    let simulator = sim::cecstack::CecSim::new(cfg);
+    let (addr, handle) = serve_simulator(simulator.router(), listen, tls).await?;
+    Ok((addr, simulator, handle))
+}
+
 /// The simulator `headroom simulate` runs.
 enum SimKind {
     Esm(sim::huawei_esm::EsmSimConfig),
     Scp(sim::sangfor_scp::ScpSimConfig),
     Cloudos(sim::h3c_cloudos::CloudosSimConfig),
+    Cec(sim::cecstack::CecSimConfig),
 }
 
 async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>) -> ExitCode {
@@ -634,6 +675,14 @@ async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>
             })
         }
         (SimKind::Scp(_), None) => Err("the SCP simulator needs TLS".to_string()),
+        (SimKind::Cec(cfg), _) => {
+            let (token, region) = (cfg.static_token.clone(), cfg.region_id.clone());
+            start_cecstack_simulator(cfg, listen, tls.as_ref()).await.map(|(addr, _sim, handle)| {
+                println!("cecstack simulator on {scheme}://{addr}");
+                println!("  auth: headers {{Authorization: \"Bearer {token}\"}} (or a token from {scheme}://{addr}/v3/auth/tokens); region_id: {region}");
+                (addr, handle)
+            })
+        }
         (SimKind::Cloudos(cfg), _) => {
             let (user, project_id) = (cfg.username.clone(), cfg.project_id.clone());
             start_cloudos_simulator(cfg, listen, tls.as_ref()).await.map(|(addr, _sim, handle)| {
@@ -698,6 +747,22 @@ pub fn cloudos_demo_target(cloudos: SocketAddr) -> String {
     budgets: {{api: 600}}
 "#,
         d.username, d.password, d.project_id
+    )
+}
+
+/// The demo's CECSTACK target: the gateway token as a static header (the ECS document defers
+/// authentication to another document), one base URL for both host kinds.
+pub fn cecstack_demo_target(cec: SocketAddr) -> String {
+    let d = sim::cecstack::CecSimConfig::default();
+    format!(
+        r#"  - name: cec-demo
+    platform: cecstack
+    endpoint: http://{cec}
+    region_id: {}
+    auth:
+      headers: {{Authorization: "Bearer {}"}}
+"#,
+        d.region_id, d.static_token
     )
 }
 
@@ -766,11 +831,20 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    let (cec, _cec_sim, _cec_task) =
+        match start_cecstack_simulator(Default::default(), loopback, None).await {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let text = demo_config(
         &[
             esm_demo_target(esm),
             scp_demo_target(scp, &ca_file),
             cloudos_demo_target(cloudos),
+            cecstack_demo_target(cec),
         ],
         listen,
         interval,
@@ -797,6 +871,7 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
         ca_file.display()
     );
     println!("  H3C CloudOS simulator: http://{cloudos}   (stats: http://{cloudos}/sim/stats)");
+    println!("  CECSTACK simulator:    http://{cec}   (stats: http://{cec}/sim/stats)");
     println!("  metrics:               http://{}/metrics", daemon.addr);
     println!("  status page:           http://{}/", daemon.addr);
     println!(

@@ -119,6 +119,7 @@ fn collectors_that_cannot_fit_their_budget_are_warned_about() {
             headroom::cli::esm_demo_target(sim),
             headroom::cli::scp_demo_target(sim, &ca),
             headroom::cli::cloudos_demo_target(sim),
+            headroom::cli::cecstack_demo_target(sim),
         ],
         "127.0.0.1:9740".parse().unwrap_or_else(|e| panic!("{e}")),
         std::time::Duration::from_secs(30),

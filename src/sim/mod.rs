@@ -1,6 +1,7 @@
 //! Simulators of the platforms' management APIs, for the demo, the tests and the benchmarks:
 //! documented paths, auth, paging and limits, a seeded synthetic fleet, and fault injection.
 
+pub mod cecstack;
 pub mod h3c_cloudos;
 pub mod huawei_esm;
 pub mod sangfor_scp;

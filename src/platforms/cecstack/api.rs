@@ -136,23 +136,24 @@ impl CecApi {
                 body: None,
             };
             let resp = self.client.send(&req, deadline).await?;
-            match (resp.status, &token) {
-                (401, Some(t)) if attempt == 0 => {
-                    self.creds.invalidate(t).await;
-                    continue;
-                }
-                (401 | 403, _) => {
-                    return Err(PollError::new(
-                        ErrorReason::Auth,
-                        format!(
-                            "{api}: rejected (HTTP {}{}); check auth",
-                            resp.status,
-                            crate::http::error_summary(&resp.body)
-                        ),
-                    ))
-                }
-                _ => return unwrap_envelope(api, resp.status, &resp.body),
+            // A stale token is a 401 at a gateway, or the ECS's own AuthFail (HTTP 400).
+            let rejected = resp.status == 401
+                || (resp.status == 400 && envelope_code(&resp.body).contains("AuthFail"));
+            if let (true, Some(t), 0) = (rejected, &token, attempt) {
+                self.creds.invalidate(t).await;
+                continue;
             }
+            if resp.status == 401 || resp.status == 403 {
+                return Err(PollError::new(
+                    ErrorReason::Auth,
+                    format!(
+                        "{api}: rejected (HTTP {}{}); check auth",
+                        resp.status,
+                        crate::http::error_summary(&resp.body)
+                    ),
+                ));
+            }
+            return unwrap_envelope(api, resp.status, &resp.body);
         }
         Err(PollError::new(
             ErrorReason::Auth,
@@ -191,6 +192,14 @@ impl CecApi {
             format!("{api} needs more than cecstack.max_pages ({}) pages of {size}; raise cecstack.max_pages", self.settings.max_pages),
         ))
     }
+}
+
+/// The envelope's `code` of a body, or "".
+fn envelope_code(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .map(|v| Text::from_value(&v["code"]).as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// A list item: the document's instance example wraps each VM in its own envelope.
