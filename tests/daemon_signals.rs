@@ -217,3 +217,40 @@ async fn cloudos_secrets_never_reach_the_log_or_the_output() {
         assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cecstack_secrets_never_reach_the_log_or_the_output() {
+    let (sim, _) = common::cec_sim(Default::default()).await;
+    let good = common::cec_target(
+        "good",
+        sim,
+        "region0",
+        "      headers: {Authorization: \"Bearer demo-cec-token\"}\n",
+        "    budgets: {api: 6000}\n",
+    );
+    let bad = common::cec_target(
+        "bad",
+        sim,
+        "region0",
+        "      headers: {Authorization: \"Bearer Sup3r-Secret-Tok\"}\n",
+        "    budgets: {api: 6000}\n",
+    );
+    let login = common::cec_target(
+        "login",
+        sim,
+        "region0",
+        &format!("      token_url: http://{sim}/v3/auth/tokens\n      username: admin\n      password: demo-password\n"),
+        "    budgets: {api: 6000}\n",
+    );
+    let (code, all) = once_at_trace("cec-secrets", &format!("targets:\n{good}{bad}{login}"));
+    assert_eq!(code, Some(1), "the bad target must fail the run");
+    assert!(all.contains("target=\"login\""), "the good targets ran");
+    for secret in [
+        "demo-cec-token",
+        "Sup3r-Secret-Tok",
+        "demo-password",
+        "cectok",
+    ] {
+        assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
+    }
+}

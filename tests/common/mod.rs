@@ -367,3 +367,24 @@ pub fn assert_series(
         "{family}{labels:?}: got {got}, want {want}"
     );
 }
+
+pub async fn cec_sim(
+    cfg: headroom::sim::cecstack::CecSimConfig,
+) -> (SocketAddr, Arc<headroom::sim::cecstack::CecSim>) {
+    let (addr, sim, _handle) = headroom::cli::start_cecstack_simulator(
+        cfg,
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    (addr, sim)
+}
+
+/// One CECSTACK target against the simulator; `auth` is the auth block (6-space indent),
+/// `extra` is appended inside the target.
+pub fn cec_target(name: &str, sim: SocketAddr, region: &str, auth: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    platform: cecstack\n    endpoint: http://{sim}\n    region_id: {region}\n    auth:\n{auth}{extra}\n"
+    )
+}
