@@ -99,6 +99,7 @@ fn check_config_exits_1_and_prints_each_problem() {
         .env("SCP_ACCESS_KEY", "ak")
         .env("SCP_SECRET_KEY", "sk")
         .env("CLOUDOS_PASSWORD", "pw")
+        .env("CEC_TOKEN", "t")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
