@@ -314,3 +314,49 @@ async fn the_corrected_vendor_examples_give_the_documented_values() {
         8.0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_third_paging_scheme_reads_every_page() {
+    use headroom::platforms::cecstack::api::{Base, CecApi, Paging};
+    use headroom::platforms::PlatformTarget;
+    let (sim, state) = cec_sim(CecSimConfig::default()).await;
+    let cfg = config(
+        "  interval: 300s",
+        &[cec_target(
+            "cec",
+            sim,
+            "region0",
+            STATIC,
+            "    cecstack: {page_size: 10}\n    budgets: {api: 6000}\n",
+        )],
+    );
+    let target = &cfg.targets[0];
+    let PlatformTarget::Cecstack(settings) = &target.settings else {
+        panic!("not cecstack")
+    };
+    let budgets = Arc::new(headroom::budget::Budgets::new(
+        target.platform.limit_scopes(),
+        &target.budgets,
+        None,
+    ));
+    let client = headroom::http::ApiClient::new(target, budgets, Arc::new(SelfMetrics::new()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let api = CecApi::new(target.endpoint.clone(), settings.clone(), Arc::new(client));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let (keys, dropped) = api
+        .list::<serde_json::Value>(
+            "ssh_keys",
+            Base::Operator,
+            "/api/ecs/v1/ssh-key",
+            Paging::C("SSHKeys"),
+            deadline,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((keys.len(), dropped), (state.fleet().ssh_keys.len(), 0));
+    assert_eq!(
+        sim_stats(sim).await["calls"]["/api/ecs/v1/ssh-key"],
+        3,
+        "23 keys in pages of 10"
+    );
+}

@@ -177,3 +177,40 @@ fn targets_sharing_a_per_ip_limit_are_warned_about() {
         ""
     );
 }
+
+#[test]
+fn cecstack_header_values_can_come_from_files() {
+    let dir = std::env::temp_dir().join(format!("headroom-cec-header-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("token");
+    std::fs::write(&file, "Bearer from-a-file\n").unwrap_or_else(|e| panic!("{e}"));
+    let text = format!(
+        "targets:\n  - name: c\n    platform: cecstack\n    endpoint: https://127.0.0.1\n    region_id: r\n    auth: {{header_files: {{Authorization: {}}}}}\n",
+        file.display()
+    );
+    let cfg = headroom::config::parse(&text, &|_| None).unwrap_or_else(|p| panic!("{p}"));
+    let headroom::platforms::PlatformTarget::Cecstack(t) = &cfg.targets[0].settings else {
+        panic!("not cecstack")
+    };
+    let headroom::platforms::cecstack::CecAuth::Headers(h) = &t.auth else {
+        panic!("not headers")
+    };
+    assert_eq!(
+        (h[0].0.as_str(), h[0].1.expose()),
+        ("Authorization", "Bearer from-a-file")
+    );
+    assert!(
+        !format!("{cfg:?}").contains("from-a-file"),
+        "the value is a redacted secret"
+    );
+    let missing = text.replace(&file.display().to_string(), "/nonexistent/token");
+    let p = headroom::config::parse(&missing, &|_| None)
+        .err()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    assert!(
+        p.contains("targets[0].auth.header_files.Authorization: cannot read secret file"),
+        "{p}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

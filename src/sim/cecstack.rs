@@ -77,6 +77,8 @@ pub struct Fleet {
     pub unused_disks: Vec<Value>,
     pub flavor_types: Vec<Value>,
     pub instances: Vec<Value>,
+    /// SSH key pairs: the one list paged by `pageIndex`/`pageSize` (scheme C).
+    pub ssh_keys: Vec<Value>,
 }
 
 macro_rules! fixture {
@@ -188,6 +190,9 @@ impl Fleet {
         let cpu_usage = (vcpu_req / 4.0).ceil() as u64;
         f.capacity = json!({"cpu": {"allocatable": cores, "usage": cpu_usage, "remain": cores.saturating_sub(cpu_usage), "unit": "核"},
                             "ram": {"allocatable": ram, "usage": ram_used, "remain": ram.saturating_sub(ram_used), "unit": "Gi"}});
+        f.ssh_keys = (0..23)
+            .map(|k| json!({"keyPairId": format!("key-{k:04}"), "name": format!("key-{k}")}))
+            .collect();
         f.vmcount = json!({"totalCount": running + stopped + error, "runningCount": running, "stoppedCount": stopped, "errorCount": error, "otherCount": 0});
         f
     }
@@ -222,6 +227,7 @@ impl Fleet {
                 .unwrap_or_default(),
             flavor_types: items(fixture!("flavortypes"), "flavorTypes"),
             instances: items(fixture!("instances"), "virtualMachines"),
+            ssh_keys: Vec::new(),
         }
     }
 }
@@ -354,6 +360,18 @@ fn page_a(items: &[Value], key: &str, q: &HashMap<String, String>) -> Value {
     json!({key: chunk, "totalCount": items.len()})
 }
 
+/// A page of `items`: `pageIndex` (1-based) / `pageSize`, both mandatory (scheme C).
+fn page_c(items: &[Value], key: &str, q: &HashMap<String, String>) -> Option<Value> {
+    let size: usize = q.get("pageSize")?.parse().ok()?;
+    let index: usize = q.get("pageIndex")?.parse().ok()?;
+    let chunk: Vec<&Value> = items
+        .iter()
+        .skip(index.max(1).saturating_sub(1) * size.max(1))
+        .take(size.max(1))
+        .collect();
+    Some(json!({key: chunk, "count": items.len()}))
+}
+
 /// A page of `items`: `size`/`current` (1-based), the `nodes` shape.
 fn page_b(items: &[Value], q: &HashMap<String, String>) -> Value {
     let size: usize = q
@@ -452,6 +470,17 @@ async fn api(
             page_a(&f.flavor_types, "flavorTypes", &q)
         }
         "/instances" => page_a(&f.instances, "virtualMachines", &q),
+        "/ssh-key" => match page_c(&f.ssh_keys, "SSHKeys", &q) {
+            Some(v) => v,
+            None => {
+                return envelope(
+                    StatusCode::BAD_REQUEST,
+                    "ECS.InvalidParameter",
+                    "参数错误: pageIndex, pageSize",
+                    Value::Null,
+                )
+            }
+        },
         _ => {
             return envelope(
                 StatusCode::BAD_REQUEST,

@@ -103,8 +103,24 @@ pub(crate) fn parse_target(t: &mut Obj, ctx: &mut Ctx) -> Option<CecTarget> {
     let region_id = t.str("region_id", ctx);
     let mut a = t.obj("auth", ctx);
     let path = a.path().to_string();
-    let auth = if a.has("headers") {
-        let headers = a.opt_string_map("headers", ctx).unwrap_or_default();
+    let auth = if a.has("headers") || a.has("header_files") {
+        let mut headers = a.opt_string_map("headers", ctx).unwrap_or_default();
+        // `header_files: {Name: /path}`: the value read from a file (systemd credentials).
+        for (name, file) in a.opt_string_map("header_files", ctx).unwrap_or_default() {
+            match std::fs::read_to_string(&file) {
+                Ok(v) if !v.trim().is_empty() => {
+                    headers.push((name, v.trim_end_matches(['\n', '\r']).to_string()))
+                }
+                Ok(_) => ctx.problems.add(
+                    &format!("{path}.header_files.{name}"),
+                    format!("secret file {file} is empty"),
+                ),
+                Err(e) => ctx.problems.add(
+                    &format!("{path}.header_files.{name}"),
+                    format!("cannot read secret file {file}: {e}"),
+                ),
+            }
+        }
         if headers.is_empty() {
             ctx.problems
                 .add(&format!("{path}.headers"), "must name at least one header");
