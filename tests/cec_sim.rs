@@ -9,41 +9,17 @@ use std::time::SystemTime;
 
 use common::*;
 use headroom::collect::ErrorReason;
-use headroom::schedule::{one_shot_tasks, PollTask};
 use headroom::sim::cecstack::CecSimConfig;
-use headroom::store::Store;
 use headroom::telemetry::SelfMetrics;
 
 const STATIC: &str = "      headers: {Authorization: \"Bearer demo-cec-token\"}\n";
 const ALL: &[&str] = &["capacity", "vm_counts", "overcommit", "hosts", "instances"];
 
-fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
-    let store = Arc::new(Store::new());
-    let metrics = Arc::new(SelfMetrics::new());
-    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
-    (store, metrics, t)
-}
-
 fn only(collectors: &[&str]) -> String {
-    let mut s = String::from("    budgets: {api: 6000}\n    collectors:\n");
-    for c in ALL {
-        s.push_str(&format!(
-            "      {c}: {{enabled: {}}}\n",
-            collectors.contains(c)
-        ));
-    }
-    s
-}
-
-fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{family}{{")))
-        .filter(|l| {
-            want.iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    format!(
+        "    budgets: {{api: 6000}}\n{}",
+        enable_only(ALL, collectors)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +35,7 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
         "  interval: 300s",
         &[cec_target("cec", sim, "region0", STATIC, &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         t.poll_once()
             .await
@@ -196,7 +172,7 @@ async fn a_wrong_region_or_credential_is_reported_with_its_code() {
             ),
         ],
     );
-    let (_s, _m, tasks) = tasks(&cfg);
+    let (_s, _m, tasks) = one_shot(&cfg);
     for t in &tasks {
         let e = t
             .poll_once()
@@ -233,7 +209,7 @@ async fn a_password_token_is_renewed_after_the_platform_rejects_it() {
             &only(&["capacity"]),
         )],
     );
-    let (_s, metrics, tasks) = tasks(&cfg);
+    let (_s, metrics, tasks) = one_shot(&cfg);
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     http()
         .post(format!("http://{sim}/sim/expire-tokens"))
@@ -270,7 +246,7 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
         "  interval: 30s",
         &[cec_target("cec", sim, "region0", STATIC, &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     let line = r#"headroom_resource_allocatable{platform="cecstack",target="cec",service="ecs",resource="cpu""#;
     assert_each_fault_keeps_then_drops(&tasks[0], &store, &metrics, line, |f| set_faults(sim, f))
         .await;
@@ -287,7 +263,7 @@ async fn the_corrected_vendor_examples_give_the_documented_values() {
         "  interval: 300s",
         &[cec_target("cec", sim, "region0", STATIC, &only(ALL))],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         t.poll_once()
             .await

@@ -5,14 +5,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use common::*;
 use headroom::collect::ErrorReason;
-use headroom::schedule::{one_shot_tasks, PollTask};
 use headroom::sim::h3c_cloudos::CloudosSimConfig;
-use headroom::store::Store;
 use headroom::telemetry::SelfMetrics;
 
 const ALL: &[&str] = &[
@@ -26,33 +23,11 @@ const ALL: &[&str] = &[
     "gpus",
 ];
 
-fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
-    let store = Arc::new(Store::new());
-    let metrics = Arc::new(SelfMetrics::new());
-    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
-    (store, metrics, t)
-}
-
 fn only(collectors: &[&str]) -> String {
-    let mut s = String::from("    budgets: {api: 6000}\n    collectors:\n");
-    for c in ALL {
-        s.push_str(&format!(
-            "      {c}: {{enabled: {}}}\n",
-            collectors.contains(c)
-        ));
-    }
-    s
-}
-
-fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{family}{{")))
-        .filter(|l| {
-            want.iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    format!(
+        "    budgets: {{api: 6000}}\n{}",
+        enable_only(ALL, collectors)
+    )
 }
 
 async fn stats(sim: std::net::SocketAddr) -> serde_json::Value {
@@ -66,7 +41,7 @@ async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
         "  interval: 300s",
         &[cloudos_target("cos", sim, "demo-password", &only(ALL))],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         t.poll_once()
             .await
@@ -237,7 +212,7 @@ async fn servers_are_read_across_marker_pages() {
         "  interval: 300s",
         &[cloudos_target("cos", sim, "demo-password", &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     let body =
         String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
@@ -297,7 +272,7 @@ async fn the_special_headers_are_required_and_sent() {
             &only(&["bare_metal", "storage_pools"]),
         )],
     );
-    let (_s, _m, tasks) = tasks(&cfg);
+    let (_s, _m, tasks) = one_shot(&cfg);
     for t in &tasks {
         t.poll_once()
             .await
@@ -320,7 +295,7 @@ async fn an_expired_token_is_renewed_once_and_a_wrong_password_is_auth() {
             cloudos_target("bad", sim, "nope", &only(&["quotas"])),
         ],
     );
-    let (_s, metrics, tasks) = tasks(&cfg);
+    let (_s, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         let r = t.poll_once().await;
         match t.target.as_str() {
@@ -367,7 +342,7 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
         "  interval: 30s",
         &[cloudos_target("cos", sim, "demo-password", &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     let line = r#"headroom_resource_capacity{platform="h3c_cloudos",target="cos",service="ecs",resource="vcpu""#;
     assert_each_fault_keeps_then_drops(&tasks[0], &store, &metrics, line, |f| set_faults(sim, f))
         .await;
@@ -386,7 +361,7 @@ async fn the_vendor_examples_served_over_http_give_the_documented_values() {
         "  interval: 300s",
         &[cloudos_target("cos", sim, "demo-password", &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         t.poll_once()
             .await

@@ -3,22 +3,12 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::*;
 use headroom::collect::ErrorReason;
-use headroom::schedule::{one_shot_tasks, PollTask};
 use headroom::sim::huawei_esm::EsmSimConfig;
-use headroom::store::Store;
 use headroom::telemetry::SelfMetrics;
-
-fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
-    let store = Arc::new(Store::new());
-    let metrics = Arc::new(SelfMetrics::new());
-    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
-    (store, metrics, t)
-}
 
 fn only(collector: &str) -> String {
     let all = [
@@ -202,7 +192,7 @@ async fn a_poll_larger_than_one_window_stays_within_the_limit() {
         "  interval: 60s",
         &[esm_target("esm", sim, "demo-password", &extra)],
     );
-    let (_store, metrics, tasks) = tasks(&cfg);
+    let (_store, metrics, tasks) = one_shot(&cfg);
     let series = tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     assert!(series > 0);
     let stats = sim_stats(sim).await;
@@ -245,7 +235,7 @@ async fn a_budget_above_the_limit_is_throttled_paused_and_counted() {
         "{:?}",
         cfg.warnings
     );
-    let (_store, metrics, tasks) = tasks(&cfg);
+    let (_store, metrics, tasks) = one_shot(&cfg);
     let result = tasks[0].poll_once().await;
     let stats = sim_stats(sim).await;
     let throttled = SelfMetrics::counter_value(&metrics.api_throttled, &["esm", "capacity_api"]);
@@ -282,7 +272,7 @@ async fn a_token_expiring_mid_poll_is_refreshed_once() {
         "  interval: 120s",
         &[esm_target("esm", sim, "demo-password", &extra)],
     );
-    let (_store, metrics, mut tasks) = tasks(&cfg);
+    let (_store, metrics, mut tasks) = one_shot(&cfg);
     let task = tasks.remove(0);
     let poll = tokio::spawn(async move { task.poll_once().await });
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -312,7 +302,7 @@ async fn a_wrong_password_fails_only_that_target_with_auth() {
             esm_target("bad", sim, "wrong-password", &only("physical_capacity")),
         ],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         let r = t.poll_once().await;
         match t.target.as_str() {
@@ -364,7 +354,7 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
         "  interval: 30s",
         &[esm_target("esm", sim, "demo-password", &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     let task = &tasks[0];
     // The 60/min simulator limit is real: the polls are spaced by the budget itself.
     let capacity_line = r#"headroom_resource_capacity{platform="huawei_esm",target="esm",service="physical",resource="vcpu""#;
@@ -380,7 +370,7 @@ async fn a_wrong_appcode_is_an_auth_error() {
     let target = esm_target("esm", sim, "demo-password", &only("devices"))
         .replace("apig_appcode: demo-appcode", "apig_appcode: other-code");
     let cfg = config("  interval: 60s", &[target]);
-    let (_s, _m, tasks) = tasks(&cfg);
+    let (_s, _m, tasks) = one_shot(&cfg);
     let err = tasks[0]
         .poll_once()
         .await
@@ -403,7 +393,7 @@ async fn a_token_is_renewed_before_it_expires() {
         "  interval: 60s",
         &[esm_target("esm", sim, "demo-password", &only("devices"))],
     );
-    let (_s, _m, tasks) = tasks(&cfg);
+    let (_s, _m, tasks) = one_shot(&cfg);
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_millis(2800)).await;
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
@@ -429,7 +419,7 @@ async fn tenant_allocation_agrees_with_service_capacity() {
         "  interval: 60s",
         &[esm_target("esm", sim, "demo-password", &extra)],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         t.poll_once()
             .await
@@ -459,7 +449,7 @@ async fn a_response_over_the_size_cap_fails_without_retrying() {
         "  interval: 60s",
         &[esm_target("esm", sim, "demo-password", &extra)],
     );
-    let (_s, metrics, tasks) = tasks(&cfg);
+    let (_s, metrics, tasks) = one_shot(&cfg);
     let err = tasks[0]
         .poll_once()
         .await
@@ -489,7 +479,7 @@ async fn dcc_is_asked_again_as_dcc_generate_when_dcc_is_refused() {
             &only("service_capacity"),
         )],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     let body =
         String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
@@ -511,12 +501,12 @@ async fn the_hcso_domain_id_header_is_sent_when_configured() {
         "      apig_appcode: demo-appcode\n",
         "      apig_appcode: demo-appcode\n      hcso_domain_id: domain-0042\n",
     );
-    let (_s, _m, t) = tasks(&config("  interval: 60s", &[without]));
+    let (_s, _m, t) = one_shot(&config("  interval: 60s", &[without]));
     assert_eq!(
         t[0].poll_once().await.err().map(|e| e.reason),
         Some(ErrorReason::Auth)
     );
-    let (_s, _m, t) = tasks(&config("  interval: 60s", &[with]));
+    let (_s, _m, t) = one_shot(&config("  interval: 60s", &[with]));
     assert!(t[0].poll_once().await.is_ok());
 }
 
@@ -532,7 +522,7 @@ async fn page_numbered_offsets_read_every_record_once() {
         "    esm: {{offset_mode: page1, page_size: 5}}\n{}",
         only("devices")
     );
-    let (store, metrics, t) = tasks(&config(
+    let (store, metrics, t) = one_shot(&config(
         "  interval: 60s",
         &[esm_target("esm", sim, "demo-password", &extra)],
     ));

@@ -5,14 +5,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use common::*;
 use headroom::collect::ErrorReason;
-use headroom::schedule::{one_shot_tasks, PollTask};
+use headroom::schedule::PollTask;
 use headroom::sim::sangfor_scp::ScpSimConfig;
-use headroom::store::Store;
 use headroom::telemetry::SelfMetrics;
 use serde_json::Value;
 
@@ -34,55 +32,8 @@ const ALL: &[&str] = &[
     "pool_utilization",
 ];
 
-fn tasks(cfg: &headroom::config::Config) -> (Arc<Store>, Arc<SelfMetrics>, Vec<PollTask>) {
-    let store = Arc::new(Store::new());
-    let metrics = Arc::new(SelfMetrics::new());
-    let t = one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
-    (store, metrics, t)
-}
-
 fn only(collectors: &[&str]) -> String {
-    let mut s = String::from("    collectors:\n");
-    for c in ALL {
-        s.push_str(&format!(
-            "      {c}: {{enabled: {}}}\n",
-            collectors.contains(c)
-        ));
-    }
-    s
-}
-
-fn render(store: &Store, metrics: &SelfMetrics) -> String {
-    String::from_utf8(store.render(None, metrics, SystemTime::now())).unwrap_or_default()
-}
-
-/// Values of one family as (labels without platform/target, value).
-fn series(body: &str, family: &str) -> Vec<(BTreeMap<String, String>, f64)> {
-    body.lines()
-        .filter(|l| l.starts_with(&format!("{family}{{")))
-        .filter_map(|l| {
-            let (labels, value) = l[family.len() + 1..].rsplit_once("} ")?;
-            let mut map = BTreeMap::new();
-            for pair in labels.split("\",") {
-                let (k, v) = pair.split_once("=\"")?;
-                map.insert(k.to_string(), v.trim_end_matches('"').to_string());
-            }
-            map.remove("platform");
-            map.remove("target");
-            Some((map, value.parse().ok()?))
-        })
-        .collect()
-}
-
-fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
-    series(body, family)
-        .iter()
-        .filter(|(l, _)| {
-            want.iter()
-                .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
-        })
-        .map(|(_, v)| v)
-        .sum()
+    enable_only(ALL, collectors)
 }
 
 async fn poll_all(tasks: &[PollTask]) {
@@ -113,12 +64,12 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
         ALL.len(),
         "all collectors on by default"
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     poll_all(&tasks).await;
     let body = render(&store, &metrics);
     promtool_check_metrics(body.as_bytes());
     assert_labels_in_catalogue(&body);
-    for (labels, v) in series(&body, "headroom_collector_dropped_values") {
+    for (labels, v) in family_series(&body, "headroom_collector_dropped_values") {
         assert_eq!(v, 0.0, "{labels:?} dropped values");
     }
     let stats = scp_stats(&scp).await;
@@ -318,7 +269,7 @@ async fn a_full_poll_with_the_password_logs_in_once_for_all_collectors() {
         "  interval: 300s",
         &[scp_target("scp", &scp, Some(auth), "")],
     );
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     // All at once: the login is single-flight.
     let results = futures_util::future::join_all(tasks.iter().map(|t| t.poll_once())).await;
     for (t, r) in tasks.iter().zip(&results) {
@@ -347,7 +298,7 @@ async fn an_expired_token_is_renewed_once() {
         "  interval: 300s",
         &[scp_target("scp", &scp, Some(auth), &only(&["hosts"]))],
     );
-    let (_store, _metrics, tasks) = tasks(&cfg);
+    let (_store, _metrics, tasks) = one_shot(&cfg);
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     scp_post(&scp, "/sim/expire-tokens", "{}").await;
     tasks[0].poll_once().await.unwrap_or_else(|e| panic!("{e}"));
@@ -377,7 +328,7 @@ async fn wrong_keys_and_wrong_passwords_are_auth_errors() {
             scp_target("scope", &scp, Some(right), &only(&["overview"])),
         ],
     );
-    let (_store, metrics, tasks) = tasks(&cfg);
+    let (_store, metrics, tasks) = one_shot(&cfg);
     for t in &tasks {
         let r = t.poll_once().await;
         match t.target.as_str() {
@@ -408,14 +359,14 @@ async fn an_old_site_is_polled_at_the_oldest_api_version() {
     })
     .await;
     let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     poll_all(&tasks).await;
     // Run the platform collector again: by then every family has been chosen by its collector.
     for t in tasks.iter().filter(|t| t.collector_name == "platform") {
         t.poll_once().await.unwrap_or_else(|e| panic!("{e}"));
     }
     let body = render(&store, &metrics);
-    let versions = series(&body, "headroom_api_version_info");
+    let versions = family_series(&body, "headroom_api_version_info");
     assert_eq!(versions.len(), 6, "{versions:?}");
     assert!(
         versions.iter().all(|(l, _)| l["version"] == "20180725"),
@@ -445,7 +396,7 @@ async fn a_fleet_needing_more_gets_than_a_window_allows_completes_without_a_ban(
             &format!("    budgets: {{get: 480}}\n{}", only(&["vms", "hosts"])),
         )],
     );
-    let (_store, _metrics, tasks) = tasks(&cfg);
+    let (_store, _metrics, tasks) = one_shot(&cfg);
     poll_all(&tasks).await;
     let stats = scp_stats(&scp).await;
     assert!(
@@ -481,7 +432,7 @@ async fn a_budget_above_the_limit_is_banned_pauses_the_target_and_recovers() {
         "{:?}",
         cfg.warnings
     );
-    let (_store, metrics, tasks) = tasks(&cfg);
+    let (_store, metrics, tasks) = one_shot(&cfg);
     tasks[0]
         .poll_once()
         .await
@@ -517,7 +468,7 @@ async fn the_legacy_cookie_is_sent_when_configured() {
             scp_target("cookie", &scp, Some(&with), &only(&["overview"])),
         ],
     );
-    let (_s, _m, tasks) = tasks(&cfg);
+    let (_s, _m, tasks) = one_shot(&cfg);
     for t in &tasks {
         let r = t.poll_once().await;
         match t.target.as_str() {
@@ -535,7 +486,7 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
         only(&["resource_pools"])
     );
     let cfg = config("  interval: 30s", &[scp_target("scp", &scp, None, &extra)]);
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     let task = &tasks[0];
     let line = r#"headroom_resource_capacity{platform="sangfor_scp",target="scp",service="physical",resource="cpu""#;
     assert_each_fault_keeps_then_drops(task, &store, &metrics, line, |f| {
@@ -552,7 +503,7 @@ async fn the_vendor_examples_served_over_https_give_the_documented_values() {
     })
     .await;
     let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
-    let (store, metrics, tasks) = tasks(&cfg);
+    let (store, metrics, tasks) = one_shot(&cfg);
     poll_all(&tasks).await;
     let body = render(&store, &metrics);
     promtool_check_metrics(body.as_bytes());
@@ -704,7 +655,7 @@ async fn a_blocked_public_key_endpoint_is_reported_as_throttled() {
             scp_target("second", &scp, Some(auth), &only(&["overview"])),
         ],
     );
-    let (_s, _m, tasks) = tasks(&cfg);
+    let (_s, _m, tasks) = one_shot(&cfg);
     assert!(tasks[0].poll_once().await.is_ok());
     let e = tasks[1]
         .poll_once()

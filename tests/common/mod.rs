@@ -388,3 +388,68 @@ pub fn cec_target(name: &str, sim: SocketAddr, region: &str, auth: &str, extra: 
         "  - name: {name}\n    platform: cecstack\n    endpoint: http://{sim}\n    region_id: {region}\n    auth:\n{auth}{extra}\n"
     )
 }
+
+/// Poll tasks of every enabled collector of a config, with their store and self-metrics.
+pub fn one_shot(
+    cfg: &headroom::config::Config,
+) -> (
+    Arc<headroom::store::Store>,
+    Arc<headroom::telemetry::SelfMetrics>,
+    Vec<headroom::schedule::PollTask>,
+) {
+    let store = Arc::new(headroom::store::Store::new());
+    let metrics = Arc::new(headroom::telemetry::SelfMetrics::new());
+    let t =
+        headroom::schedule::one_shot_tasks(cfg, &store, &metrics).unwrap_or_else(|e| panic!("{e}"));
+    (store, metrics, t)
+}
+
+/// A `collectors:` block enabling `chosen` of `all` (YAML, 4-space indent).
+pub fn enable_only(all: &[&str], chosen: &[&str]) -> String {
+    let mut s = String::from("    collectors:\n");
+    for c in all {
+        s.push_str(&format!("      {c}: {{enabled: {}}}\n", chosen.contains(c)));
+    }
+    s
+}
+
+/// The exposition of a store now.
+pub fn render(
+    store: &headroom::store::Store,
+    metrics: &headroom::telemetry::SelfMetrics,
+) -> String {
+    String::from_utf8(store.render(None, metrics, std::time::SystemTime::now())).unwrap_or_default()
+}
+
+/// Values of one family in an exposition, as (labels without platform/target, value).
+pub fn family_series(
+    body: &str,
+    family: &str,
+) -> Vec<(std::collections::BTreeMap<String, String>, f64)> {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{family}{{")))
+        .filter_map(|l| {
+            let (labels, value) = l[family.len() + 1..].rsplit_once("} ")?;
+            let mut map = std::collections::BTreeMap::new();
+            for pair in labels.split("\",") {
+                let (k, v) = pair.split_once("=\"")?;
+                map.insert(k.to_string(), v.trim_end_matches('"').to_string());
+            }
+            map.remove("platform");
+            map.remove("target");
+            Some((map, value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The sum of the series of `family` whose labels include all of `want`.
+pub fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
+    family_series(body, family)
+        .iter()
+        .filter(|(l, _)| {
+            want.iter()
+                .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, v)| v)
+        .sum()
+}
