@@ -170,8 +170,25 @@ impl CecApi {
         paging: Paging,
         deadline: Instant,
     ) -> Result<(Vec<T>, usize), PollError> {
-        let size = self.settings.page_size;
         let mut out = Vec::new();
+        let dropped = self
+            .list_each(api, base, path, paging, deadline, |t| out.push(t))
+            .await?;
+        Ok((out, dropped))
+    }
+
+    /// Hands every item of a paged list to `each` as its page arrives (a large list is never
+    /// held whole); returns how many records did not parse.
+    pub async fn list_each<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        base: Base,
+        path: &str,
+        paging: Paging,
+        deadline: Instant,
+        mut each: impl FnMut(T),
+    ) -> Result<usize, PollError> {
+        let size = self.settings.page_size;
         let mut dropped = 0;
         let mut seen = 0u64;
         for n in 1..=self.settings.max_pages {
@@ -181,10 +198,10 @@ impl CecApi {
             let got = items.len() as u64;
             seen += got;
             let (parsed, bad) = parse_items::<T>(api, items.into_iter().map(unwrap_item).collect());
-            out.extend(parsed);
+            parsed.into_iter().for_each(&mut each);
             dropped += bad;
             if got < size || total.is_some_and(|t| seen >= t) {
-                return Ok((out, dropped));
+                return Ok(dropped);
             }
         }
         Err(PollError::new(

@@ -412,25 +412,56 @@ pub fn normalise_hosts(
     }
 }
 
+/// (AZ, pool, flavor, resource, unit)
+type AzKey = (String, String, String, &'static str, &'static str);
+/// (host, cell, pool, AZ, resource, unit)
+type HostKey = (String, String, String, String, &'static str, &'static str);
+
+/// Instance sums per AZ, pool and flavor, per host, and per tenant, built one VM at a time:
+/// the instance list is folded page by page, never held whole.
+#[derive(Debug, Default)]
+pub struct InstanceSums {
+    per_az: BTreeMap<AzKey, f64>,
+    per_host: BTreeMap<HostKey, f64>,
+    per_tenant: BTreeMap<(String, String, &'static str, &'static str), f64>,
+    tenant_count: BTreeMap<(String, String, String), f64>,
+    evs: BTreeMap<(String, String), f64>,
+    volumes_seen: BTreeSet<String>,
+    gib_ram: usize,
+}
+
 /// Instances summed per AZ, pool and flavor, per host, and per tenant.
 pub fn normalise_instances(
     vms: &[Instance],
     pools: &BTreeMap<(String, String), (String, String)>,
     batch: &mut Batch,
 ) {
-    type Key = (String, String, String, &'static str, &'static str);
-    let mut per_az: BTreeMap<Key, f64> = BTreeMap::new();
-    let mut per_host: BTreeMap<(String, String, String, String, &'static str, &'static str), f64> =
-        BTreeMap::new();
-    let mut per_tenant: BTreeMap<(String, String, &'static str, &'static str), f64> =
-        BTreeMap::new();
-    let mut tenant_count: BTreeMap<(String, String, String), f64> = BTreeMap::new();
-    let mut evs: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut volumes_seen = BTreeSet::new();
-    let mut gib_ram = 0;
+    let mut sums = InstanceSums::default();
     for vm in vms {
+        sums.add(vm, pools, batch);
+    }
+    sums.finish(batch);
+}
+
+impl InstanceSums {
+    /// Adds one VM (a value that does not parse is counted in `batch`).
+    pub fn add(
+        &mut self,
+        vm: &Instance,
+        pools: &BTreeMap<(String, String), (String, String)>,
+        batch: &mut Batch,
+    ) {
+        let InstanceSums {
+            per_az,
+            per_host,
+            per_tenant,
+            tenant_count,
+            evs,
+            volumes_seen,
+            gib_ram,
+        } = self;
         if vm.status.as_str().eq_ignore_ascii_case("softDeleted") {
-            continue;
+            return;
         }
         let host = vm.node_name.as_str().to_string();
         let cell = vm.cell.as_str().to_string();
@@ -455,7 +486,7 @@ pub fn normalise_instances(
             .to_string();
         let ram = vm.ram.get().map(|r| {
             if r < 4096.0 {
-                gib_ram += 1;
+                *gib_ram += 1;
                 r * GIB
             } else {
                 r
@@ -524,77 +555,90 @@ pub fn normalise_instances(
             }
         }
     }
-    if gib_ram > 0 {
-        warn!(
-            instances = gib_ram,
-            "Instance `ram` values under 4096 were read as GiB, not bytes."
-        );
-    }
-    for ((az, pool, flavor, resource, unit), v) in per_az {
-        batch.push(
-            &catalog::RESOURCE_ALLOCATED,
-            &[
-                ("service", "ecs"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-                ("pool", &pool),
-                ("flavor", &flavor),
-            ],
-            v,
-        );
-    }
-    for ((az, pool), v) in evs {
-        batch.push(
-            &catalog::RESOURCE_ALLOCATED,
-            &[
-                ("service", "evs"),
-                ("resource", "storage"),
-                ("unit", "bytes"),
-                ("az", &az),
-                ("pool", &pool),
-            ],
-            v,
-        );
-    }
-    for ((host, cell, pool, az, resource, unit), v) in per_host {
-        batch.push(
-            &catalog::HOST_RESOURCE_ALLOCATED,
-            &[
-                ("host", &host),
-                ("resource", resource),
-                ("unit", unit),
-                ("cluster", &cell),
-                ("pool", &pool),
-                ("az", &az),
-            ],
-            v,
-        );
-    }
-    for ((tenant, az, resource, unit), v) in per_tenant {
-        batch.push(
-            &catalog::TENANT_RESOURCE_ALLOCATED,
-            &[
-                ("tenant", &tenant),
-                ("service", "ecs"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-            ],
-            v,
-        );
-    }
-    for ((tenant, az, flavor), n) in tenant_count {
-        batch.push(
-            &catalog::TENANT_RESOURCES,
-            &[
-                ("tenant", &tenant),
-                ("service", "ecs"),
-                ("az", &az),
-                ("flavor", &flavor),
-            ],
-            n,
-        );
+
+    /// The sums, as series.
+    pub fn finish(self, batch: &mut Batch) {
+        let InstanceSums {
+            per_az,
+            per_host,
+            per_tenant,
+            tenant_count,
+            evs,
+            gib_ram,
+            ..
+        } = self;
+        if gib_ram > 0 {
+            warn!(
+                instances = gib_ram,
+                "Instance `ram` values under 4096 were read as GiB, not bytes."
+            );
+        }
+        for ((az, pool, flavor, resource, unit), v) in per_az {
+            batch.push(
+                &catalog::RESOURCE_ALLOCATED,
+                &[
+                    ("service", "ecs"),
+                    ("resource", resource),
+                    ("unit", unit),
+                    ("az", &az),
+                    ("pool", &pool),
+                    ("flavor", &flavor),
+                ],
+                v,
+            );
+        }
+        for ((az, pool), v) in evs {
+            batch.push(
+                &catalog::RESOURCE_ALLOCATED,
+                &[
+                    ("service", "evs"),
+                    ("resource", "storage"),
+                    ("unit", "bytes"),
+                    ("az", &az),
+                    ("pool", &pool),
+                ],
+                v,
+            );
+        }
+        for ((host, cell, pool, az, resource, unit), v) in per_host {
+            batch.push(
+                &catalog::HOST_RESOURCE_ALLOCATED,
+                &[
+                    ("host", &host),
+                    ("resource", resource),
+                    ("unit", unit),
+                    ("cluster", &cell),
+                    ("pool", &pool),
+                    ("az", &az),
+                ],
+                v,
+            );
+        }
+        for ((tenant, az, resource, unit), v) in per_tenant {
+            batch.push(
+                &catalog::TENANT_RESOURCE_ALLOCATED,
+                &[
+                    ("tenant", &tenant),
+                    ("service", "ecs"),
+                    ("resource", resource),
+                    ("unit", unit),
+                    ("az", &az),
+                ],
+                v,
+            );
+        }
+        for ((tenant, az, flavor), n) in tenant_count {
+            batch.push(
+                &catalog::TENANT_RESOURCES,
+                &[
+                    ("tenant", &tenant),
+                    ("service", "ecs"),
+                    ("az", &az),
+                    ("flavor", &flavor),
+                ],
+                n,
+            );
+        }
     }
 }
 
@@ -736,17 +780,20 @@ impl CecCollector {
             }
             super::INSTANCES => {
                 let map = self.host_pools(d, &mut batch).await?;
-                let (vms, dropped) = api
-                    .list::<Instance>(
+                let mut sums = InstanceSums::default();
+                let mut bad = Batch::new();
+                let dropped = api
+                    .list_each::<Instance>(
                         "instances",
                         Base::Service,
                         &format!("{P}/instances"),
                         Paging::A("virtualMachines"),
                         d,
+                        |vm| sums.add(&vm, &map, &mut bad),
                     )
                     .await?;
-                batch.drop_values(dropped);
-                normalise_instances(&vms, &map, &mut batch);
+                batch.drop_values(dropped + bad.dropped());
+                sums.finish(&mut batch);
             }
             other => {
                 return Err(PollError::new(
