@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults};
+use super::{Fault, FaultState, Faults, TokenStore};
 
 /// Which data the simulator serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,9 +243,19 @@ struct Counters {
 pub struct CecSim {
     cfg: CecSimConfig,
     fleet: Fleet,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: TokenStore,
     faults: FaultState,
     counters: Counters,
+}
+
+impl super::SimControl for CecSim {
+    fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
 }
 
 impl CecSim {
@@ -257,7 +267,7 @@ impl CecSim {
         Arc::new(CecSim {
             faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0xcec),
             fleet,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenStore::default(),
             cfg,
             counters: Counters::default(),
         })
@@ -271,8 +281,8 @@ impl CecSim {
         Router::new()
             .route("/v3/auth/tokens", post(token))
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(set_faults))
-            .route("/sim/expire-tokens", post(expire_tokens))
+            .route("/sim/faults", post(super::set_faults::<CecSim>))
+            .route("/sim/expire-tokens", post(super::expire_tokens::<CecSim>))
             .fallback(api)
             .with_state(Arc::clone(self))
     }
@@ -295,10 +305,7 @@ async fn token(State(sim): State<Arc<CecSim>>, body: Bytes) -> Response {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": 401, "message": "The request you have made requires authentication."}}))).into_response();
     }
     let id = format!("cectok{:024x}", sim.faults.random() >> 32);
-    sim.tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id.clone(), Instant::now() + sim.cfg.token_ttl);
+    sim.tokens.issue(id.clone(), sim.cfg.token_ttl);
     sim.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let expires =
         humantime::format_rfc3339_micros(SystemTime::now() + sim.cfg.token_ttl).to_string();
@@ -321,23 +328,6 @@ async fn stats(State(sim): State<Arc<CecSim>>) -> Json<Value> {
         "auth_failures": c.auth_failures.load(Ordering::Relaxed),
         "tokens_issued": c.tokens_issued.load(Ordering::Relaxed),
     }))
-}
-
-async fn set_faults(State(sim): State<Arc<CecSim>>, Json(f): Json<Faults>) -> Response {
-    sim.faults.set(f);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn expire_tokens(State(sim): State<Arc<CecSim>>) -> Response {
-    for exp in sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values_mut()
-    {
-        *exp = Instant::now();
-    }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 fn header<'a>(h: &'a HeaderMap, name: &str) -> &'a str {
@@ -404,12 +394,7 @@ async fn api(
     let bearer = header(&headers, "authorization")
         .strip_prefix("Bearer ")
         .is_some_and(|t| t == sim.cfg.static_token);
-    let token = sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(header(&headers, "x-auth-token"))
-        .is_some_and(|exp| *exp > Instant::now());
+    let token = sim.tokens.valid(header(&headers, "x-auth-token"));
     if !bearer && !token {
         sim.counters.auth_failures.fetch_add(1, Ordering::Relaxed);
         return envelope(

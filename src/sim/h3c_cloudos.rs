@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, SlidingWindow};
+use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore};
 
 /// Which data the simulator serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -330,11 +330,21 @@ struct Counters {
     throttled: AtomicU64,
 }
 
+impl super::SimControl for CloudosSim {
+    fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    fn tokens(&self) -> &super::TokenStore {
+        &self.tokens
+    }
+}
+
 /// A running CloudOS simulator's state.
 pub struct CloudosSim {
     cfg: Mutex<CloudosSimConfig>,
     fleet: Fleet,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: TokenStore,
     window: Option<SlidingWindow>,
     faults: FaultState,
     counters: Counters,
@@ -352,7 +362,7 @@ impl CloudosSim {
                 .map(|n| SlidingWindow::new(n, Duration::from_secs(60))),
             faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0xc10d),
             fleet,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenStore::default(),
             cfg: Mutex::new(cfg),
             counters: Counters::default(),
         })
@@ -370,8 +380,11 @@ impl CloudosSim {
         Router::new()
             .route("/os/kinton/v1/v3/auth/tokens", post(token))
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(set_faults))
-            .route("/sim/expire-tokens", post(expire_tokens))
+            .route("/sim/faults", post(super::set_faults::<CloudosSim>))
+            .route(
+                "/sim/expire-tokens",
+                post(super::expire_tokens::<CloudosSim>),
+            )
             .route("/sim/credentials", post(set_credentials))
             .fallback(data)
             .with_state(Arc::clone(self))
@@ -403,10 +416,7 @@ async fn token(State(sim): State<Arc<CloudosSim>>, body: Bytes) -> Response {
         );
     }
     let id = format!("gAAAAcloudos{:020x}", sim.faults.random() >> 48);
-    sim.tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id.clone(), Instant::now() + cfg.token_ttl);
+    sim.tokens.issue(id.clone(), cfg.token_ttl);
     sim.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let expires = humantime::format_rfc3339_micros(SystemTime::now() + cfg.token_ttl).to_string();
     let mut resp = (
@@ -431,23 +441,6 @@ async fn stats(State(sim): State<Arc<CloudosSim>>) -> Json<Value> {
         "throttled": c.throttled.load(Ordering::Relaxed),
         "max_in_window": sim.window.as_ref().map(SlidingWindow::max_in_window),
     }))
-}
-
-async fn set_faults(State(sim): State<Arc<CloudosSim>>, Json(f): Json<Faults>) -> Response {
-    sim.faults.set(f);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn expire_tokens(State(sim): State<Arc<CloudosSim>>) -> Response {
-    for exp in sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values_mut()
-    {
-        *exp = Instant::now();
-    }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn set_credentials(State(sim): State<Arc<CloudosSim>>, Json(v): Json<Value>) -> Response {
@@ -478,12 +471,7 @@ async fn data(
         .unwrap_or_else(|e| e.into_inner())
         .entry(path.clone())
         .or_insert(0) += 1;
-    let valid = sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(header(&headers, "x-auth-token"))
-        .is_some_and(|exp| *exp > Instant::now());
+    let valid = sim.tokens.valid(header(&headers, "x-auth-token"));
     if !valid {
         sim.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");

@@ -18,7 +18,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, SlidingWindow};
+use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore};
 
 /// Credentials and limits the simulator enforces, and the size of its site.
 #[derive(Clone, Debug)]
@@ -548,11 +548,21 @@ struct Counters {
     min_gap_after_429_ms: Mutex<Option<u64>>,
 }
 
+impl super::SimControl for EsmSim {
+    fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    fn tokens(&self) -> &super::TokenStore {
+        &self.tokens
+    }
+}
+
 /// A running ESM simulator's state.
 pub struct EsmSim {
     cfg: Mutex<EsmSimConfig>,
     fleet: Fleet,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: TokenStore,
     capacity_window: SlidingWindow,
     metric_window: SlidingWindow,
     faults: FaultState,
@@ -567,7 +577,7 @@ impl EsmSim {
             metric_window: SlidingWindow::new(cfg.metric_limit_per_second, Duration::from_secs(1)),
             faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0x5eed),
             fleet,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenStore::default(),
             cfg: Mutex::new(cfg),
             counters: Counters::default(),
         })
@@ -585,8 +595,8 @@ impl EsmSim {
         Router::new()
             .route("/v3/auth/tokens", post(token))
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(set_faults))
-            .route("/sim/expire-tokens", post(expire_tokens))
+            .route("/sim/faults", post(super::set_faults::<EsmSim>))
+            .route("/sim/expire-tokens", post(super::expire_tokens::<EsmSim>))
             .route("/sim/credentials", post(set_credentials))
             .fallback(data)
             .with_state(Arc::clone(self))
@@ -621,10 +631,7 @@ async fn token(State(sim): State<Arc<EsmSim>>, body: Bytes) -> Response {
         );
     }
     let value = format!("MIIsim{:016x}", sim.faults.random() as u64);
-    sim.tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(value.clone(), Instant::now() + cfg.token_ttl);
+    sim.tokens.issue(value.clone(), cfg.token_ttl);
     sim.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let expires = humantime::format_rfc3339_micros(SystemTime::now() + cfg.token_ttl).to_string();
     let mut resp = (
@@ -656,23 +663,6 @@ async fn stats(State(sim): State<Arc<EsmSim>>) -> Json<Value> {
         "min_gap_after_429_ms": *sim.counters.min_gap_after_429_ms.lock().unwrap_or_else(|e| e.into_inner()),
         "capacity_limit_per_minute": sim.cfg().capacity_limit_per_minute,
     }))
-}
-
-async fn set_faults(State(sim): State<Arc<EsmSim>>, Json(f): Json<Faults>) -> Response {
-    sim.faults.set(f);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn expire_tokens(State(sim): State<Arc<EsmSim>>) -> Response {
-    for exp in sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values_mut()
-    {
-        *exp = Instant::now();
-    }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn set_credentials(State(sim): State<Arc<EsmSim>>, Json(v): Json<Value>) -> Response {
@@ -753,12 +743,7 @@ async fn data(
         }
     }
     let token = code("x-auth-token");
-    let valid = sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(token)
-        .is_some_and(|exp| *exp > Instant::now());
+    let valid = sim.tokens.valid(token);
     if !valid {
         sim.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
         return error(

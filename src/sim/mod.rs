@@ -108,6 +108,63 @@ impl Fault {
     }
 }
 
+/// Tokens a simulator issued, with their expiry.
+#[derive(Debug, Default)]
+pub struct TokenStore(Mutex<std::collections::HashMap<String, Instant>>);
+
+impl TokenStore {
+    pub fn issue(&self, id: String, ttl: Duration) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, Instant::now() + ttl);
+    }
+
+    /// `true` if `id` was issued and has not expired.
+    pub fn valid(&self, id: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .is_some_and(|exp| *exp > Instant::now())
+    }
+
+    /// Expires every token now (the `/sim/expire-tokens` control).
+    pub fn expire_all(&self) {
+        for exp in self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values_mut()
+        {
+            *exp = Instant::now();
+        }
+    }
+}
+
+/// What the control endpoints every simulator shares need from it.
+pub trait SimControl: Send + Sync + 'static {
+    fn faults(&self) -> &FaultState;
+    fn tokens(&self) -> &TokenStore;
+}
+
+/// `POST /sim/faults` with a JSON [`Faults`].
+pub async fn set_faults<S: SimControl>(
+    axum::extract::State(sim): axum::extract::State<std::sync::Arc<S>>,
+    axum::Json(f): axum::Json<Faults>,
+) -> axum::http::StatusCode {
+    sim.faults().set(f);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+/// `POST /sim/expire-tokens`.
+pub async fn expire_tokens<S: SimControl>(
+    axum::extract::State(sim): axum::extract::State<std::sync::Arc<S>>,
+) -> axum::http::StatusCode {
+    sim.tokens().expire_all();
+    axum::http::StatusCode::NO_CONTENT
+}
+
 /// Counts requests in a sliding window and refuses those over the limit.
 #[derive(Debug)]
 pub struct SlidingWindow {

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, SlidingWindow};
+use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore};
 use crate::platforms::sangfor_scp::auth as sign;
 
 /// The simulator's RSA-2048 test key (made for the simulator only; protects nothing).
@@ -531,11 +531,21 @@ struct Counters {
     signatures_checked: AtomicU64,
 }
 
+impl super::SimControl for ScpSim {
+    fn faults(&self) -> &FaultState {
+        &self.faults
+    }
+
+    fn tokens(&self) -> &super::TokenStore {
+        &self.tokens
+    }
+}
+
 /// A running SCP simulator's state.
 pub struct ScpSim {
     cfg: Mutex<ScpSimConfig>,
     fleet: Fleet,
-    tokens: Mutex<HashMap<String, Instant>>,
+    tokens: TokenStore,
     get_window: SlidingWindow,
     write_window: SlidingWindow,
     public_key_window: SlidingWindow,
@@ -557,7 +567,7 @@ impl ScpSim {
             banned_until: Mutex::new(None),
             faults: FaultState::new(cfg.faults.clone(), cfg.seed ^ 0x5c9),
             fleet,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: TokenStore::default(),
             cfg: Mutex::new(cfg),
             counters: Counters::default(),
         })
@@ -574,8 +584,8 @@ impl ScpSim {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(set_faults))
-            .route("/sim/expire-tokens", post(expire_tokens))
+            .route("/sim/faults", post(super::set_faults::<ScpSim>))
+            .route("/sim/expire-tokens", post(super::expire_tokens::<ScpSim>))
             .route("/sim/credentials", post(set_credentials))
             .fallback(janus)
             .with_state(Arc::clone(self))
@@ -630,23 +640,6 @@ async fn stats(State(sim): State<Arc<ScpSim>>) -> Json<Value> {
         "write_max_in_window": sim.write_window.max_in_window(),
         "get_limit": sim.cfg().get_limit,
     }))
-}
-
-async fn set_faults(State(sim): State<Arc<ScpSim>>, Json(f): Json<Faults>) -> Response {
-    sim.faults.set(f);
-    StatusCode::NO_CONTENT.into_response()
-}
-
-async fn expire_tokens(State(sim): State<Arc<ScpSim>>) -> Response {
-    for exp in sim
-        .tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values_mut()
-    {
-        *exp = Instant::now();
-    }
-    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn set_credentials(State(sim): State<Arc<ScpSim>>, Json(v): Json<Value>) -> Response {
@@ -738,12 +731,7 @@ fn authenticate(
     }
     let authorization = h("authorization");
     if let Some(token) = authorization.strip_prefix("Token ") {
-        let valid = sim
-            .tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(token.trim())
-            .is_some_and(|exp| *exp > Instant::now());
+        let valid = sim.tokens.valid(token.trim());
         return if valid {
             Ok(())
         } else {
@@ -962,10 +950,7 @@ fn login(sim: &ScpSim, cfg: &ScpSimConfig, body: &[u8]) -> Response {
     }
     // A recognisable prefix lets tests prove a token never reaches a log.
     let id = format!("scptok{:026x}", sim.faults.random() >> 24);
-    sim.tokens
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(id.clone(), Instant::now() + cfg.token_ttl);
+    sim.tokens.issue(id.clone(), cfg.token_ttl);
     sim.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
     let now = SystemTime::now();
     let at = |t: SystemTime| humantime::format_rfc3339_micros(t).to_string();
