@@ -1,6 +1,6 @@
 //! Keystone v3 password tokens, shared by the platforms whose identity service is Keystone or a
-//! copy of it (Huawei IAM, H3C CloudOS): the project-scoped password body, the token read from
-//! `X-Subject-Token`, and its lifetime from `token.expires_at`.
+//! copy of it (Huawei IAM, H3C CloudOS, CECSTACK): the project-scoped password body, the token
+//! read from `X-Subject-Token`, and its lifetime from `token.expires_at`.
 
 use std::time::{Duration, SystemTime};
 
@@ -26,12 +26,22 @@ pub struct PasswordLogin<'a> {
     pub password: &'a Secret,
     pub domain: &'a str,
     pub project: &'a str,
+    /// Whether the project scope names its domain too. Plain Keystone needs it to resolve a
+    /// project by name; Huawei IAM documents the scope as the project name alone, so ESM sends
+    /// exactly the documented body.
+    pub scope_names_domain: bool,
     /// Token lifetime when the answer does not state one.
     pub default_lifetime: Duration,
 }
 
-/// The password body, scoped to the project by name within the user's domain.
+/// The password body, scoped to the project by name (within the user's domain when
+/// `scope_names_domain`).
 pub fn password_body(login: &PasswordLogin) -> Vec<u8> {
+    let project = if login.scope_names_domain {
+        serde_json::json!({ "name": login.project, "domain": { "name": login.domain } })
+    } else {
+        serde_json::json!({ "name": login.project })
+    };
     serde_json::json!({
         "auth": {
             "identity": {
@@ -44,7 +54,7 @@ pub fn password_body(login: &PasswordLogin) -> Vec<u8> {
                     }
                 }
             },
-            "scope": { "project": { "name": login.project, "domain": { "name": login.domain } } }
+            "scope": { "project": project }
         }
     })
     .to_string()
@@ -158,6 +168,7 @@ mod tests {
             password: &password,
             domain: "d",
             project: "pr",
+            scope_names_domain: true,
             default_lifetime: Duration::from_secs(60),
         };
         let v: serde_json::Value =
@@ -171,5 +182,15 @@ mod tests {
         );
         assert_eq!(v["auth"]["scope"]["project"]["name"], "pr");
         assert_eq!(v["auth"]["scope"]["project"]["domain"]["name"], "d");
+
+        let iam = PasswordLogin {
+            scope_names_domain: false,
+            ..login
+        };
+        let v: serde_json::Value = serde_json::from_slice(&password_body(&iam)).unwrap_or_default();
+        assert_eq!(
+            v["auth"]["scope"],
+            serde_json::json!({ "project": { "name": "pr" } })
+        );
     }
 }

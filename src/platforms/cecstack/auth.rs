@@ -64,6 +64,7 @@ impl CecCredentials {
                     password,
                     domain,
                     project,
+                    scope_names_domain: true,
                     default_lifetime: *token_ttl,
                 };
                 let token = self

@@ -37,6 +37,7 @@ impl CloudosToken {
             password: &s.password,
             domain: &s.domain,
             project: &s.project,
+            scope_names_domain: true,
             default_lifetime: s.token_ttl,
         };
         self.cache

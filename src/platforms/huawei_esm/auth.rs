@@ -53,6 +53,7 @@ async fn fetch(client: &ApiClient, s: &EsmTarget, deadline: Instant) -> Result<T
         password: &s.password,
         domain: &s.domain,
         project: &s.project,
+        scope_names_domain: false,
         default_lifetime: DEFAULT_LIFETIME,
     };
     keystone::password_token(client, &login, deadline).await
