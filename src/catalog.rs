@@ -377,12 +377,15 @@ macro_rules! self_metric {
     };
 }
 const TC: &[&str] = &["target", "collector"];
+/// The collector status families also name the platform, so a dashboard or alert can filter
+/// exporter health by platform without a join.
+const TCP: &[&str] = &["target", "collector", "platform"];
 self_metric!(
     COLLECTOR_UP,
     "headroom_collector_up",
     Kind::Gauge,
     "boolean",
-    TC,
+    TCP,
     "1 if the collector's last poll succeeded and its data is being served, else 0."
 );
 self_metric!(
@@ -390,7 +393,7 @@ self_metric!(
     "headroom_collector_last_success_timestamp_seconds",
     Kind::Gauge,
     "seconds",
-    TC,
+    TCP,
     "Unix time of the collector's last successful poll (absent before the first)."
 );
 self_metric!(
@@ -398,7 +401,7 @@ self_metric!(
     "headroom_collector_last_attempt_timestamp_seconds",
     Kind::Gauge,
     "seconds",
-    TC,
+    TCP,
     "Unix time at which the collector's last poll finished, successful or not."
 );
 self_metric!(
@@ -406,7 +409,7 @@ self_metric!(
     "headroom_collector_duration_seconds",
     Kind::Gauge,
     "seconds",
-    TC,
+    TCP,
     "Wall time the collector's last poll took, including waits for the rate budget."
 );
 self_metric!(
@@ -414,11 +417,19 @@ self_metric!(
     "headroom_collector_series",
     Kind::Gauge,
     "count",
-    TC,
+    TCP,
     "Series in the snapshot the collector is serving."
 );
-self_metric!(COLLECTOR_DROPPED_VALUES, "headroom_collector_dropped_values", Kind::Gauge, "count", TC,
+self_metric!(COLLECTOR_DROPPED_VALUES, "headroom_collector_dropped_values", Kind::Gauge, "count", TCP,
     "Values the last successful poll could not parse or map and therefore did not export (see the log).");
+self_metric!(
+    COLLECTOR_INTERVAL,
+    "headroom_collector_interval_seconds",
+    Kind::Gauge,
+    "seconds",
+    TCP,
+    "Configured poll interval of the collector (data older than 3 intervals is stale; a poll longer than one interval means its budget is too small)."
+);
 self_metric!(
     COLLECTOR_ERRORS,
     "headroom_collector_errors_total",
@@ -564,6 +575,7 @@ pub const ALL: &[&MetricDef] = &[
     &COLLECTOR_DURATION,
     &COLLECTOR_SERIES,
     &COLLECTOR_DROPPED_VALUES,
+    &COLLECTOR_INTERVAL,
     &COLLECTOR_ERRORS,
     &COLLECTOR_SKIPPED,
     &API_REQUESTS,

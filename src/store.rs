@@ -425,7 +425,7 @@ pub fn unix_seconds(t: SystemTime) -> f64 {
 
 fn render_status(out: &mut Vec<u8>, views: &[SlotView], _now: SystemTime) {
     type Getter = fn(&SlotView) -> Option<f64>;
-    let families: [(&MetricDef, Getter); 6] = [
+    let families: [(&MetricDef, Getter); 7] = [
         (&catalog::COLLECTOR_UP, |v| {
             let up = v.status.last_error.is_none() && v.status.last_success.is_some();
             Some(if up { 1.0 } else { 0.0 })
@@ -443,6 +443,9 @@ fn render_status(out: &mut Vec<u8>, views: &[SlotView], _now: SystemTime) {
         (&catalog::COLLECTOR_DROPPED_VALUES, |v| {
             Some(v.status.dropped_values as f64)
         }),
+        (&catalog::COLLECTOR_INTERVAL, |v| {
+            Some(v.status.interval.as_secs_f64())
+        }),
     ];
     for (def, get) in families {
         let mut body = Vec::new();
@@ -451,6 +454,7 @@ fn render_status(out: &mut Vec<u8>, views: &[SlotView], _now: SystemTime) {
                 let labels = [
                     ("target", v.target.clone()),
                     ("collector", v.collector.clone()),
+                    ("platform", v.status.platform.clone()),
                 ];
                 write_sample(&mut body, def.name, None, &labels, value);
             }

@@ -321,14 +321,14 @@ async fn a_wrong_password_fails_only_that_target_with_auth() {
     assert_eq!(
         series_value(
             &body,
-            r#"headroom_collector_up{target="good",collector="physical_capacity"}"#
+            r#"headroom_collector_up{target="good",collector="physical_capacity",platform="huawei_esm"}"#
         ),
         Some(1.0)
     );
     assert_eq!(
         series_value(
             &body,
-            r#"headroom_collector_up{target="bad",collector="physical_capacity"}"#
+            r#"headroom_collector_up{target="bad",collector="physical_capacity",platform="huawei_esm"}"#
         ),
         Some(0.0)
     );
@@ -534,4 +534,92 @@ async fn page_numbered_offsets_read_every_record_once() {
         .filter(|l| l.starts_with("headroom_host_info{"))
         .count();
     assert_eq!(infos, s.fleet().hosts.len() + s.fleet().switches.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pressure_control_fills_one_pool_and_releases_it() {
+    // `/sim/pressure` is what the alerting end-to-end test drives: one pool's physical vCPU and
+    // memory allocated to a chosen share of their totals, other pools untouched, then released.
+    let (sim, _) = esm_sim(EsmSimConfig::default()).await;
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target(
+            "esm",
+            sim,
+            "demo-password",
+            &only("physical_capacity"),
+        )],
+    );
+    let (store, metrics, tasks) = one_shot(&cfg);
+    let poll = || async {
+        for t in &tasks {
+            t.poll_once()
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+        }
+        render(&store, &metrics)
+    };
+    let ratio = |body: &str, region: &str, pool: &str, resource: &str| {
+        let want = [
+            ("region", region),
+            ("pool", pool),
+            ("resource", resource),
+            ("service", "physical"),
+        ];
+        sum_where(body, "headroom_resource_allocated", &want)
+            / sum_where(body, "headroom_resource_capacity", &want)
+    };
+    let before = poll().await;
+    let other_before = ratio(&before, "cn-sim-1", "MANAGE", "memory");
+    assert!(ratio(&before, "cn-sim-1", "KVM_POD", "memory") < 0.6);
+
+    let client = http();
+    let url = format!("http://{sim}/sim/pressure");
+    let resp = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"region": "cn-sim-1", "pool": "KVM_POD", "allocated_ratio": 0.95}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 204);
+    let pressed = poll().await;
+    for resource in ["memory", "vcpu"] {
+        let r = ratio(&pressed, "cn-sim-1", "KVM_POD", resource);
+        assert!((r - 0.95).abs() < 0.01, "{resource}: {r}");
+    }
+    assert_eq!(
+        ratio(&pressed, "cn-sim-1", "MANAGE", "memory"),
+        other_before
+    );
+    assert!(ratio(&pressed, "cn-sim-2", "KVM_POD", "memory") < 0.6);
+    // Free shrank with it: never negative, and below 5 % of the total.
+    let want = [
+        ("region", "cn-sim-1"),
+        ("pool", "KVM_POD"),
+        ("resource", "memory"),
+    ];
+    let free = sum_where(&pressed, "headroom_resource_free", &want);
+    assert!(free >= 0.0 && free < 0.05 * sum_where(&pressed, "headroom_resource_capacity", &want));
+
+    let bad = client
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"pool": "KVM_POD", "allocated_ratio": 1.5}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bad.status(), 400);
+
+    let resp = client
+        .delete(&url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 204);
+    let released = poll().await;
+    assert_eq!(
+        ratio(&released, "cn-sim-1", "KVM_POD", "memory"),
+        ratio(&before, "cn-sim-1", "KVM_POD", "memory")
+    );
 }

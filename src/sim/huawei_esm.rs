@@ -567,6 +567,51 @@ pub struct EsmSim {
     metric_window: SlidingWindow,
     faults: FaultState,
     counters: Counters,
+    pressure: Mutex<Option<Pressure>>,
+}
+
+/// The `/sim/pressure` control: serves one pool's physical vCPU and memory as allocated to
+/// `allocated_ratio` of their totals (free shrinks to match), so alerting can be driven end to end
+/// and brought back (`DELETE /sim/pressure`).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pressure {
+    /// Region of the pool; every region when absent.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The pool (`zone_type`), e.g. `KVM_POD`.
+    pub pool: String,
+    /// Allocated share of the total, 0 to 1.
+    pub allocated_ratio: f64,
+}
+
+impl Pressure {
+    /// Rewrites one physical compute row when it belongs to the pressed pool.
+    fn apply(&self, row: &mut Value) {
+        let matches = row["zone_type"] == self.pool.as_str()
+            && self.region.as_deref().is_none_or(|r| row["region"] == r);
+        if !matches {
+            return;
+        }
+        let num = |v: &Value| {
+            v.as_str()
+                .and_then(|t| t.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let (total, allocated, available) = (
+            num(&row["total"]),
+            num(&row["allocated"]),
+            num(&row["available"]),
+        );
+        let reserved = (total - allocated - available).max(0.0);
+        let pressed = if row["metric_type"] == "vCpu" {
+            (total * self.allocated_ratio).round()
+        } else {
+            total * self.allocated_ratio
+        };
+        row["allocated"] = s(pressed);
+        row["available"] = s((total - pressed - reserved).max(0.0));
+    }
 }
 
 impl EsmSim {
@@ -580,6 +625,7 @@ impl EsmSim {
             tokens: TokenStore::default(),
             cfg: Mutex::new(cfg),
             counters: Counters::default(),
+            pressure: Mutex::new(None),
         })
     }
 
@@ -598,9 +644,29 @@ impl EsmSim {
             .route("/sim/faults", post(super::set_faults::<EsmSim>))
             .route("/sim/expire-tokens", post(super::expire_tokens::<EsmSim>))
             .route("/sim/credentials", post(set_credentials))
+            .route("/sim/pressure", post(set_pressure).delete(clear_pressure))
             .fallback(data)
             .with_state(Arc::clone(self))
     }
+}
+
+/// `POST /sim/pressure` with a JSON [`Pressure`].
+async fn set_pressure(State(sim): State<Arc<EsmSim>>, Json(p): Json<Pressure>) -> Response {
+    if !(0.0..=1.0).contains(&p.allocated_ratio) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "SIM.0001",
+            "allocated_ratio must be between 0 and 1",
+        );
+    }
+    *sim.pressure.lock().unwrap_or_else(|e| e.into_inner()) = Some(p);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `DELETE /sim/pressure`: the pool is served as generated again.
+async fn clear_pressure(State(sim): State<Arc<EsmSim>>) -> StatusCode {
+    *sim.pressure.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    StatusCode::NO_CONTENT
 }
 
 fn error(status: StatusCode, code: &str, msg: &str) -> Response {
@@ -875,7 +941,17 @@ async fn data(
             let dt = param(&q, "device_type").unwrap_or("");
             let mut all = Vec::new();
             if dt.is_empty() || dt.eq_ignore_ascii_case("ECS") {
-                all.extend(f.physical_compute.iter().cloned());
+                let pressure = sim
+                    .pressure
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                all.extend(f.physical_compute.iter().cloned().map(|mut row| {
+                    if let Some(p) = &pressure {
+                        p.apply(&mut row);
+                    }
+                    row
+                }));
             }
             if dt.is_empty() || dt.eq_ignore_ascii_case("EVS") {
                 all.extend(f.physical_storage.iter().cloned());

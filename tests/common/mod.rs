@@ -244,8 +244,8 @@ pub async fn assert_each_fault_keeps_then_drops<F, Fut>(
     use headroom::collect::ErrorReason;
     use std::time::{Duration, SystemTime};
     let up = format!(
-        r#"headroom_collector_up{{target="{}",collector="{}"}}"#,
-        task.target, task.collector_name
+        r#"headroom_collector_up{{target="{}",collector="{}",platform="{}"}}"#,
+        task.target, task.collector_name, task.platform
     );
     for (fault, reason) in [
         (r#"{"error_rate": 1.0}"#, ErrorReason::Http),
