@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod prom;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -96,13 +98,7 @@ pub fn series_value(exposition: &str, prefix: &str) -> Option<f64> {
 /// Runs promtool check metrics on an exposition; panics with its output on problems.
 pub fn promtool_check_metrics(body: &[u8]) {
     use std::io::Write as _;
-    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| {
-        if std::path::Path::new("/opt/headroom-prometheus/usr/bin/promtool").exists() {
-            "/opt/headroom-prometheus/usr/bin/promtool".into()
-        } else {
-            "promtool".into()
-        }
-    });
+    let promtool = prom::tool("promtool", "PROMTOOL");
     let mut child = std::process::Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -110,7 +106,10 @@ pub fn promtool_check_metrics(body: &[u8]) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("cannot run {promtool} (run ./scripts/test.sh, which installs it): {e}")
+            panic!(
+                "cannot run {} (run ./scripts/test.sh, which installs it): {e}",
+                promtool.display()
+            )
         });
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(body).unwrap_or_else(|e| panic!("{e}"));

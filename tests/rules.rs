@@ -1,0 +1,181 @@
+//! The shipped Prometheus rules: valid for promtool, unit-tested (every alert firing and not
+//! firing, every recording), reading only catalogue names, and documented (severity, summary,
+//! description, a runbook section).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use common::prom::{self, load_yaml, metric_names, rules, unknown_names};
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (./scripts/test.sh installs it): {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+fn unit_test_files() -> Vec<std::path::PathBuf> {
+    let dir = prom::repo().join("rules/tests");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.to_string_lossy().ends_with(".test.yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn the_rules_pass_promtool_check_and_their_unit_tests() {
+    let promtool = prom::tool("promtool", "PROMTOOL");
+    let out = run(Command::new(&promtool)
+        .arg("check")
+        .arg("rules")
+        .args(prom::rule_files()));
+    assert!(out.contains("SUCCESS"), "{out}");
+    let out = run(Command::new(&promtool)
+        .arg("test")
+        .arg("rules")
+        .args(unit_test_files()));
+    assert!(!out.contains("FAILED"), "{out}");
+}
+
+#[test]
+fn every_name_the_rules_read_is_in_the_catalogue_or_recorded() {
+    let mut problems = Vec::new();
+    for r in rules() {
+        let name = r.record.clone().or(r.alert.clone()).unwrap_or_default();
+        assert!(!metric_names(&r.expr).is_empty(), "{name}: reads no metric");
+        for n in unknown_names(&r.expr) {
+            problems.push(format!("{name} reads {n}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "names in neither METRICS.md nor a recording:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_alert_fires_and_stays_quiet_in_a_unit_test_and_every_recording_is_checked() {
+    let mut fired = BTreeSet::new();
+    let mut quiet = BTreeSet::new();
+    let mut exprs = String::new();
+    for file in unit_test_files() {
+        let doc = load_yaml(&file);
+        for t in doc["tests"].as_vec().cloned().unwrap_or_default() {
+            for a in t["alert_rule_test"].as_vec().cloned().unwrap_or_default() {
+                let name = a["alertname"].as_str().unwrap_or_default().to_string();
+                let n = a["exp_alerts"].as_vec().map_or(0, Vec::len);
+                if n > 0 {
+                    fired.insert(name);
+                } else {
+                    quiet.insert(name);
+                }
+            }
+            for e in t["promql_expr_test"].as_vec().cloned().unwrap_or_default() {
+                assert!(
+                    e["exp_samples"].as_vec().is_some_and(|v| !v.is_empty()),
+                    "{}: a recording test expecting nothing cannot fail",
+                    e["expr"].as_str().unwrap_or_default()
+                );
+                exprs.push_str(e["expr"].as_str().unwrap_or_default());
+                exprs.push('\n');
+            }
+        }
+    }
+    let checked = metric_names(&exprs);
+    let mut missing = Vec::new();
+    for r in rules() {
+        if let Some(alert) = &r.alert {
+            if !fired.contains(alert) {
+                missing.push(format!("{alert}: no unit test where it fires"));
+            }
+            if !quiet.contains(alert) {
+                missing.push(format!("{alert}: no unit test where it stays quiet"));
+            }
+        }
+        if let Some(record) = &r.record {
+            if !checked.contains(record) {
+                missing.push(format!("{record}: no promql_expr_test reads it"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn every_alert_has_a_severity_a_summary_a_description_and_a_runbook_section() {
+    let readme = std::fs::read_to_string(prom::repo().join("rules/README.md")).unwrap_or_default();
+    let alerts: Vec<_> = rules().into_iter().filter(|r| r.alert.is_some()).collect();
+    assert!(alerts.len() >= 10, "{} alerts", alerts.len());
+    for r in alerts {
+        let name = r.alert.clone().unwrap_or_default();
+        let severity = r.labels["severity"].as_str().unwrap_or_default();
+        assert!(
+            severity == "warning" || severity == "critical",
+            "{name}: severity {severity:?}"
+        );
+        for key in ["summary", "description"] {
+            let text = r.annotations[key].as_str().unwrap_or_default();
+            assert!(
+                text.contains("{{"),
+                "{name}: {key} names no label or value: {text:?}"
+            );
+        }
+        let anchor = format!("rules/README.md#{}", name.to_lowercase());
+        assert_eq!(
+            r.annotations["runbook"].as_str(),
+            Some(anchor.as_str()),
+            "{name}"
+        );
+        assert!(
+            readme.contains(&format!("\n### {name}\n")),
+            "rules/README.md has no runbook section for {name}"
+        );
+    }
+}
+
+#[test]
+fn the_forecast_window_appears_in_the_forecast_group_only() {
+    // README.md tells operators to change the window with one `sed` over `[7d]`: that is safe
+    // only while the window appears nowhere else.
+    let mut in_forecast = 0;
+    for r in rules() {
+        let n = r.expr.matches("[7d]").count();
+        if r.group == "headroom-forecast" {
+            in_forecast += n;
+        } else {
+            assert_eq!(n, 0, "{:?} in group {} uses [7d]", r.record, r.group);
+        }
+    }
+    assert!(in_forecast > 0);
+}
+
+#[test]
+fn the_name_scanner_finds_metrics_and_recordings_but_not_labels_or_strings() {
+    let names = metric_names(
+        r#"sum by (target) (rate(headroom_api_requests_total{code=~"4..|headroom_x"}[5m])) / on (target) pool:headroom_resource_fill:ratio"#,
+    );
+    let want: BTreeSet<String> = [
+        "headroom_api_requests_total",
+        "pool:headroom_resource_fill:ratio",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(names, want);
+    assert_eq!(
+        unknown_names("headroom_no_such_family + headroom_api_request_duration_seconds_bucket"),
+        vec!["headroom_no_such_family".to_string()]
+    );
+}
