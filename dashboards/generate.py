@@ -1,0 +1,773 @@
+#!/usr/bin/env python3
+"""Generates headroom's Grafana dashboards (dashboards/*.json) from one description.
+
+The JSON files are committed, so Grafana users need nothing but them; this script is their
+source. `python3 dashboards/generate.py` rewrites them; `--check` exits 1 when a committed file
+differs from what the script generates (scripts/test.sh runs it). Every panel query must return
+data from a Prometheus that scraped the demo (tests/prometheus_e2e.rs checks this), and every
+metric name must be in METRICS.md or recorded by rules/ (tests/dashboards.rs).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DS = {"type": "prometheus", "uid": "${datasource}"}
+SCHEMA_VERSION = 39  # Grafana 11
+
+# Label filters built from the template variables. An absent label matches `.*`, so "All" keeps
+# the series of platforms that do not report a region, AZ or pool.
+PT = 'platform=~"$platform",target=~"$target"'
+SCOPE = PT + ',region=~"$region",az=~"$az",pool=~"$pool"'
+# Quotas carry an AZ on some platforms and a region on none, so their dashboard has no region.
+QUOTA = PT + ',az=~"$az",tenant=~"$tenant"'
+SELF = 'platform=~"$platform",target=~"$target"'
+TARGET_ONLY = 'target=~"$target"'
+
+PLACE = "{{target}}{{region}}/{{az}}{{pool}}"
+
+
+def tagged(expr, label, value):
+    """Adds a constant label to every series of `expr` (so several queries can share a legend)."""
+    return f'label_replace({expr}, "{label}", "{value}", "", "")'
+
+
+def kinds(parts):
+    """One query showing several families side by side, each tagged with `kind`."""
+    return "\n  or\n".join(tagged(expr, "kind", kind) for kind, expr in parts)
+
+
+def query(expr, legend="", instant=False, table=False):
+    return {"expr": expr, "legend": legend, "instant": instant or table, "table": table}
+
+
+def panel(kind, title, description, queries, unit, w=12, h=8, **extra):
+    return {
+        "kind": kind,
+        "title": title,
+        "description": description,
+        "queries": queries,
+        "unit": unit,
+        "w": w,
+        "h": h,
+        **extra,
+    }
+
+
+def render_panel(p, pid, x, y):
+    targets = []
+    for i, q in enumerate(p["queries"]):
+        t = {
+            "datasource": DS,
+            "refId": chr(ord("A") + i),
+            "expr": q["expr"],
+            "legendFormat": q["legend"] or "__auto",
+            "instant": q["instant"],
+            "range": not q["instant"],
+            "format": "table" if q["table"] else "time_series",
+        }
+        targets.append(t)
+    defaults = {"unit": p["unit"]}
+    if p["unit"] == "percentunit":
+        defaults["min"] = 0
+    thresholds = p.get("thresholds")
+    defaults["thresholds"] = {
+        "mode": "absolute",
+        "steps": thresholds
+        or [{"color": "green", "value": None}],
+    }
+    defaults["color"] = {"mode": "thresholds" if thresholds else "palette-classic"}
+    if "mappings" in p:
+        defaults["mappings"] = p["mappings"]
+    if "decimals" in p:
+        defaults["decimals"] = p["decimals"]
+    out = {
+        "id": pid,
+        "type": p["kind"],
+        "title": p["title"],
+        "description": p["description"],
+        "datasource": DS,
+        "gridPos": {"h": p["h"], "w": p["w"], "x": x, "y": y},
+        "targets": targets,
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "options": panel_options(p),
+    }
+    if p["kind"] == "table":
+        out["transformations"] = [
+            {
+                "id": "organize",
+                "options": {
+                    "excludeByName": {"Time": True, "job": True, "instance": True, "__name__": True},
+                    "renameByName": {"Value": p.get("value_name", "Value")},
+                },
+            }
+        ]
+    return out
+
+
+def panel_options(p):
+    kind = p["kind"]
+    if kind == "timeseries":
+        return {
+            "legend": {"displayMode": "table", "placement": "right", "showLegend": True, "calcs": ["lastNotNull", "max"]},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        }
+    if kind == "bargauge":
+        return {
+            "orientation": "horizontal",
+            "displayMode": "gradient",
+            "showUnfilled": True,
+            "valueMode": "color",
+            "namePlacement": "left",
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        }
+    if kind == "stat":
+        return {
+            "colorMode": "background",
+            "graphMode": "none",
+            "justifyMode": "auto",
+            "textMode": "value_and_name",
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        }
+    if kind == "table":
+        return {
+            "showHeader": True,
+            "cellHeight": "sm",
+            "footer": {"show": False, "reducer": ["sum"], "fields": ""},
+            "sortBy": [{"displayName": p.get("value_name", "Value"), "desc": p.get("sort_desc", True)}],
+        }
+    raise ValueError(kind)
+
+
+def variable(name, label, query_text, include_all=True, multi=True):
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": DS,
+        "definition": query_text,
+        "query": {"query": query_text, "refId": f"PrometheusVariableQueryEditor-{name}"},
+        "refresh": 2,
+        "includeAll": include_all,
+        "allValue": ".*",
+        "multi": multi,
+        "sort": 1,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "options": [],
+        "hide": 0,
+    }
+
+
+DATASOURCE_VAR = {
+    "name": "datasource",
+    "label": "Data source",
+    "type": "datasource",
+    "query": "prometheus",
+    "current": {},
+    "options": [],
+    "refresh": 1,
+    "hide": 0,
+    "includeAll": False,
+    "multi": False,
+}
+
+RESOURCE_SERIES = '{__name__=~"headroom_resource_(capacity|allocatable|allocated|used|free)"'
+
+
+def scope_variables():
+    return [
+        DATASOURCE_VAR,
+        variable("platform", "Platform", f"label_values({RESOURCE_SERIES}}}, platform)"),
+        variable("target", "Target", f'label_values({RESOURCE_SERIES},platform=~"$platform"}}, target)'),
+        variable("region", "Region", f"label_values({RESOURCE_SERIES},{PT}}}, region)"),
+        variable("az", "AZ", f'label_values({RESOURCE_SERIES},{PT},region=~"$region"}}, az)'),
+        variable("pool", "Pool", f'label_values({RESOURCE_SERIES},{PT},region=~"$region",az=~"$az"}}, pool)'),
+    ]
+
+
+def dashboard(uid, title, description, variables, panels):
+    x = y = row_h = 0
+    rendered = []
+    for pid, p in enumerate(panels, start=1):
+        if x + p["w"] > 24:
+            x, y, row_h = 0, y + row_h, 0
+        rendered.append(render_panel(p, pid, x, y))
+        x += p["w"]
+        row_h = max(row_h, p["h"])
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["headroom"],
+        "timezone": "browser",
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": SCHEMA_VERSION,
+        "version": 1,
+        "refresh": "1m",
+        "time": {"from": "now-24h", "to": "now"},
+        "fiscalYearStartMonth": 0,
+        "liveNow": False,
+        "weekStart": "",
+        "annotations": {"list": []},
+        "links": [
+            {
+                "type": "dashboards",
+                "tags": ["headroom"],
+                "asDropdown": True,
+                "title": "headroom",
+                "includeVars": True,
+                "keepTime": True,
+            }
+        ],
+        "templating": {"list": variables},
+        "panels": rendered,
+    }
+
+
+PERCENT_STEPS = [
+    {"color": "green", "value": None},
+    {"color": "orange", "value": 0.8},
+    {"color": "red", "value": 0.9},
+]
+
+# The resources of the overview, as the platforms name them, with the unit of the panel.
+RESOURCES = [
+    ("CPU", 'resource=~"vcpu|cpu",unit="cores"', "short"),
+    ("Memory", 'resource="memory",unit="bytes"', "bytes"),
+    ("Storage", 'resource=~"storage|disk|local_disk",unit="bytes"', "bytes"),
+    ("GPU", 'resource=~"gpu|vgpu",unit="count"', "short"),
+    ("EIP", 'resource="eip",unit="count"', "short"),
+]
+
+
+def resource_panel(name, sel, unit):
+    by = "sum by (platform, target, resource)"
+    return panel(
+        "timeseries",
+        f"{name}: capacity, allocatable, allocated, used, free",
+        f"{name} summed per target (and resource name where platforms differ) from the finest "
+        "level each platform reports. Free is the platform's own figure, else allocatable - "
+        "allocated, else capacity - allocated.",
+        [
+            query(
+                kinds(
+                    [
+                        ("capacity", f"{by} (headroom_resource_capacity{{{SCOPE},{sel}}})"),
+                        ("allocatable", f"{by} (headroom_resource_allocatable{{{SCOPE},{sel}}})"),
+                        ("allocated", f"{by} (headroom_resource_allocated{{{SCOPE},{sel}}})"),
+                        ("used", f"{by} (headroom_resource_used{{{SCOPE},{sel}}})"),
+                        ("free", f"{by} (pool:headroom_resource_free:effective{{{SCOPE},{sel}}})"),
+                    ]
+                ),
+                "{{target}} {{resource}} {{kind}}",
+            )
+        ],
+        unit,
+        w=12,
+    )
+
+
+def overview():
+    panels = [
+        panel(
+            "bargauge",
+            "Fullest pools",
+            "The 20 fullest pools, datastores, GPU models and EIP pools: allocated or used share "
+            "(basis) of what may be allocated. Above 1 where the platform overcommits against "
+            "physical capacity.",
+            [query(f"topk(20, pool:headroom_resource_fill:ratio{{{SCOPE}}})",
+                   "{{target}} {{region}}{{az}}{{pool}}{{datastore}}{{eip_pool}}{{gpu_model}} {{resource}} {{basis}}",
+                   instant=True)],
+            "percentunit",
+            w=12,
+            h=12,
+            thresholds=PERCENT_STEPS,
+        ),
+        panel(
+            "table",
+            "Days to exhaustion",
+            "Days until the free amount reaches 0 at the trend of the last 7 days (nearest "
+            "first; only shrinking pools; 365 means a year or more).",
+            [query(f"bottomk(20, pool:headroom_resource_exhaustion:days{{{SCOPE}}})", table=True)],
+            "d",
+            w=12,
+            h=12,
+            value_name="Days",
+            sort_desc=False,
+            thresholds=[
+                {"color": "red", "value": None},
+                {"color": "orange", "value": 7},
+                {"color": "green", "value": 30},
+            ],
+        ),
+    ]
+    panels += [resource_panel(*r) for r in RESOURCES]
+    panels.append(
+        panel(
+            "timeseries",
+            "Allocation ratio by target",
+            "Allocated over allocatable (or capacity) per target and resource, from the sums of "
+            "each target (region, AZ and pool filters do not apply).",
+            [query(f"target:headroom_resource_allocation:ratio{{{PT}}}", "{{target}} {{service}} {{resource}}")],
+            "percentunit",
+            w=12,
+        )
+    )
+    panels.append(
+        panel(
+            "timeseries",
+            "Free memory by pool",
+            "What is left to allocate, per pool.",
+            [query(f"sum by (target, region, az, pool) (pool:headroom_resource_free:effective{{{SCOPE},resource=\"memory\"}})",
+                   PLACE)],
+            "bytes",
+            w=12,
+        )
+    )
+    return dashboard(
+        "headroom-overview",
+        "headroom / Capacity overview",
+        "Capacity, allocation and headroom across every platform and target headroom polls.",
+        scope_variables(),
+        panels,
+    )
+
+
+def pools():
+    host_mem = kinds(
+        [
+            ("capacity", f'headroom_host_resource_capacity{{{SCOPE},resource="memory"}}'),
+            ("allocated", f'headroom_host_resource_allocated{{{SCOPE},resource="memory"}}'),
+        ]
+    )
+    panels = [
+        panel(
+            "timeseries",
+            "Pool fill",
+            "Allocated or used share (basis) of each resource of the selected pools.",
+            [query(f"pool:headroom_resource_fill:ratio{{{SCOPE}}}",
+                   "{{target}} {{region}}{{az}}{{pool}}{{datastore}} {{resource}} {{basis}}")],
+            "percentunit",
+            w=24,
+            thresholds=PERCENT_STEPS,
+        ),
+        panel(
+            "table",
+            "N-1 headroom",
+            "What the pool's hosts may hold after losing the largest one, minus what is "
+            "allocated, in the resource's unit (memory in bytes, GPUs in cards). Below 0, the "
+            "pool cannot lose its largest host.",
+            [query(f"pool:headroom_n_minus_one:margin{{{SCOPE}}}", table=True)],
+            "short",
+            w=12,
+            value_name="Margin",
+            sort_desc=False,
+            thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 0}],
+        ),
+        panel(
+            "stat",
+            "N-1 status",
+            "OK when the pool survives losing its largest host.",
+            [query(f"pool:headroom_n_minus_one:ok{{{SCOPE}}}", "{{target}} {{az}}{{pool}} {{resource}}", instant=True)],
+            "none",
+            w=12,
+            mappings=[
+                {"type": "value", "options": {"0": {"text": "LOST", "color": "red"}, "1": {"text": "OK", "color": "green"}}}
+            ],
+            thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}],
+        ),
+        panel(
+            "bargauge",
+            "Host allocation",
+            "Allocated share of each host's capacity (above 1 where the host overcommits).",
+            [query(f"sort_desc(host:headroom_host_resource_allocation:ratio{{{SCOPE}}})", "{{host}} {{resource}}", instant=True)],
+            "percentunit",
+            w=12,
+            h=12,
+            thresholds=PERCENT_STEPS,
+        ),
+        panel(
+            "timeseries",
+            "Host usage",
+            "Used share of each host's capacity, or the platform's own utilisation.",
+            [query(f"host:headroom_host_resource_usage:ratio{{{SCOPE}}}", "{{host}} {{resource}}")],
+            "percentunit",
+            w=12,
+            h=12,
+        ),
+        panel(
+            "timeseries",
+            "Host memory",
+            "Memory capacity and allocation per host.",
+            [query(host_mem, "{{host}} {{kind}}")],
+            "bytes",
+            w=12,
+        ),
+        panel(
+            "table",
+            "Hosts",
+            "Host inventory of the selected pools.",
+            [query(f"headroom_host_info{{{SCOPE}}}", table=True)],
+            "none",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Overcommit ratios",
+            "Configured overcommit (allocation) ratios at every level the platform reports: "
+            "region, AZ, pool, flavor type and host.",
+            [
+                query(f"headroom_resource_overcommit_ratio{{{SCOPE}}}", "{{target}} {{level}} {{az}}{{pool}}{{flavor}} {{resource}}"),
+                query(f"headroom_host_resource_overcommit_ratio{{{SCOPE}}}", "{{host}} {{resource}}"),
+            ],
+            "none",
+            w=12,
+        ),
+        panel(
+            "bargauge",
+            "Free slots per flavor",
+            "How many more instances of each flavor fit on the current hosts (flavors compete "
+            "for the same hosts: do not add them up).",
+            [query(f"sort_desc(headroom_flavor_free_slots{{{SCOPE}}})", "{{target}} {{az}}{{pool}} {{flavor}}", instant=True)],
+            "short",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Hosts by state",
+            "Number of hosts or devices per state.",
+            [query(f"sum by (target, state) (headroom_hosts{{{SCOPE}}})", "{{target}} {{state}}")],
+            "short",
+            w=12,
+        ),
+    ]
+    return dashboard(
+        "headroom-pools",
+        "headroom / Pool drill-down",
+        "One pool or cluster: fill, hosts, overcommit and N-1 headroom.",
+        scope_variables(),
+        panels,
+    )
+
+
+def gpu():
+    def by_model(resource):
+        return kinds(
+            [
+                (fam, f'sum by (target, gpu_model) (headroom_resource_{fam}{{{SCOPE},resource="{resource}",gpu_model!=""}})')
+                for fam in ("capacity", "allocated", "used")
+            ]
+        )
+
+    panels = [
+        panel(
+            "timeseries",
+            "GPU cards by model",
+            "Cards that exist, are allocated to instances, and are in use, per model.",
+            [query(by_model("gpu"), "{{target}} {{gpu_model}} {{kind}}")],
+            "short",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "GPU memory by model",
+            "GPU memory that exists and is in use, per model.",
+            [query(by_model("gpu_memory"), "{{target}} {{gpu_model}} {{kind}}")],
+            "bytes",
+            w=12,
+        ),
+        panel(
+            "bargauge",
+            "GPU fill by pool",
+            "Allocated or used share of GPU cards, vGPUs and GPU memory per pool and model.",
+            [query(f'sort_desc(pool:headroom_resource_fill:ratio{{{SCOPE},resource=~"gpu|vgpu|gpu_memory"}})',
+                   "{{target}} {{az}}{{pool}} {{gpu_model}} {{resource}} {{basis}}", instant=True)],
+            "percentunit",
+            w=12,
+            thresholds=PERCENT_STEPS,
+        ),
+        panel(
+            "timeseries",
+            "GPU cards by pool",
+            "Cards per pool, whatever their model.",
+            [query(kinds([(fam, f'sum by (target, region, az, pool) (headroom_resource_{fam}{{{SCOPE},resource="gpu"}})')
+                          for fam in ("capacity", "allocated", "used")]), PLACE + " {{kind}}")],
+            "short",
+            w=12,
+        ),
+        panel(
+            "table",
+            "GPU hosts",
+            "GPU cards per host: capacity, allocated and in use.",
+            [query(kinds([(fam, f'headroom_host_resource_{fam}{{{SCOPE},resource="gpu"}} > 0')
+                          for fam in ("capacity", "allocated", "used")]), table=True)],
+            "short",
+            w=24,
+            value_name="Cards",
+        ),
+    ]
+    return dashboard(
+        "headroom-gpu",
+        "headroom / GPU",
+        "GPU cards and GPU memory by model, pool and host.",
+        scope_variables(),
+        panels,
+    )
+
+
+def quotas():
+    variables = [
+        DATASOURCE_VAR,
+        variable("platform", "Platform", "label_values(headroom_quota_used, platform)"),
+        variable("target", "Target", 'label_values(headroom_quota_used{platform=~"$platform"}, target)'),
+        variable("az", "AZ", f"label_values(headroom_quota_used{{{PT}}}, az)"),
+        variable("tenant", "Tenant", f'label_values(headroom_quota_used{{{PT},az=~"$az"}}, tenant)'),
+    ]
+
+    def used_and_limit(unit_sel):
+        return kinds(
+            [
+                ("used", f"sum by (target, tenant, resource) (headroom_quota_used{{{QUOTA},{unit_sel}}})"),
+                ("limit", f"sum by (target, tenant, resource) (headroom_quota_limit{{{QUOTA},{unit_sel}}})"),
+            ]
+        )
+
+    panels = [
+        panel(
+            "bargauge",
+            "Nearest to their limit",
+            "Quota used over limit per tenant and resource, fullest first (unlimited quotas have "
+            "no limit and are not shown).",
+            [query(f"topk(30, tenant:headroom_quota_usage:ratio{{{QUOTA}}})", "{{target}} {{tenant}} {{resource}}", instant=True)],
+            "percentunit",
+            w=12,
+            h=14,
+            thresholds=[
+                {"color": "green", "value": None},
+                {"color": "orange", "value": 0.8},
+                {"color": "red", "value": 0.9},
+            ],
+        ),
+        panel(
+            "timeseries",
+            "Quota use over time (10 fullest)",
+            "How the fullest quotas evolved.",
+            [query(f"topk(10, tenant:headroom_quota_usage:ratio{{{QUOTA}}})", "{{target}} {{tenant}} {{resource}}")],
+            "percentunit",
+            w=12,
+            h=14,
+        ),
+        panel(
+            "timeseries",
+            "vCPU quota: used and limit",
+            "Per tenant.",
+            [query(used_and_limit('unit="cores"'), "{{tenant}} {{resource}} {{kind}}")],
+            "short",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Memory and storage quota: used and limit",
+            "Per tenant.",
+            [query(used_and_limit('unit="bytes"'), "{{tenant}} {{resource}} {{kind}}")],
+            "bytes",
+            w=12,
+        ),
+        panel(
+            "table",
+            "Counted quotas: used and limit",
+            "Instances, volumes, EIPs and every other counted quota, per tenant.",
+            [query(used_and_limit('unit="count"'), table=True)],
+            "short",
+            w=12,
+        ),
+        panel(
+            "table",
+            "Allocated to tenants (from their instances)",
+            "What each tenant's instances hold, summed from the instance list, beside the quota "
+            "bookkeeping.",
+            [query(f"sum by (target, tenant, resource, unit) (headroom_tenant_resource_allocated{{{QUOTA}}})", table=True)],
+            "short",
+            w=12,
+        ),
+    ]
+    return dashboard(
+        "headroom-quotas",
+        "headroom / Quotas",
+        "Tenant quotas nearest to their limit, and what tenants hold.",
+        variables,
+        panels,
+    )
+
+
+def exporter():
+    variables = [
+        DATASOURCE_VAR,
+        variable("platform", "Platform", "label_values(headroom_collector_up, platform)"),
+        variable("target", "Target", 'label_values(headroom_collector_up{platform=~"$platform"}, target)'),
+    ]
+    errors = (
+        f"sum by (target, collector, reason) (increase(headroom_collector_errors_total{{{TARGET_ONLY}}}[$__rate_interval]))"
+        "\n  or\n"
+        + tagged(
+            f"sum by (target, collector) (increase(headroom_collector_skipped_total{{{TARGET_ONLY}}}[$__rate_interval]))",
+            "reason",
+            "skipped",
+        )
+    )
+    panels = [
+        panel(
+            "stat",
+            "Collectors up",
+            "Share of collectors whose last poll succeeded.",
+            [query(f"sum(headroom_collector_up{{{SELF}}}) / count(headroom_collector_up{{{SELF}}})", "up", instant=True)],
+            "percentunit",
+            w=6,
+            h=6,
+            thresholds=[
+                {"color": "red", "value": None},
+                {"color": "orange", "value": 0.9},
+                {"color": "green", "value": 1},
+            ],
+        ),
+        panel(
+            "stat",
+            "Series served",
+            "Series the collectors serve now.",
+            [query(f"sum(headroom_collector_series{{{SELF}}})", "series", instant=True)],
+            "short",
+            w=6,
+            h=6,
+        ),
+        panel(
+            "table",
+            "Collector status",
+            "Every collector, failing ones first (the status page shows why they fail).",
+            [query(f"headroom_collector_up{{{SELF}}}", table=True)],
+            "none",
+            w=12,
+            h=6,
+            value_name="Up",
+            sort_desc=False,
+            mappings=[
+                {"type": "value", "options": {"0": {"text": "down", "color": "red"}, "1": {"text": "up", "color": "green"}}}
+            ],
+        ),
+        panel(
+            "timeseries",
+            "Data age",
+            "Seconds since each collector's last successful poll; above 3 intervals its data is "
+            "dropped.",
+            [query(f"time() - headroom_collector_last_success_timestamp_seconds{{{SELF}}}", "{{target}} {{collector}}")],
+            "s",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Poll time as share of the interval",
+            "Wall time of the last poll over the collector's interval, budget waits included; "
+            "above 100 % the budget cannot serve the interval.",
+            [query(f"headroom_collector_duration_seconds{{{SELF}}} / headroom_collector_interval_seconds{{{SELF}}}",
+                   "{{target}} {{collector}}")],
+            "percentunit",
+            w=12,
+            thresholds=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
+        ),
+        panel(
+            "timeseries",
+            "API requests against budget",
+            "Requests per second sent to each target, beside the rate budget of its limit scopes.",
+            [
+                query(f"sum by (target) (rate(headroom_api_requests_total{{{TARGET_ONLY}}}[$__rate_interval]))", "{{target}} sent"),
+                query(f"headroom_api_budget_requests_per_second{{{TARGET_ONLY}}}", "{{target}} budget {{scope}}"),
+            ],
+            "reqps",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Throttles and retries",
+            "HTTP 429 answers per limit scope (each pauses the scope) and requests sent again.",
+            [query(kinds([
+                ("throttled", f"sum by (target, scope) (increase(headroom_api_throttled_total{{{TARGET_ONLY}}}[$__rate_interval]))"),
+                ("retried", f"sum by (target) (increase(headroom_api_retries_total{{{TARGET_ONLY}}}[$__rate_interval]))"),
+            ]), "{{target}} {{scope}} {{kind}}")],
+            "short",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Failed and skipped polls by reason",
+            "Failed polls by reason (timeout, auth, throttled, http, parse, budget) and polls "
+            "skipped because the previous one was still running.",
+            [query(errors, "{{target}} {{collector}} {{reason}}")],
+            "short",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "API latency (p95)",
+            "95th percentile of request duration per target and API.",
+            [query(f"histogram_quantile(0.95, sum by (target, api, le) (rate(headroom_api_request_duration_seconds_bucket{{{TARGET_ONLY}}}[$__rate_interval])))",
+                   "{{target}} {{api}}")],
+            "s",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Time waiting for the budget",
+            "Share of time requests of each limit scope spent waiting for the rate budget.",
+            [query(f"sum by (target, scope) (rate(headroom_api_budget_wait_seconds_total{{{TARGET_ONLY}}}[$__rate_interval]))",
+                   "{{target}} {{scope}}")],
+            "percentunit",
+            w=12,
+        ),
+        panel(
+            "timeseries",
+            "Token requests",
+            "Authentication token requests by result.",
+            [query(f"sum by (target, result) (increase(headroom_auth_token_refreshes_total{{{TARGET_ONLY}}}[$__rate_interval]))",
+                   "{{target}} {{result}}")],
+            "short",
+            w=12,
+        ),
+    ]
+    return dashboard(
+        "headroom-exporter",
+        "headroom / Exporter health",
+        "Is headroom collecting: collectors, data age, poll time, API budget, throttles and errors.",
+        variables,
+        panels,
+    )
+
+
+DASHBOARDS = {
+    "headroom-overview.json": overview,
+    "headroom-pools.json": pools,
+    "headroom-gpu.json": gpu,
+    "headroom-quotas.json": quotas,
+    "headroom-exporter.json": exporter,
+}
+
+
+def main():
+    check = "--check" in sys.argv[1:]
+    stale = []
+    for name, build in DASHBOARDS.items():
+        text = json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        path = HERE / name
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                stale.append(name)
+        else:
+            path.write_text(text, encoding="utf-8")
+    if stale:
+        print("out of date (run python3 dashboards/generate.py and commit): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

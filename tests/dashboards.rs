@@ -1,0 +1,261 @@
+//! The shipped Grafana dashboards: the structure Grafana needs (required fields, panel
+//! datasource/targets/fieldConfig shape, unique ids and uids, a layout without overlaps), the
+//! datasource as a variable, a unit on every panel, the template variables users filter by,
+//! only catalogue or recorded metric names, and JSON that matches its generator.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use common::prom::{self, unknown_names};
+use serde_json::Value;
+
+const PANEL_TYPES: &[&str] = &["timeseries", "bargauge", "table", "stat"];
+
+fn dashboards() -> Vec<(PathBuf, Value)> {
+    let dir = prom::repo().join("dashboards");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{} dashboards", files.len());
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            (p, v)
+        })
+        .collect()
+}
+
+fn variables(d: &Value) -> Vec<&Value> {
+    d["templating"]["list"]
+        .as_array()
+        .map(|v| v.iter().collect())
+        .unwrap_or_default()
+}
+
+fn var_names(d: &Value) -> BTreeSet<&str> {
+    variables(d)
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect()
+}
+
+#[test]
+fn every_dashboard_has_the_structure_grafana_needs() {
+    let mut uids = BTreeSet::new();
+    for (path, d) in dashboards() {
+        let name = path.display().to_string();
+        let uid = d["uid"].as_str().unwrap_or_default();
+        assert!(
+            uid.starts_with("headroom-") && uid.len() <= 40,
+            "{name}: uid {uid:?}"
+        );
+        assert!(uids.insert(uid.to_string()), "{name}: duplicate uid {uid}");
+        assert!(
+            d["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{name}: title"
+        );
+        assert!(
+            d["schemaVersion"].as_i64().is_some_and(|v| v >= 36),
+            "{name}: schemaVersion"
+        );
+        assert!(
+            d["time"]["from"].is_string() && d["time"]["to"].is_string(),
+            "{name}: time"
+        );
+        assert!(d["annotations"]["list"].is_array(), "{name}: annotations");
+        assert!(
+            d["tags"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t == "headroom")),
+            "{name}: the headroom tag links the dashboards to each other"
+        );
+        let panels = d["panels"].as_array().cloned().unwrap_or_default();
+        assert!(panels.len() >= 5, "{name}: {} panels", panels.len());
+        let mut ids = BTreeSet::new();
+        let mut cells = BTreeSet::new();
+        for p in &panels {
+            let title = p["title"].as_str().unwrap_or_default();
+            let at = format!("{name}: panel {title:?}");
+            assert!(!title.is_empty(), "{at}: title");
+            assert!(
+                p["description"].as_str().is_some_and(|t| !t.is_empty()),
+                "{at}: description"
+            );
+            let id = p["id"].as_i64().unwrap_or_else(|| panic!("{at}: id"));
+            assert!(ids.insert(id), "{at}: duplicate id {id}");
+            let kind = p["type"].as_str().unwrap_or_default();
+            assert!(PANEL_TYPES.contains(&kind), "{at}: type {kind:?}");
+            let g = &p["gridPos"];
+            let (x, y, w, h) = (
+                g["x"].as_i64().unwrap_or(-1),
+                g["y"].as_i64().unwrap_or(-1),
+                g["w"].as_i64().unwrap_or(0),
+                g["h"].as_i64().unwrap_or(0),
+            );
+            assert!(
+                x >= 0 && y >= 0 && w > 0 && h > 0 && x + w <= 24,
+                "{at}: gridPos {g}"
+            );
+            for cx in x..x + w {
+                for cy in y..y + h {
+                    assert!(cells.insert((cx, cy)), "{at}: overlaps another panel");
+                }
+            }
+            assert_eq!(
+                p["datasource"],
+                serde_json::json!({"type": "prometheus", "uid": "${datasource}"}),
+                "{at}: datasource must be the variable"
+            );
+            let unit = p["fieldConfig"]["defaults"]["unit"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(!unit.is_empty(), "{at}: no unit");
+            assert!(p["fieldConfig"]["overrides"].is_array(), "{at}: overrides");
+            assert!(p["options"].is_object(), "{at}: options");
+            let targets = p["targets"].as_array().cloned().unwrap_or_default();
+            assert!(!targets.is_empty(), "{at}: no query");
+            let mut refs = BTreeSet::new();
+            for t in &targets {
+                assert_eq!(t["datasource"], p["datasource"], "{at}: target datasource");
+                let r = t["refId"].as_str().unwrap_or_default();
+                assert!(
+                    !r.is_empty() && refs.insert(r.to_string()),
+                    "{at}: refId {r:?}"
+                );
+                assert!(
+                    t["expr"].as_str().is_some_and(|e| !e.trim().is_empty()),
+                    "{at}: empty expr"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn no_datasource_uid_is_hard_coded() {
+    fn walk(v: &Value, path: &str, found: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(ds) = m.get("datasource") {
+                    if ds.is_object() && ds["uid"] != "${datasource}" {
+                        found.push(format!("{path}: {ds}"));
+                    }
+                }
+                for (k, x) in m {
+                    walk(x, &format!("{path}.{k}"), found);
+                }
+            }
+            Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(x, &format!("{path}[{i}]"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (path, d) in dashboards() {
+        let mut found = Vec::new();
+        walk(&d, "", &mut found);
+        assert!(found.is_empty(), "{}: {found:?}", path.display());
+        let ds = variables(&d)
+            .into_iter()
+            .find(|v| v["name"] == "datasource")
+            .unwrap_or_else(|| panic!("{}: no datasource variable", path.display()));
+        assert_eq!(ds["type"], "datasource");
+        assert_eq!(ds["query"], "prometheus");
+    }
+}
+
+#[test]
+fn every_dashboard_filters_by_platform_and_target_and_capacity_ones_by_region_az_and_pool() {
+    for (path, d) in dashboards() {
+        let names = var_names(&d);
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default();
+        let mut want = vec!["datasource", "platform", "target"];
+        if [
+            "headroom-overview.json",
+            "headroom-pools.json",
+            "headroom-gpu.json",
+        ]
+        .contains(&file)
+        {
+            want.extend(["region", "az", "pool"]);
+        }
+        for w in want {
+            assert!(names.contains(w), "{file}: no ${w} variable");
+        }
+        // Every variable is used by some query (else it filters nothing).
+        let text = d["panels"].to_string();
+        for v in variables(&d) {
+            let n = v["name"].as_str().unwrap_or_default();
+            if n != "datasource" {
+                assert!(
+                    text.contains(&format!("${n}")),
+                    "{file}: ${n} is used by no panel"
+                );
+                assert!(
+                    v["allValue"] == ".*" && v["includeAll"] == true,
+                    "{file}: ${n} needs All = .*"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_metric_name_is_in_the_catalogue_or_recorded_by_the_rules() {
+    let mut problems = Vec::new();
+    for (path, d) in dashboards() {
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let mut exprs: Vec<String> = Vec::new();
+        for p in d["panels"].as_array().cloned().unwrap_or_default() {
+            for t in p["targets"].as_array().cloned().unwrap_or_default() {
+                exprs.push(t["expr"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        for v in variables(&d) {
+            if let Some(q) = v["definition"].as_str() {
+                exprs.push(q.to_string());
+            }
+        }
+        for e in exprs {
+            assert!(
+                !common::prom::metric_names(&e).is_empty() || e.contains("__name__"),
+                "{file}: reads no metric: {e}"
+            );
+            for n in unknown_names(&e) {
+                problems.push(format!("{file}: {n}"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_json_is_what_the_generator_writes() {
+    let out = std::process::Command::new("python3")
+        .arg(prom::repo().join("dashboards/generate.py"))
+        .arg("--check")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
