@@ -882,6 +882,12 @@ async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
         "Collectors poll every {}; press Ctrl-C to stop.",
         humantime::format_duration(interval)
     );
+    println!(
+        "To see alerts fire (rules/), fill one ESM pool to 95 % and release it:\n  \
+         curl -X POST http://{esm}/sim/pressure -H 'content-type: application/json' \
+         -d '{{\"region\": \"cn-sim-1\", \"pool\": \"KVM_POD\", \"allocated_ratio\": 0.95}}'\n  \
+         curl -X DELETE http://{esm}/sim/pressure"
+    );
     let _ = tokio::signal::ctrl_c().await;
     daemon.stop().await;
     let _ = std::fs::remove_file(&ca_file);
