@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
-SCHEMA_VERSION = 39  # Grafana 11
+SCHEMA_VERSION = 41  # Grafana 12 (older Grafana loads it as well)
 
 # Label filters built from the template variables. An absent label matches `.*`, so "All" keeps
 # the series of platforms that do not report a region, AZ or pool.
@@ -147,7 +147,7 @@ def variable(name, label, query_text, include_all=True, multi=True):
         "type": "query",
         "datasource": DS,
         "definition": query_text,
-        "query": {"query": query_text, "refId": f"PrometheusVariableQueryEditor-{name}"},
+        "query": query_text,
         "refresh": 2,
         "includeAll": include_all,
         "allValue": ".*",

@@ -287,7 +287,11 @@ fn parse_label_values(def: &str) -> (String, String) {
 async fn empty_dashboard_queries(apis: &Apis) -> Vec<String> {
     let mut empty = Vec::new();
     let queries = dashboard_queries();
-    assert!(queries.len() >= 50, "only {} dashboard queries found", queries.len());
+    assert!(
+        queries.len() >= 50,
+        "only {} dashboard queries found",
+        queries.len()
+    );
     for (at, kind, text) in queries {
         let result = if kind == "variable" {
             let (sel, label) = parse_label_values(&text);
