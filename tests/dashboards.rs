@@ -14,13 +14,7 @@ use serde_json::Value;
 const PANEL_TYPES: &[&str] = &["timeseries", "bargauge", "table", "stat"];
 
 fn dashboards() -> Vec<(PathBuf, Value)> {
-    let dir = prom::repo().join("dashboards");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
+    let files = prom::files_in("dashboards", ".json");
     assert!(files.len() >= 5, "{} dashboards", files.len());
     files
         .into_iter()

@@ -224,15 +224,8 @@ fn as_grafana_sends_it(expr: &str) -> String {
 /// Every panel query and every template-variable query of every dashboard, as
 /// (where, kind, text).
 fn dashboard_queries() -> Vec<(String, &'static str, String)> {
-    let dir = prom::repo().join("dashboards");
     let mut out = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    for f in files {
+    for f in prom::files_in("dashboards", ".json") {
         let name = f
             .file_name()
             .and_then(|n| n.to_str())

@@ -23,14 +23,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 fn unit_test_files() -> Vec<std::path::PathBuf> {
-    let dir = prom::repo().join("rules/tests");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.to_string_lossy().ends_with(".test.yml"))
-        .collect();
-    files.sort();
-    files
+    prom::files_in("rules/tests", ".test.yml")
 }
 
 #[test]

@@ -28,17 +28,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shipped rule files.
-pub fn rule_files() -> Vec<PathBuf> {
-    let dir = repo().join("rules");
+/// The files of a repository folder whose names end in `suffix`, sorted; at least one.
+pub fn files_in(folder: &str, suffix: &str) -> Vec<PathBuf> {
+    let dir = repo().join(folder);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no rule files in {}", dir.display());
+    assert!(!files.is_empty(), "no {suffix} files in {}", dir.display());
     files
+}
+
+/// The shipped rule files.
+pub fn rule_files() -> Vec<PathBuf> {
+    files_in("rules", ".yml")
 }
 
 pub fn load_yaml(path: &Path) -> Yaml {
