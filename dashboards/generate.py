@@ -498,8 +498,27 @@ def gpu():
             w=12,
         ),
         panel(
+            "timeseries",
+            "GPU memory by pool",
+            "GPU memory per pool, whatever the model.",
+            [query(kinds([(fam, f'sum by (target, region, az, pool) (headroom_resource_{fam}{{{SCOPE},resource="gpu_memory"}})')
+                          for fam in ("capacity", "used")]), PLACE + " {{kind}}")],
+            "bytes",
+            w=12,
+        ),
+        panel(
             "table",
-            "GPU hosts",
+            "GPU memory by host",
+            "GPU memory per host: capacity and in use.",
+            [query(kinds([(fam, f'headroom_host_resource_{fam}{{{SCOPE},resource="gpu_memory"}} > 0')
+                          for fam in ("capacity", "used")]), table=True)],
+            "bytes",
+            w=12,
+            value_name="GPU memory",
+        ),
+        panel(
+            "table",
+            "GPU cards by host",
             "GPU cards per host: capacity, allocated and in use.",
             [query(kinds([(fam, f'headroom_host_resource_{fam}{{{SCOPE},resource="gpu"}} > 0')
                           for fam in ("capacity", "allocated", "used")]), table=True)],
