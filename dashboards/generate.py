@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 DS = {"type": "prometheus", "uid": "${datasource}"}
-SCHEMA_VERSION = 41  # Grafana 12 (older Grafana loads it as well)
+SCHEMA_VERSION = 42  # Grafana 13 (older Grafana loads it as well)
 
 # Label filters built from the template variables. An absent label matches `.*`, so "All" keeps
 # the series of platforms that do not report a region, AZ or pool.
@@ -146,7 +146,6 @@ def variable(name, label, query_text, include_all=True, multi=True):
         "label": label,
         "type": "query",
         "datasource": DS,
-        "definition": query_text,
         "query": query_text,
         "refresh": 2,
         "includeAll": include_all,
@@ -164,7 +163,6 @@ DATASOURCE_VAR = {
     "label": "Data source",
     "type": "datasource",
     "query": "prometheus",
-    "current": {},
     "options": [],
     "refresh": 1,
     "hide": 0,
@@ -217,8 +215,11 @@ def dashboard(uid, title, description, variables, panels):
                 "tags": ["headroom"],
                 "asDropdown": True,
                 "title": "headroom",
+                "tooltip": "The other headroom dashboards",
+                "icon": "external link",
                 "includeVars": True,
                 "keepTime": True,
+                "targetBlank": False,
             }
         ],
         "templating": {"list": variables},

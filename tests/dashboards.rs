@@ -1,7 +1,7 @@
-//! The shipped Grafana dashboards: the structure Grafana needs (required fields, panel
-//! datasource/targets/fieldConfig shape, unique ids and uids, a layout without overlaps), the
-//! datasource as a variable, a unit on every panel, the template variables users filter by,
-//! only catalogue or recorded metric names, and JSON that matches its generator.
+//! The shipped Grafana dashboards: valid against Grafana's own dashboard schema, plus what the
+//! schema cannot say: unique ids and uids, a layout without overlaps, a unit on every panel, the
+//! datasource as a variable, the template variables users filter by, only catalogue or recorded
+//! metric names, and JSON that matches its generator.
 
 mod common;
 
@@ -133,6 +133,44 @@ fn every_dashboard_has_the_structure_grafana_needs() {
 }
 
 #[test]
+fn every_dashboard_validates_against_grafanas_own_schema() {
+    let path = prom::repo().join("tests/fixtures/grafana/dashboard.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    // The checker itself rejects what it should.
+    let bad = serde_json::json!({"schemaVersion": "42", "panels": [{"type": "stat", "gridPos": {"h": 1, "w": 1, "x": 0, "y": 0, "depth": 2}}], "links": [{}]});
+    let problems = common::json_schema::violations(&schema, &bad);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("$.schemaVersion: expected type")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("property depth is not allowed")
+                || p.contains("none of the allowed shapes")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("$.links[0]: required property")),
+        "{problems:?}"
+    );
+    for (file, d) in dashboards() {
+        let problems = common::json_schema::violations(&schema, &d);
+        assert!(
+            problems.is_empty(),
+            "{}:\n{}",
+            file.display(),
+            problems.join("\n")
+        );
+    }
+}
+
+#[test]
 fn no_datasource_uid_is_hard_coded() {
     fn walk(v: &Value, path: &str, found: &mut Vec<String>) {
         match v {
@@ -222,7 +260,7 @@ fn every_metric_name_is_in_the_catalogue_or_recorded_by_the_rules() {
             }
         }
         for v in variables(&d) {
-            if let Some(q) = v["definition"].as_str() {
+            if let (Some("query"), Some(q)) = (v["type"].as_str(), v["query"].as_str()) {
                 exprs.push(q.to_string());
             }
         }

@@ -238,7 +238,7 @@ fn dashboard_queries() -> Vec<(String, &'static str, String)> {
             .cloned()
             .unwrap_or_default()
         {
-            if let Some(def) = v["definition"].as_str() {
+            if let (Some("query"), Some(def)) = (v["type"].as_str(), v["query"].as_str()) {
                 out.push((
                     format!("{name} ${}", v["name"].as_str().unwrap_or_default()),
                     "variable",

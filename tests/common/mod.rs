@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod json_schema;
 pub mod prom;
 
 use std::net::SocketAddr;
