@@ -798,7 +798,18 @@ pub fn demo_config(targets: &[String], listen: SocketAddr, interval: Duration) -
 async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap_or(listen);
     let (esm, _esm_sim, _esm_task) =
-        match start_esm_simulator(Default::default(), loopback, None).await {
+        // The demo's ESM pools fill slowly (0.1 % of their total per hour, about 20 days from
+        // half full to full), so the exhaustion forecasts have a trend to show.
+        match start_esm_simulator(
+            sim::huawei_esm::EsmSimConfig {
+                growth_per_hour: 0.001,
+                ..Default::default()
+            },
+            loopback,
+            None,
+        )
+        .await
+        {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("error: {e}");

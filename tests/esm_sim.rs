@@ -623,3 +623,66 @@ async fn the_pressure_control_fills_one_pool_and_releases_it() {
         ratio(&before, "cn-sim-1", "KVM_POD", "memory")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_site_allocates_more_over_time_and_never_past_its_total() {
+    // The demo's growth gives the exhaustion forecasts a trend: allocation rises with time, free
+    // falls by as much, and neither crosses the pool's total less its reserve.
+    let (sim, _) = esm_sim(EsmSimConfig {
+        growth_per_hour: 360.0, // 10 % of the total per second
+        ..Default::default()
+    })
+    .await;
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target(
+            "esm",
+            sim,
+            "demo-password",
+            &only("physical_capacity"),
+        )],
+    );
+    let (store, metrics, tasks) = one_shot(&cfg);
+    let poll = || async {
+        for t in &tasks {
+            t.poll_once()
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+        }
+        render(&store, &metrics)
+    };
+    let want = [
+        ("region", "cn-sim-1"),
+        ("pool", "KVM_POD"),
+        ("resource", "memory"),
+        ("service", "physical"),
+    ];
+    let first = poll().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = poll().await;
+    let (a1, a2) = (
+        sum_where(&first, "headroom_resource_allocated", &want),
+        sum_where(&second, "headroom_resource_allocated", &want),
+    );
+    let (f1, f2) = (
+        sum_where(&first, "headroom_resource_free", &want),
+        sum_where(&second, "headroom_resource_free", &want),
+    );
+    assert!(a2 > a1, "allocated {a1} -> {a2}");
+    assert!(f2 < f1, "free {f1} -> {f2}");
+    assert!(
+        ((a2 - a1) - (f1 - f2)).abs() < 1e-6 * a2,
+        "free falls by what allocation gains"
+    );
+    // Pools start about half allocated: 6 s more at 10 %/s fills every one, and growth stops at
+    // the total less its reserve, with free at 0.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let full = poll().await;
+    let capacity = sum_where(&full, "headroom_resource_capacity", &want);
+    let allocated = sum_where(&full, "headroom_resource_allocated", &want);
+    assert_eq!(sum_where(&full, "headroom_resource_free", &want), 0.0);
+    assert!(
+        allocated <= capacity && allocated >= 0.9 * capacity,
+        "{allocated} of {capacity}"
+    );
+}

@@ -48,6 +48,10 @@ pub struct EsmSimConfig {
     /// The `service_type` that selects DCC: `DCC` (the sample request) or `DCC_GENERATE` (the
     /// table); the other one is refused with 400 (spec A14).
     pub dcc_query_value: &'static str,
+    /// Share of each pool's physical vCPU and memory total added to its allocation per hour
+    /// since the simulator started (free shrinks to match, never below 0), so exhaustion
+    /// forecasts have a trend to follow; 0 serves the generated site unchanged. The demo grows.
+    pub growth_per_hour: f64,
 }
 
 impl Default for EsmSimConfig {
@@ -70,6 +74,7 @@ impl Default for EsmSimConfig {
             require_domain_id: None,
             offset_pages_from: None,
             dcc_query_value: "DCC",
+            growth_per_hour: 0.0,
         }
     }
 }
@@ -568,6 +573,7 @@ pub struct EsmSim {
     faults: FaultState,
     counters: Counters,
     pressure: Mutex<Option<Pressure>>,
+    started: Instant,
 }
 
 /// The `/sim/pressure` control: serves one pool's physical vCPU and memory as allocated to
@@ -590,28 +596,32 @@ impl Pressure {
     fn apply(&self, row: &mut Value) {
         let matches = row["zone_type"] == self.pool.as_str()
             && self.region.as_deref().is_none_or(|r| row["region"] == r);
-        if !matches {
-            return;
+        if matches {
+            set_allocated(row, |total, _| total * self.allocated_ratio);
         }
-        let num = |v: &Value| {
-            v.as_str()
-                .and_then(|t| t.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        let (total, allocated, available) = (
-            num(&row["total"]),
-            num(&row["allocated"]),
-            num(&row["available"]),
-        );
-        let reserved = (total - allocated - available).max(0.0);
-        let pressed = if row["metric_type"] == "vCpu" {
-            (total * self.allocated_ratio).round()
-        } else {
-            total * self.allocated_ratio
-        };
-        row["allocated"] = s(pressed);
-        row["available"] = s((total - pressed - reserved).max(0.0));
     }
+}
+
+/// Sets a physical compute row's allocation to `f(total, allocated)`, keeping its reserved
+/// amount and shrinking `available` to match (never below 0); vCPUs stay whole.
+fn set_allocated(row: &mut Value, f: impl Fn(f64, f64) -> f64) {
+    let num = |v: &Value| {
+        v.as_str()
+            .and_then(|t| t.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let (total, allocated, available) = (
+        num(&row["total"]),
+        num(&row["allocated"]),
+        num(&row["available"]),
+    );
+    let reserved = (total - allocated - available).max(0.0);
+    let mut new = f(total, allocated).clamp(0.0, total - reserved);
+    if row["metric_type"] == "vCpu" {
+        new = new.round();
+    }
+    row["allocated"] = s(new);
+    row["available"] = s((total - new - reserved).max(0.0));
 }
 
 impl EsmSim {
@@ -626,6 +636,7 @@ impl EsmSim {
             cfg: Mutex::new(cfg),
             counters: Counters::default(),
             pressure: Mutex::new(None),
+            started: Instant::now(),
         })
     }
 
@@ -946,7 +957,11 @@ async fn data(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone();
+                let grown = cfg.growth_per_hour * sim.started.elapsed().as_secs_f64() / 3600.0;
                 all.extend(f.physical_compute.iter().cloned().map(|mut row| {
+                    if grown > 0.0 {
+                        set_allocated(&mut row, |total, allocated| allocated + total * grown);
+                    }
                     if let Some(p) = &pressure {
                         p.apply(&mut row);
                     }
