@@ -23,7 +23,6 @@ SCOPE = PT + ',region=~"$region",az=~"$az",pool=~"$pool"'
 # Quotas carry an AZ on some platforms and a region on none, so their dashboard has no region.
 QUOTA = PT + ',az=~"$az",tenant=~"$tenant"'
 SELF = 'platform=~"$platform",target=~"$target"'
-TARGET_ONLY = 'target=~"$target"'
 
 PLACE = "{{target}}{{region}}/{{az}}{{pool}}"
 
@@ -629,10 +628,10 @@ def exporter():
         variable("target", "Target", 'label_values(headroom_collector_up{platform=~"$platform"}, target)'),
     ]
     errors = (
-        f"sum by (target, collector, reason) (increase(headroom_collector_errors_total{{{TARGET_ONLY}}}[$__rate_interval]))"
+        f"sum by (target, collector, reason) (increase(headroom_collector_errors_total{{{SELF}}}[$__rate_interval]))"
         "\n  or\n"
         + tagged(
-            f"sum by (target, collector) (increase(headroom_collector_skipped_total{{{TARGET_ONLY}}}[$__rate_interval]))",
+            f"sum by (target, collector) (increase(headroom_collector_skipped_total{{{SELF}}}[$__rate_interval]))",
             "reason",
             "skipped",
         )
@@ -700,8 +699,8 @@ def exporter():
             "API requests against budget",
             "Requests per second sent to each target, beside the rate budget of its limit scopes.",
             [
-                query(f"sum by (target) (rate(headroom_api_requests_total{{{TARGET_ONLY}}}[$__rate_interval]))", "{{target}} sent"),
-                query(f"headroom_api_budget_requests_per_second{{{TARGET_ONLY}}}", "{{target}} budget {{scope}}"),
+                query(f"sum by (target) (rate(headroom_api_requests_total{{{SELF}}}[$__rate_interval]))", "{{target}} sent"),
+                query(f"headroom_api_budget_requests_per_second{{{SELF}}}", "{{target}} budget {{scope}}"),
             ],
             "reqps",
             w=12,
@@ -711,8 +710,8 @@ def exporter():
             "Throttles and retries",
             "HTTP 429 answers per limit scope (each pauses the scope) and requests sent again.",
             [query(kinds([
-                ("throttled", f"sum by (target, scope) (increase(headroom_api_throttled_total{{{TARGET_ONLY}}}[$__rate_interval]))"),
-                ("retried", f"sum by (target) (increase(headroom_api_retries_total{{{TARGET_ONLY}}}[$__rate_interval]))"),
+                ("throttled", f"sum by (target, scope) (increase(headroom_api_throttled_total{{{SELF}}}[$__rate_interval]))"),
+                ("retried", f"sum by (target) (increase(headroom_api_retries_total{{{SELF}}}[$__rate_interval]))"),
             ]), "{{target}} {{scope}} {{kind}}")],
             "short",
             w=12,
@@ -730,7 +729,7 @@ def exporter():
             "timeseries",
             "API latency (p95)",
             "95th percentile of request duration per target and API.",
-            [query(f"histogram_quantile(0.95, sum by (target, api, le) (rate(headroom_api_request_duration_seconds_bucket{{{TARGET_ONLY}}}[$__rate_interval])))",
+            [query(f"histogram_quantile(0.95, sum by (target, api, le) (rate(headroom_api_request_duration_seconds_bucket{{{SELF}}}[$__rate_interval])))",
                    "{{target}} {{api}}")],
             "s",
             w=12,
@@ -739,7 +738,7 @@ def exporter():
             "timeseries",
             "Time waiting for the budget",
             "Share of time requests of each limit scope spent waiting for the rate budget.",
-            [query(f"sum by (target, scope) (rate(headroom_api_budget_wait_seconds_total{{{TARGET_ONLY}}}[$__rate_interval]))",
+            [query(f"sum by (target, scope) (rate(headroom_api_budget_wait_seconds_total{{{SELF}}}[$__rate_interval]))",
                    "{{target}} {{scope}}")],
             "percentunit",
             w=12,
@@ -748,7 +747,7 @@ def exporter():
             "timeseries",
             "Token requests",
             "Authentication token requests by result.",
-            [query(f"sum by (target, result) (increase(headroom_auth_token_refreshes_total{{{TARGET_ONLY}}}[$__rate_interval]))",
+            [query(f"sum by (target, result) (increase(headroom_auth_token_refreshes_total{{{SELF}}}[$__rate_interval]))",
                    "{{target}} {{result}}")],
             "short",
             w=12,

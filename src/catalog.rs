@@ -376,6 +376,21 @@ macro_rules! self_metric {
         };
     };
 }
+/// Live self-metrics about a target: the exposition adds the target's `platform` label (from
+/// its configuration), so they filter by platform like everything else.
+macro_rules! target_metric {
+    ($ident:ident, $name:literal, $kind:expr, $unit:literal, $labels:expr, $help:literal) => {
+        pub const $ident: MetricDef = MetricDef {
+            name: $name,
+            kind: $kind,
+            unit: $unit,
+            help: $help,
+            labels: $labels,
+            optional_labels: &["platform"],
+            source: Source::SelfMetric,
+        };
+    };
+}
 const TC: &[&str] = &["target", "collector"];
 /// The collector status families also name the platform, so a dashboard or alert can filter
 /// exporter health by platform without a join.
@@ -430,7 +445,7 @@ self_metric!(
     TCP,
     "Configured poll interval of the collector (data older than 3 intervals is stale; a poll longer than one interval means its budget is too small)."
 );
-self_metric!(
+target_metric!(
     COLLECTOR_ERRORS,
     "headroom_collector_errors_total",
     Kind::Counter,
@@ -438,7 +453,7 @@ self_metric!(
     &["target", "collector", "reason"],
     "Failed polls by reason: timeout, auth, throttled, http, parse, budget."
 );
-self_metric!(
+target_metric!(
     COLLECTOR_SKIPPED,
     "headroom_collector_skipped_total",
     Kind::Counter,
@@ -446,7 +461,7 @@ self_metric!(
     TC,
     "Scheduled polls skipped because the previous poll of the collector was still running."
 );
-self_metric!(
+target_metric!(
     API_REQUESTS,
     "headroom_api_requests_total",
     Kind::Counter,
@@ -454,7 +469,7 @@ self_metric!(
     &["target", "api", "code"],
     "Requests sent to platform APIs by API and HTTP status (code=\"error\" when no response came)."
 );
-self_metric!(
+target_metric!(
     API_REQUEST_DURATION,
     "headroom_api_request_duration_seconds",
     Kind::Histogram,
@@ -462,7 +477,7 @@ self_metric!(
     &["target", "api"],
     "Duration of platform API requests, from send to the end of the body."
 );
-self_metric!(
+target_metric!(
     API_BUDGET,
     "headroom_api_budget_requests_per_second",
     Kind::Gauge,
@@ -470,7 +485,7 @@ self_metric!(
     &["target", "scope"],
     "Rate budget configured for a limit scope (documented limit x utilisation)."
 );
-self_metric!(
+target_metric!(
     API_BUDGET_WAIT,
     "headroom_api_budget_wait_seconds_total",
     Kind::Counter,
@@ -478,7 +493,7 @@ self_metric!(
     &["target", "scope"],
     "Time requests spent waiting for the rate budget of a limit scope."
 );
-self_metric!(
+target_metric!(
     API_THROTTLED,
     "headroom_api_throttled_total",
     Kind::Counter,
@@ -486,7 +501,7 @@ self_metric!(
     &["target", "scope"],
     "Throttling answers (HTTP 429) received from a limit scope; each pauses the scope."
 );
-self_metric!(
+target_metric!(
     API_RETRIES,
     "headroom_api_retries_total",
     Kind::Counter,
@@ -494,7 +509,7 @@ self_metric!(
     &["target", "api"],
     "Requests sent again after a timeout, a 5xx or a 429."
 );
-self_metric!(
+target_metric!(
     AUTH_TOKEN_REFRESHES,
     "headroom_auth_token_refreshes_total",
     Kind::Counter,
@@ -502,7 +517,7 @@ self_metric!(
     &["target", "result"],
     "Authentication token requests by result (success, failure)."
 );
-self_metric!(
+target_metric!(
     TARGET_TLS_INSECURE,
     "headroom_target_tls_insecure",
     Kind::Gauge,

@@ -147,7 +147,11 @@ impl Runtime {
                 .get(t)
                 .is_some_and(|r| r.config.collectors.iter().any(|x| x.name == c))
         });
-        self.metrics.set_targets(running.keys().cloned());
+        self.metrics.set_targets(
+            running
+                .iter()
+                .map(|(name, r)| (name.clone(), r.config.platform.as_str().to_string())),
+        );
         Ok(())
     }
 
@@ -296,6 +300,11 @@ pub fn one_shot_tasks(
             });
         }
     }
-    metrics.set_targets(config.targets.iter().map(|t| t.name.clone()));
+    metrics.set_targets(
+        config
+            .targets
+            .iter()
+            .map(|t| (t.name.clone(), t.platform.as_str().to_string())),
+    );
     Ok(tasks)
 }

@@ -23,7 +23,9 @@ pub struct SelfMetrics {
     pub tls_insecure: IntGaugeVec,
     pub reload_successful: IntGauge,
     pub reload_timestamp: Gauge,
-    targets: std::sync::RwLock<Option<std::collections::HashSet<String>>>,
+    /// Configured targets and their platforms: series of other targets are not served, and
+    /// series of these get a `platform` label.
+    targets: std::sync::RwLock<Option<std::collections::HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for SelfMetrics {
@@ -131,7 +133,7 @@ impl SelfMetrics {
         let known = self.targets.read().unwrap_or_else(|e| e.into_inner());
         let keep = |value: &str| {
             target.is_none_or(|want| want == value)
-                && known.as_ref().is_none_or(|k| k.contains(value))
+                && known.as_ref().is_none_or(|k| k.contains_key(value))
         };
         for fam in &mut families {
             let metrics: Vec<_> = fam
@@ -142,18 +144,34 @@ impl SelfMetrics {
                         .iter()
                         .all(|l| l.name() != "target" || keep(l.value()))
                 })
+                .map(|mut m| {
+                    let platform = m
+                        .get_label()
+                        .iter()
+                        .find(|l| l.name() == "target")
+                        .and_then(|l| known.as_ref()?.get(l.value()))
+                        .cloned();
+                    if let Some(platform) = platform {
+                        let mut labels = m.take_label();
+                        let mut pair = prometheus::proto::LabelPair::default();
+                        pair.set_name("platform".to_string());
+                        pair.set_value(platform);
+                        labels.push(pair);
+                        m.set_label(labels);
+                    }
+                    m
+                })
                 .collect();
             fam.mut_metric().extend(metrics);
         }
         families.retain(|f| !f.get_metric().is_empty());
-        {}
         // Encoding into a Vec cannot fail for well-formed families.
         let _ = TextEncoder::new().encode(&families, out);
     }
 
-    /// Sets the targets of the current configuration; series of other targets (removed by a
-    /// reload) are no longer served.
-    pub fn set_targets(&self, targets: impl IntoIterator<Item = String>) {
+    /// Sets the targets of the current configuration, as (target, platform); series of other
+    /// targets (removed by a reload) are no longer served.
+    pub fn set_targets(&self, targets: impl IntoIterator<Item = (String, String)>) {
         let set = targets.into_iter().collect();
         *self.targets.write().unwrap_or_else(|e| e.into_inner()) = Some(set);
     }

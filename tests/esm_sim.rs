@@ -335,7 +335,7 @@ async fn a_wrong_password_fails_only_that_target_with_auth() {
     assert_eq!(
         series_value(
             &body,
-            r#"headroom_collector_errors_total{collector="physical_capacity",reason="auth",target="bad"}"#
+            r#"headroom_collector_errors_total{collector="physical_capacity",reason="auth",target="bad",platform="huawei_esm"}"#
         ),
         Some(1.0)
     );
