@@ -365,13 +365,16 @@ pub const LICENSE_REMAINING: MetricDef = MetricDef {
 
 macro_rules! self_metric {
     ($ident:ident, $name:literal, $kind:expr, $unit:literal, $labels:expr, $help:literal) => {
+        self_metric!($ident, $name, $kind, $unit, $labels, &[], $help);
+    };
+    ($ident:ident, $name:literal, $kind:expr, $unit:literal, $labels:expr, $optional:expr, $help:literal) => {
         pub const $ident: MetricDef = MetricDef {
             name: $name,
             kind: $kind,
             unit: $unit,
             help: $help,
             labels: $labels,
-            optional_labels: &[],
+            optional_labels: $optional,
             source: Source::SelfMetric,
         };
     };
@@ -380,15 +383,7 @@ macro_rules! self_metric {
 /// its configuration), so they filter by platform like everything else.
 macro_rules! target_metric {
     ($ident:ident, $name:literal, $kind:expr, $unit:literal, $labels:expr, $help:literal) => {
-        pub const $ident: MetricDef = MetricDef {
-            name: $name,
-            kind: $kind,
-            unit: $unit,
-            help: $help,
-            labels: $labels,
-            optional_labels: &["platform"],
-            source: Source::SelfMetric,
-        };
+        self_metric!($ident, $name, $kind, $unit, $labels, &["platform"], $help);
     };
 }
 const TC: &[&str] = &["target", "collector"];

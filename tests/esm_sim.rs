@@ -536,29 +536,49 @@ async fn page_numbered_offsets_read_every_record_once() {
     assert_eq!(infos, s.fleet().hosts.len() + s.fleet().switches.len());
 }
 
+/// One target polling only `physical_capacity` of an ESM simulator, rendered after each poll.
+struct PhysicalCapacity {
+    store: std::sync::Arc<headroom::store::Store>,
+    metrics: std::sync::Arc<SelfMetrics>,
+    tasks: Vec<headroom::schedule::PollTask>,
+}
+
+impl PhysicalCapacity {
+    fn new(sim: std::net::SocketAddr) -> PhysicalCapacity {
+        let cfg = config(
+            "  interval: 60s",
+            &[esm_target(
+                "esm",
+                sim,
+                "demo-password",
+                &only("physical_capacity"),
+            )],
+        );
+        let (store, metrics, tasks) = one_shot(&cfg);
+        PhysicalCapacity {
+            store,
+            metrics,
+            tasks,
+        }
+    }
+
+    async fn poll(&self) -> String {
+        for t in &self.tasks {
+            t.poll_once()
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+        }
+        render(&self.store, &self.metrics)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pressure_control_fills_one_pool_and_releases_it() {
     // `/sim/pressure` is what the alerting end-to-end test drives: one pool's physical vCPU and
     // memory allocated to a chosen share of their totals, other pools untouched, then released.
     let (sim, _) = esm_sim(EsmSimConfig::default()).await;
-    let cfg = config(
-        "  interval: 60s",
-        &[esm_target(
-            "esm",
-            sim,
-            "demo-password",
-            &only("physical_capacity"),
-        )],
-    );
-    let (store, metrics, tasks) = one_shot(&cfg);
-    let poll = || async {
-        for t in &tasks {
-            t.poll_once()
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
-        }
-        render(&store, &metrics)
-    };
+    let physical = PhysicalCapacity::new(sim);
+    let poll = || physical.poll();
     let ratio = |body: &str, region: &str, pool: &str, resource: &str| {
         let want = [
             ("region", region),
@@ -633,24 +653,8 @@ async fn a_growing_site_allocates_more_over_time_and_never_past_its_total() {
         ..Default::default()
     })
     .await;
-    let cfg = config(
-        "  interval: 60s",
-        &[esm_target(
-            "esm",
-            sim,
-            "demo-password",
-            &only("physical_capacity"),
-        )],
-    );
-    let (store, metrics, tasks) = one_shot(&cfg);
-    let poll = || async {
-        for t in &tasks {
-            t.poll_once()
-                .await
-                .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
-        }
-        render(&store, &metrics)
-    };
+    let physical = PhysicalCapacity::new(sim);
+    let poll = || physical.poll();
     let want = [
         ("region", "cn-sim-1"),
         ("pool", "KVM_POD"),
