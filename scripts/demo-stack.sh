@@ -18,11 +18,7 @@ for _ in $(seq 100); do
 done
 grep -q "metrics:" "$dir/demo.out" || { cat "$dir/demo.log"; exit 1; }
 
-cat >"$dir/alertmanager.yml" <<'YAML'
-route: {receiver: demo, group_by: [alertname, target], group_wait: 10s, group_interval: 1m, repeat_interval: 4h}
-receivers: [{name: demo}]
-YAML
-prometheus-alertmanager --config.file="$dir/alertmanager.yml" --storage.path="$dir/am" \
+prometheus-alertmanager --config.file=rules/alertmanager.example.yml --storage.path="$dir/am" \
   --web.listen-address=127.0.0.1:9093 --cluster.listen-address= >"$dir/alertmanager.log" 2>&1 &
 
 cat >"$dir/prometheus.yml" <<YAML

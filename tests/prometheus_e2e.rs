@@ -315,16 +315,14 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
         "Alertmanager's templates are missing: ./scripts/test.sh installs them"
     );
     let am_port = free_port();
-    std::fs::write(
-        dir.join("alertmanager.yml"),
-        "route: {receiver: sink, group_wait: 1s, group_interval: 1s, repeat_interval: 1h}\nreceivers: [{name: sink}]\n",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    // The shipped example configuration, as an operator would start from it.
     let _alertmanager = spawn(
         Command::new(prom::tool("prometheus-alertmanager", "ALERTMANAGER"))
             .arg(format!(
                 "--config.file={}",
-                dir.join("alertmanager.yml").display()
+                prom::repo()
+                    .join("rules/alertmanager.example.yml")
+                    .display()
             ))
             .arg(format!("--storage.path={}", dir.join("am-data").display()))
             .arg(format!("--web.listen-address=127.0.0.1:{am_port}"))

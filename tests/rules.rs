@@ -42,6 +42,27 @@ fn the_rules_pass_promtool_check_and_their_unit_tests() {
 }
 
 #[test]
+fn the_alertmanager_example_passes_amtool() {
+    let amtool = prom::tool("amtool", "AMTOOL");
+    let out = run(Command::new(&amtool)
+        .arg("check-config")
+        .arg(prom::repo().join("rules/alertmanager.example.yml")));
+    assert!(out.contains("SUCCESS"), "{out}");
+    // Its routes and inhibitions name alerts that exist.
+    let text = std::fs::read_to_string(prom::repo().join("rules/alertmanager.example.yml"))
+        .unwrap_or_default();
+    let alerts: BTreeSet<String> = rules().into_iter().filter_map(|r| r.alert).collect();
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if word.starts_with("Headroom") {
+            assert!(
+                alerts.contains(word),
+                "the example names {word}, which no rule raises"
+            );
+        }
+    }
+}
+
+#[test]
 fn every_name_the_rules_read_is_in_the_catalogue_or_recorded() {
     let mut problems = Vec::new();
     for r in rules() {

@@ -41,9 +41,17 @@ pub fn files_in(folder: &str, suffix: &str) -> Vec<PathBuf> {
     files
 }
 
-/// The shipped rule files.
+/// The shipped rule files (`rules/headroom.*.yml`; the folder also holds an Alertmanager
+/// example).
 pub fn rule_files() -> Vec<PathBuf> {
     files_in("rules", ".yml")
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("headroom."))
+        })
+        .collect()
 }
 
 pub fn load_yaml(path: &Path) -> Yaml {
