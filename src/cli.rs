@@ -113,6 +113,10 @@ pub enum Command {
         /// target's `tls.ca_file`). SCP is always served over HTTPS.
         #[arg(long)]
         tls_ca_out: Option<PathBuf>,
+        /// ESM: share of each pool's vCPU and memory total allocated more every hour (the demo
+        /// uses 0.001), so exhaustion forecasts have a trend.
+        #[arg(long, default_value_t = 0.0)]
+        growth_per_hour: f64,
     },
 }
 
@@ -183,6 +187,7 @@ pub fn main() -> ExitCode {
                 malformed_rate,
                 truncate_rate,
                 tls_ca_out,
+                growth_per_hour,
             } => {
                 let faults = sim::Faults {
                     latency_ms,
@@ -199,6 +204,7 @@ pub fn main() -> ExitCode {
                             token_ttl,
                             capacity_limit_per_minute: rate_limit.unwrap_or(60),
                             faults,
+                            growth_per_hour,
                             ..Default::default()
                         };
                         simulate(SimKind::Esm(cfg), listen, tls_ca_out).await
