@@ -281,8 +281,7 @@ impl CecSim {
         Router::new()
             .route("/v3/auth/tokens", post(token))
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(super::set_faults::<CecSim>))
-            .route("/sim/expire-tokens", post(super::expire_tokens::<CecSim>))
+            .merge(super::control_routes())
             .fallback(api)
             .with_state(Arc::clone(self))
     }

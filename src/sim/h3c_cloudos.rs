@@ -380,11 +380,7 @@ impl CloudosSim {
         Router::new()
             .route("/os/kinton/v1/v3/auth/tokens", post(token))
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(super::set_faults::<CloudosSim>))
-            .route(
-                "/sim/expire-tokens",
-                post(super::expire_tokens::<CloudosSim>),
-            )
+            .merge(super::control_routes())
             .route("/sim/credentials", post(set_credentials))
             .fallback(data)
             .with_state(Arc::clone(self))

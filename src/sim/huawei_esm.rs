@@ -3,7 +3,8 @@
 //! synthetic site whose numbers agree across APIs, and fault switches.
 //!
 //! Control endpoints (not part of ESM): `GET /sim/stats`, `POST /sim/faults` (a JSON [`Faults`]),
-//! `POST /sim/expire-tokens`, `POST /sim/credentials` (`{"password": ...}`).
+//! `POST /sim/expire-tokens`, `POST /sim/credentials` (`{"password": ...}`), `POST`/`DELETE
+//! /sim/pressure` (one pool filled to a share of its total, see [`Pressure`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -652,8 +653,7 @@ impl EsmSim {
         Router::new()
             .route("/v3/auth/tokens", post(token))
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(super::set_faults::<EsmSim>))
-            .route("/sim/expire-tokens", post(super::expire_tokens::<EsmSim>))
+            .merge(super::control_routes())
             .route("/sim/credentials", post(set_credentials))
             .route("/sim/pressure", post(set_pressure).delete(clear_pressure))
             .fallback(data)

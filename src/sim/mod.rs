@@ -148,6 +148,17 @@ pub trait SimControl: Send + Sync + 'static {
     fn tokens(&self) -> &TokenStore;
 }
 
+/// The control endpoints every simulator serves: `POST /sim/faults` and
+/// `POST /sim/expire-tokens`; merge into a simulator's router before its state is set.
+pub fn control_routes<S: SimControl>() -> axum::Router<std::sync::Arc<S>> {
+    axum::Router::new()
+        .route("/sim/faults", axum::routing::post(set_faults::<S>))
+        .route(
+            "/sim/expire-tokens",
+            axum::routing::post(expire_tokens::<S>),
+        )
+}
+
 /// `POST /sim/faults` with a JSON [`Faults`].
 pub async fn set_faults<S: SimControl>(
     axum::extract::State(sim): axum::extract::State<std::sync::Arc<S>>,

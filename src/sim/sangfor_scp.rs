@@ -584,8 +584,7 @@ impl ScpSim {
     pub fn router(self: &Arc<Self>) -> Router {
         Router::new()
             .route("/sim/stats", get(stats))
-            .route("/sim/faults", post(super::set_faults::<ScpSim>))
-            .route("/sim/expire-tokens", post(super::expire_tokens::<ScpSim>))
+            .merge(super::control_routes())
             .route("/sim/credentials", post(set_credentials))
             .fallback(janus)
             .with_state(Arc::clone(self))

@@ -95,9 +95,10 @@ pub fn rules() -> Vec<Rule> {
     out
 }
 
-/// Names the shipped rules record.
-pub fn recorded_names() -> BTreeSet<String> {
-    rules().into_iter().filter_map(|r| r.record).collect()
+/// Names the shipped rules record (read once per test process).
+pub fn recorded_names() -> &'static BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<BTreeSet<String>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| rules().into_iter().filter_map(|r| r.record).collect())
 }
 
 /// The operator's threshold override series (rules/README.md, "Thresholds"): read by the shipped
