@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::SystemTime;
 
-use crate::catalog::MetricDef;
+use crate::catalog::{Measures, MetricDef, Resource};
 use crate::lenient::Num;
 
 /// A boxed future, so collectors of different platforms fit behind one trait object.
@@ -50,23 +50,53 @@ impl Batch {
         Batch::default()
     }
 
-    /// Adds a sample. Labels with an empty value are left out (Prometheus treats an empty label
-    /// as an absent one). A non-finite value is dropped and counted.
+    /// Adds a sample of a family that names no resource. Labels with an empty value are left out
+    /// (Prometheus treats an empty label as an absent one). A non-finite value is dropped and
+    /// counted.
     pub fn push(&mut self, def: &'static MetricDef, labels: &[(&'static str, &str)], value: f64) {
-        if !value.is_finite() {
-            self.dropped += 1;
-            return;
-        }
-        let labels = labels
-            .iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (*k, (*v).to_string()))
-            .collect();
-        self.samples.push(Sample { def, labels, value });
+        debug_assert!(
+            def.measures == Measures::Nothing,
+            "{}: use Batch::put with a Resource",
+            def.name
+        );
+        self.add(def, None, labels, value);
     }
 
-    /// Adds `num × scale` if the platform gave a number; a value that is absent is skipped and
-    /// one that does not parse is counted as dropped (never exported as 0).
+    /// Adds a sample about `resource`: the `resource` and `unit` labels come from the vocabulary
+    /// (a ratio family's unit is `ratio`), so a collector cannot pair a name with another unit.
+    pub fn put(
+        &mut self,
+        def: &'static MetricDef,
+        resource: Resource,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        debug_assert!(
+            def.measures != Measures::Nothing,
+            "{}: this family names no resource",
+            def.name
+        );
+        self.add(def, Some(resource), labels, value);
+    }
+
+    /// [`Batch::put`] of `num × scale` if the platform gave a number; a value that is absent is
+    /// skipped and one that does not parse is counted as dropped (never exported as 0).
+    pub fn put_num(
+        &mut self,
+        def: &'static MetricDef,
+        resource: Resource,
+        labels: &[(&'static str, &str)],
+        num: &Num,
+        scale: f64,
+    ) {
+        match num {
+            Num::Value(v) => self.put(def, resource, labels, v * scale),
+            Num::Invalid => self.drop_value(),
+            Num::Absent => {}
+        }
+    }
+
+    /// [`Batch::push`] of `num × scale`, like [`Batch::put_num`].
     pub fn push_num(
         &mut self,
         def: &'static MetricDef,
@@ -79,6 +109,43 @@ impl Batch {
             Num::Invalid => self.drop_value(),
             Num::Absent => {}
         }
+    }
+
+    fn add(
+        &mut self,
+        def: &'static MetricDef,
+        resource: Option<Resource>,
+        labels: &[(&'static str, &str)],
+        value: f64,
+    ) {
+        if !value.is_finite() {
+            self.dropped += 1;
+            return;
+        }
+        let mut out = Vec::with_capacity(labels.len() + 2);
+        if let Some(r) = resource {
+            let unit = match def.measures {
+                Measures::Ratio => "ratio",
+                _ => r.unit().as_str(),
+            };
+            out.push(("resource", r.name().to_string()));
+            out.push(("unit", unit.to_string()));
+        }
+        for (k, v) in labels {
+            debug_assert!(
+                !matches!(*k, "resource" | "unit"),
+                "{}: the resource and unit labels come from the Resource",
+                def.name
+            );
+            if !v.is_empty() {
+                out.push((*k, (*v).to_string()));
+            }
+        }
+        self.samples.push(Sample {
+            def,
+            labels: out,
+            value,
+        });
     }
 
     /// Counts a value that could not be parsed or mapped; it is not exported (never as 0).

@@ -47,22 +47,16 @@ fn region_capacity_as_reported_and_its_disagreement() {
     let cap: Capacity = one("capacity");
     let mut b = Batch::new();
     normalise_capacity("region0", &cap, &mut b);
-    let l = |r: &'static str, u: &'static str| {
-        [
-            ("service", "ecs"),
-            ("resource", r),
-            ("unit", u),
-            ("region", "region0"),
-        ]
-    };
+    let l =
+        |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("region", "region0")];
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATABLE.name,
-        &l("cpu", "cores"),
+        &l("vcpu", "vcpus"),
         64.0,
     );
-    assert_series(&b, catalog::RESOURCE_USED.name, &l("cpu", "cores"), 0.0);
-    assert_series(&b, catalog::RESOURCE_FREE.name, &l("cpu", "cores"), 64.0);
+    assert_series(&b, catalog::RESOURCE_USED.name, &l("vcpu", "vcpus"), 0.0);
+    assert_series(&b, catalog::RESOURCE_FREE.name, &l("vcpu", "vcpus"), 64.0);
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATABLE.name,
@@ -91,7 +85,7 @@ fn region_capacity_as_reported_and_its_disagreement() {
     assert_series(
         &b,
         catalog::RESOURCE_FREE_DISCREPANCY.name,
-        &l("cpu", "cores"),
+        &l("vcpu", "vcpus"),
         0.0,
     );
     let cap: Capacity = one("capacity_consistent");
@@ -103,7 +97,7 @@ fn region_capacity_as_reported_and_its_disagreement() {
         &l("memory", "bytes"),
         0.0,
     );
-    assert_series(&b, catalog::RESOURCE_USED.name, &l("cpu", "cores"), 10.0);
+    assert_series(&b, catalog::RESOURCE_USED.name, &l("vcpu", "vcpus"), 10.0);
 }
 
 #[test]
@@ -117,7 +111,7 @@ fn unknown_capacity_units_are_dropped_not_guessed() {
     assert_eq!(
         b.samples()
             .iter()
-            .filter(|s| s.labels.iter().any(|(_, v)| v == "cpu"))
+            .filter(|s| s.labels.iter().any(|(_, v)| v == "vcpu"))
             .count(),
         0
     );
@@ -156,8 +150,7 @@ fn overcommit_at_every_level() {
     normalise_overcommit("region0", &global, &pools, &types, &mut b);
     let base = |level: &'static str| {
         vec![
-            ("service", "ecs"),
-            ("resource", "cpu"),
+            ("resource", "vcpu"),
             ("unit", "ratio"),
             ("level", level),
             ("region", "region0"),
@@ -212,13 +205,13 @@ fn hosts_disks_and_unused_disks() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("local_disks", "count"),
+        &l("local_disk_devices", "count"),
         5.0,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_FREE.name,
-        &l("local_disks", "count"),
+        &l("local_disk_devices", "count"),
         0.0,
     );
     assert_series(
@@ -271,7 +264,6 @@ fn gpus_per_host_and_per_pool_model() {
     assert_series(&b, catalog::HOST_RESOURCE_CAPACITY.name, &l, 1.0);
     assert_series(&b, catalog::HOST_RESOURCE_USED.name, &l, 0.0);
     let p = [
-        ("service", "gpu"),
         ("resource", "gpu"),
         ("unit", "count"),
         ("pool", "gpu-pool"),
@@ -300,10 +292,9 @@ fn gpus_per_host_and_per_pool_model() {
 fn instances_summed_with_ram_in_bytes() {
     let vms: Vec<Instance> = page("instances", Paging::A("virtualMachines"));
     let mut b = Batch::new();
-    normalise_instances(&vms, &BTreeMap::new(), &mut b);
+    normalise_instances("region0", &vms, &BTreeMap::new(), &mut b);
     let l = |r: &'static str, u: &'static str| {
         [
-            ("service", "ecs"),
             ("resource", r),
             ("unit", u),
             ("az", "baselinex86-zone"),
@@ -316,23 +307,47 @@ fn instances_summed_with_ram_in_bytes() {
         &l("instances", "count"),
         1.0,
     );
+    // vCPU and memory are in the pool view per region, the level of the region's capacity;
+    // per AZ, pool and flavor they are the ECS service's drill-down.
+    let region =
+        |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("region", "region0")];
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
-        &l("vcpu", "cores"),
+        &region("vcpu", "vcpus"),
         8.0,
     );
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
-        &l("memory", "bytes"),
+        &region("memory", "bytes"),
+        32.0 * GIB,
+    );
+    let svc = |r: &'static str, u: &'static str| {
+        [
+            ("service", "ecs"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "baselinex86-zone"),
+            ("flavor", "自定义规格"),
+        ]
+    };
+    assert_series(
+        &b,
+        catalog::SERVICE_ALLOCATED.name,
+        &svc("vcpu", "vcpus"),
+        8.0,
+    );
+    assert_series(
+        &b,
+        catalog::SERVICE_ALLOCATED.name,
+        &svc("memory", "bytes"),
         32.0 * GIB,
     );
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
         &[
-            ("service", "evs"),
             ("resource", "storage"),
             ("unit", "bytes"),
             ("az", "baselinex86-zone"),
@@ -342,7 +357,7 @@ fn instances_summed_with_ram_in_bytes() {
     let h = [
         ("host", "x86b-compute-lvm-2new"),
         ("resource", "vcpu"),
-        ("unit", "cores"),
+        ("unit", "vcpus"),
         ("cluster", "clusterx86"),
         ("az", "baselinex86-zone"),
     ];
@@ -386,26 +401,21 @@ fn instance_ram_under_4096_is_read_as_gib_and_deleted_vms_hold_nothing() {
     ]))
     .unwrap_or_default();
     let mut b = Batch::new();
-    normalise_instances(&vms, &BTreeMap::new(), &mut b);
+    normalise_instances("r", &vms, &BTreeMap::new(), &mut b);
     let l = |r: &'static str, u: &'static str| {
-        [
-            ("service", "ecs"),
-            ("resource", r),
-            ("unit", u),
-            ("az", "z"),
-            ("flavor", "f"),
-        ]
+        [("resource", r), ("unit", u), ("az", "z"), ("flavor", "f")]
     };
+    let region = |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("region", "r")];
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
-        &l("memory", "bytes"),
+        &region("memory", "bytes"),
         4.0 * GIB,
     );
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
-        &l("vcpu", "cores"),
+        &region("vcpu", "vcpus"),
         2.0,
     );
     assert_series(

@@ -43,7 +43,12 @@ fn hypervisors_per_host_and_per_az() {
     // The aggregate example names another host: map this one to an AZ to see the sums.
     let azs = BTreeMap::from([("compcas2tthx42erc".to_string(), "louis".to_string())]);
     let mut b = Batch::new();
-    normalise_hypervisors(&hvs, &azs, &mut b);
+    let ratios = Ratios {
+        cpu: 4.0,
+        ram: 1.0,
+        disk: 1.0,
+    };
+    normalise_hypervisors(&hvs, &azs, ratios, &mut b);
     let h = |r: &'static str, u: &'static str| {
         [
             ("host", "cvknode-yanhao"),
@@ -55,14 +60,22 @@ fn hypervisors_per_host_and_per_az() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &h("vcpu", "cores"),
+        &h("cpu_threads", "threads"),
         16.0,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_ALLOCATED.name,
-        &h("vcpu", "cores"),
+        &h("vcpu", "vcpus"),
         6.0,
+    );
+    // Nova's vcpus are the host's logical CPUs; what may be allocated is them times the
+    // configured ratio (the API does not expose Nova's).
+    assert_series(
+        &b,
+        catalog::HOST_RESOURCE_ALLOCATABLE.name,
+        &h("vcpu", "vcpus"),
+        64.0,
     );
     assert_series(
         &b,
@@ -85,19 +98,19 @@ fn hypervisors_per_host_and_per_az() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &h("disk", "bytes"),
+        &h("local_disk", "bytes"),
         3375.0 * GIB,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_ALLOCATED.name,
-        &h("disk", "bytes"),
+        &h("local_disk", "bytes"),
         240.0 * GIB,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_FREE.name,
-        &h("disk", "bytes"),
+        &h("local_disk", "bytes"),
         3135.0 * GIB,
     );
     assert_series(
@@ -107,23 +120,22 @@ fn hypervisors_per_host_and_per_az() {
         6.0,
     );
     assert_eq!(
-        series(&b, catalog::HOST_RESOURCE_FREE.name, &h("vcpu", "cores")),
+        series(&b, catalog::HOST_RESOURCE_FREE.name, &h("vcpu", "vcpus")),
         None,
         "Nova reports no free vCPUs"
     );
-    let z = |r: &'static str, u: &'static str| {
-        [
-            ("service", "ecs"),
-            ("resource", r),
-            ("unit", u),
-            ("az", "louis"),
-        ]
-    };
+    let z = |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("az", "louis")];
     assert_series(
         &b,
         catalog::RESOURCE_CAPACITY.name,
-        &z("vcpu", "cores"),
+        &z("cpu_threads", "threads"),
         16.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATABLE.name,
+        &z("vcpu", "vcpus"),
+        64.0,
     );
     assert_series(
         &b,
@@ -134,7 +146,7 @@ fn hypervisors_per_host_and_per_az() {
     assert_series(
         &b,
         catalog::RESOURCE_FREE.name,
-        &z("disk", "bytes"),
+        &z("local_disk", "bytes"),
         3135.0 * GIB,
     );
     assert_series(
@@ -174,7 +186,6 @@ fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
     let mut seen = BTreeSet::new();
     normalise_storage_pools(&pools, &mut seen, &mut b);
     let shared = [
-        ("service", "datastore"),
         ("resource", "storage"),
         ("unit", "bytes"),
         ("datastore", "iscsishared"),
@@ -196,7 +207,6 @@ fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
         23861978.0 * MIB,
     );
     let local = [
-        ("service", "datastore"),
         ("resource", "storage"),
         ("unit", "bytes"),
         ("datastore", "isopool@cvknode30.7"),
@@ -243,14 +253,17 @@ fn cas_host_topology_and_utilisation() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu", "cores"),
+        &l("cpu_cores", "cores"),
         8.0,
     );
-    assert_series(
-        &b,
-        catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu_threads", "count"),
-        16.0,
+    // Its threads come from the hypervisor list (Nova's vcpus), not again from CAS.
+    assert_eq!(
+        series(
+            &b,
+            catalog::HOST_RESOURCE_CAPACITY.name,
+            &l("cpu_threads", "threads")
+        ),
+        None
     );
     assert_series(
         &b,
@@ -261,13 +274,13 @@ fn cas_host_topology_and_utilisation() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu", "hertz"),
+        &l("cpu_hertz", "hertz"),
         16.0 * 2856.0 * 1e6,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_UTILIZATION_RATIO.name,
-        &l("cpu", "ratio"),
+        &l("cpu_hertz", "ratio"),
         0.4807,
     );
     assert_series(
@@ -279,7 +292,7 @@ fn cas_host_topology_and_utilisation() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_UTILIZATION_RATIO.name,
-        &l("disk", "ratio"),
+        &l("local_disk", "ratio"),
         0.59,
     );
 }
@@ -300,19 +313,19 @@ fn vmware_host_topology_and_utilisation() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu", "cores"),
+        &l("cpu_cores", "cores"),
         4.0,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu_threads", "count"),
+        &l("cpu_threads", "threads"),
         40.0,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu", "hertz"),
+        &l("cpu_hertz", "hertz"),
         4.0 * 2569.0 * 1e6,
     );
     assert_series(
@@ -359,32 +372,33 @@ fn bare_metal_counts_and_allocated_capacity() {
             ("az", "iron1"),
         ]
     };
+    // The bare-metal service is the service view: its nodes may also be Nova hypervisors.
     assert_series(
         &b,
-        catalog::RESOURCE_CAPACITY.name,
-        &l("cpu", "cores"),
+        catalog::SERVICE_CAPACITY.name,
+        &l("cpu_threads", "threads"),
         16.0,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
+        catalog::SERVICE_ALLOCATED.name,
         &l("memory", "bytes"),
         262144.0 * MIB,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_CAPACITY.name,
-        &l("disk", "bytes"),
+        catalog::SERVICE_CAPACITY.name,
+        &l("local_disk", "bytes"),
         4462.0 * GIB,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
-        &l("nodes", "count"),
+        catalog::SERVICE_ALLOCATED.name,
+        &l("hosts", "count"),
         1.0,
     );
     assert_eq!(
-        series(&b, catalog::RESOURCE_FREE.name, &l("nodes", "count")),
+        series(&b, catalog::SERVICE_FREE.name, &l("hosts", "count")),
         None,
         "the only node is in use"
     );
@@ -415,13 +429,13 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
     assert_series(
         &b,
         catalog::QUOTA_LIMIT.name,
-        &q("vcpu", "cores", "ecs"),
+        &q("vcpu", "vcpus", "ecs"),
         100.0,
     );
     assert_series(
         &b,
         catalog::QUOTA_USED.name,
-        &q("vcpu", "cores", "ecs"),
+        &q("vcpu", "vcpus", "ecs"),
         5.0,
     );
     assert_series(
@@ -460,14 +474,14 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
     let mut b = Batch::new();
     normalise_quotas(&limits, &tenants, &mut b);
     assert_eq!(
-        series(&b, catalog::QUOTA_LIMIT.name, &q("vcpu", "cores", "ecs")),
+        series(&b, catalog::QUOTA_LIMIT.name, &q("vcpu", "vcpus", "ecs")),
         None,
         "-1 is unlimited"
     );
     assert_series(
         &b,
         catalog::QUOTA_USED.name,
-        &q("vcpu", "cores", "ecs"),
+        &q("vcpu", "vcpus", "ecs"),
         5.0,
     );
     assert_series(
@@ -475,8 +489,9 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
         catalog::QUOTA_LIMIT.name,
         &[
             ("tenant", "admin"),
-            ("resource", "widgets"),
+            ("resource", "other"),
             ("unit", "count"),
+            ("quota_key", "maxWidgets"),
         ],
         7.0,
     );
@@ -485,8 +500,9 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
         catalog::QUOTA_USED.name,
         &[
             ("tenant", "admin"),
-            ("resource", "widgets"),
+            ("resource", "other"),
             ("unit", "count"),
+            ("quota_key", "maxWidgets"),
         ],
         3.0,
     );
@@ -531,7 +547,6 @@ fn servers_per_az_flavor_and_tenant() {
         &b,
         catalog::RESOURCE_ALLOCATED.name,
         &[
-            ("service", "ecs"),
             ("resource", "instances"),
             ("unit", "count"),
             ("az", "cas"),
@@ -601,7 +616,6 @@ fn gpu_devices_counted_per_az_flavor_and_host() {
         &b,
         catalog::RESOURCE_ALLOCATED.name,
         &[
-            ("service", "ecs"),
             ("resource", "gpu"),
             ("unit", "count"),
             ("az", "cas"),

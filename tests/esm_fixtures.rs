@@ -64,7 +64,6 @@ fn physical_storage_example() {
     push_source_times("physical_capacity", "physical", t, &mut b);
     let l = |region| {
         [
-            ("service", "physical"),
             ("resource", "storage"),
             ("unit", "bytes"),
             ("region", region),
@@ -123,7 +122,6 @@ fn physical_compute_example() {
         &mut b,
     );
     let mem = [
-        ("service", "physical"),
         ("resource", "memory"),
         ("unit", "bytes"),
         ("region", "cn-east-264"),
@@ -134,11 +132,15 @@ fn physical_compute_example() {
     assert_series(&b, "headroom_resource_allocated", &mem, 15.2578125 * TB);
     assert_series(&b, "headroom_resource_free", &mem, 26.486328125 * TB);
     assert_series(&b, "headroom_resource_used", &mem, 0.0);
-    assert_series(&b, "headroom_resource_utilization_ratio", &mem, 0.0);
+    // Every ratio family carries unit="ratio", whatever the resource's unit.
+    let ratio: Vec<(&str, &str)> = mem
+        .iter()
+        .map(|&(k, v)| if k == "unit" { (k, "ratio") } else { (k, v) })
+        .collect();
+    assert_series(&b, "headroom_resource_utilization_ratio", &ratio, 0.0);
     let cpu = [
-        ("service", "physical"),
         ("resource", "vcpu"),
-        ("unit", "cores"),
+        ("unit", "vcpus"),
         ("region", "cn-east-264"),
         ("pool", "KVM_POD"),
         ("server_model", "M6xLarge"),
@@ -162,14 +164,16 @@ fn ecs_vm_example() {
         ("pool", "MANAGE"),
         ("flavor", "xxx/C6 flavor"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &l, 238.96484375);
-    assert_series(&b, "headroom_resource_allocated", &l, 225.8984375);
-    assert_series(&b, "headroom_resource_free", &l, 13.06640625);
-    assert_series(&b, "headroom_resource_used", &l, 74.2802734375);
+    assert_series(&b, "headroom_service_capacity", &l, 238.96484375);
+    assert_series(&b, "headroom_service_allocated", &l, 225.8984375);
+    assert_series(&b, "headroom_service_free", &l, 13.06640625);
+    assert_series(&b, "headroom_service_used", &l, 74.2802734375);
+    let mut ratio = l;
+    ratio[2] = ("unit", "ratio");
     assert_series(
         &b,
-        "headroom_resource_utilization_ratio",
-        &l,
+        "headroom_service_utilization_ratio",
+        &ratio,
         0.40409390589222816,
     );
     assert_series(
@@ -187,15 +191,20 @@ fn ecs_vm_example() {
 
 #[test]
 fn storage_services_examples_are_in_bytes() {
-    for (file, svc, subtype) in [
-        ("service_capacity_evs.json", "evs", Some("SAS")),
-        ("service_capacity_obs.json", "obs", Some("a")),
-        ("service_capacity_sfs.json", "sfs", None),
+    for (file, svc, resource, subtype) in [
+        ("service_capacity_evs.json", "evs", "storage", Some("SAS")),
+        (
+            "service_capacity_obs.json",
+            "obs",
+            "object_storage",
+            Some("a"),
+        ),
+        ("service_capacity_sfs.json", "sfs", "file_storage", None),
     ] {
         let b = service(file, svc);
         let mut l = vec![
             ("service", svc),
-            ("resource", "storage"),
+            ("resource", resource),
             ("unit", "bytes"),
             ("region", "cn-north-213"),
             ("az", "cn-north-213a"),
@@ -205,10 +214,10 @@ fn storage_services_examples_are_in_bytes() {
         if let Some(s) = subtype {
             l.push(("storage_type", s));
         }
-        assert_series(&b, "headroom_resource_capacity", &l, 238.96484375 * TB);
-        assert_series(&b, "headroom_resource_allocated", &l, 225.8984375 * TB);
-        assert_series(&b, "headroom_resource_free", &l, 13.06640625 * TB);
-        assert_series(&b, "headroom_resource_used", &l, 74.2802734375 * TB);
+        assert_series(&b, "headroom_service_capacity", &l, 238.96484375 * TB);
+        assert_series(&b, "headroom_service_allocated", &l, 225.8984375 * TB);
+        assert_series(&b, "headroom_service_free", &l, 13.06640625 * TB);
+        assert_series(&b, "headroom_service_used", &l, 74.2802734375 * TB);
     }
 }
 
@@ -264,9 +273,9 @@ fn counted_services_examples() {
             ("pool", pool.as_str()),
             (label, value),
         ];
-        assert_series(&b, "headroom_resource_capacity", &l, 238.96484375);
-        assert_series(&b, "headroom_resource_allocated", &l, 225.8984375);
-        assert_series(&b, "headroom_resource_free", &l, 13.06640625);
+        assert_series(&b, "headroom_service_capacity", &l, 238.96484375);
+        assert_series(&b, "headroom_service_allocated", &l, 225.8984375);
+        assert_series(&b, "headroom_service_free", &l, 13.06640625);
     }
 }
 
@@ -281,9 +290,9 @@ fn realistic_000_examples() {
         ("pool", "EIP_POD"),
         ("eip_type", "5_bgp"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &l, 490.0);
-    assert_series(&b, "headroom_resource_allocated", &l, 358.0);
-    assert_series(&b, "headroom_resource_free", &l, 132.0);
+    assert_series(&b, "headroom_service_capacity", &l, 490.0);
+    assert_series(&b, "headroom_service_allocated", &l, 358.0);
+    assert_series(&b, "headroom_service_free", &l, 132.0);
     let b = service("service_capacity_bms_000.json", "bms");
     let l = [
         ("service", "bms"),
@@ -293,16 +302,16 @@ fn realistic_000_examples() {
         ("pool", "POD"),
         ("flavor", "physical.kd1ne.2xlarge"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &l, 4.0);
-    assert_series(&b, "headroom_resource_free", &l, 4.0);
-    assert_series(&b, "headroom_resource_allocated", &l, 0.0);
+    assert_series(&b, "headroom_service_capacity", &l, 4.0);
+    assert_series(&b, "headroom_service_free", &l, 4.0);
+    assert_series(&b, "headroom_service_allocated", &l, 0.0);
 }
 
 #[test]
 fn dcc_placeholder_metric_type_is_not_guessed() {
     // "Host/memory/vCPU" names all three kinds: nothing is exported, the row is counted as dropped.
     let b = service("service_capacity_dcc.json", "dcc");
-    assert_eq!(count(&b, "headroom_resource_capacity"), 0);
+    assert_eq!(count(&b, "headroom_service_capacity"), 0);
     assert_eq!(b.dropped(), 1);
 }
 
@@ -316,9 +325,9 @@ fn vpn_example() {
         ("region", "cn-east-264"),
         ("pool", "VPN_POD"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &gw, 5.0);
-    assert_series(&b, "headroom_resource_free", &gw, 5.0);
-    assert_series(&b, "headroom_resource_allocated", &gw, 0.0);
+    assert_series(&b, "headroom_service_capacity", &gw, 5.0);
+    assert_series(&b, "headroom_service_free", &gw, 5.0);
+    assert_series(&b, "headroom_service_allocated", &gw, 0.0);
     let conn = [
         ("service", "vpn"),
         ("resource", "vpn_connections"),
@@ -326,7 +335,7 @@ fn vpn_example() {
         ("region", "cn-east-264"),
         ("pool", "VPN_POD"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &conn, 0.0);
+    assert_series(&b, "headroom_service_capacity", &conn, 0.0);
     assert_series(
         &b,
         "headroom_source_timestamp_seconds",
@@ -469,24 +478,24 @@ fn elb_example_000() {
     };
     assert_series(
         &b,
-        "headroom_resource_capacity",
-        &l("loadbalancers"),
+        "headroom_service_capacity",
+        &l("load_balancers"),
         8000.0,
     );
     assert_series(
         &b,
-        "headroom_resource_allocated",
-        &l("loadbalancers"),
+        "headroom_service_allocated",
+        &l("load_balancers"),
         164.0,
     );
-    assert_series(&b, "headroom_resource_capacity", &l("l4_members"), 30000.0);
+    assert_series(&b, "headroom_service_capacity", &l("l4_members"), 30000.0);
     // l4_member_count is "": no allocated series.
     assert!(!b
         .samples()
         .iter()
-        .any(|s| s.def.name == "headroom_resource_allocated"
+        .any(|s| s.def.name == "headroom_service_allocated"
             && s.labels.iter().any(|(_, v)| v == "l4_members")));
-    assert_series(&b, "headroom_resource_allocated", &l("l7_listeners"), 82.0);
+    assert_series(&b, "headroom_service_allocated", &l("l7_listeners"), 82.0);
 }
 
 #[test]
@@ -518,36 +527,68 @@ fn host_detail_example_000() {
             ("cluster", "ecs"),
         ]
     };
+    // 2 sockets x 22 cores x 2 threads: 44 cores, 88 logical CPUs.
     assert_series(
         &b,
         "headroom_host_resource_capacity",
-        &l("cpu", "cores"),
+        &l("cpu_cores", "cores"),
+        44.0,
+    );
+    assert_series(
+        &b,
+        "headroom_host_resource_capacity",
+        &l("cpu_threads", "threads"),
         88.0,
     );
+    // DIMMs are binary: 10 x 32 GiB.
     assert_series(
         &b,
         "headroom_host_resource_capacity",
         &l("memory", "bytes"),
         320.0 * 1024f64.powi(3),
     );
+    // Disks as the OS prints them are decimal: `10.7GB` is a 10 GiB disk, not 10.7 GiB.
     assert_series(
         &b,
         "headroom_host_resource_capacity",
-        &l("storage", "bytes"),
-        (599.0 + 1598.0 + 10.7) * 1024f64.powi(3),
+        &l("local_disk", "bytes"),
+        (599.0 + 1598.0 + 10.7) * 1e9,
+    );
+    let cluster = |r, u| {
+        [
+            ("resource", r),
+            ("unit", u),
+            ("region", "cn-north-7"),
+            ("cluster", "ecs"),
+        ]
+    };
+    assert_series(
+        &b,
+        "headroom_resource_capacity",
+        &cluster("cpu_cores", "cores"),
+        44.0,
     );
     assert_series(
         &b,
         "headroom_resource_capacity",
-        &[
-            ("service", "physical"),
-            ("resource", "cpu"),
-            ("unit", "cores"),
-            ("region", "cn-north-7"),
-            ("cluster", "ecs"),
-        ],
+        &cluster("cpu_threads", "threads"),
         88.0,
     );
+}
+
+#[test]
+fn sizes_are_binary_for_memory_and_decimal_for_disks() {
+    use headroom::platforms::huawei_esm::collect::{parse_size, SizeUnits};
+    assert_eq!(
+        parse_size("32 GB", SizeUnits::Binary),
+        Some(32.0 * 1024f64.powi(3))
+    );
+    assert_eq!(parse_size("10.7GB", SizeUnits::Decimal), Some(10.7e9));
+    assert_eq!(
+        parse_size("1 GiB", SizeUnits::Decimal),
+        Some(1024f64.powi(3))
+    );
+    assert_eq!(parse_size("2 furlongs", SizeUnits::Decimal), None);
 }
 
 #[test]
@@ -567,15 +608,15 @@ fn lenient_envelopes_and_values() {
         ("pool", "POD"),
         ("storage_type", "SSD"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &l, 2.0 * TB);
-    assert_series(&b, "headroom_resource_used", &l, 1.5 * TB);
+    assert_series(&b, "headroom_service_capacity", &l, 2.0 * TB);
+    assert_series(&b, "headroom_service_used", &l, 1.5 * TB);
     assert_eq!(
-        count(&b, "headroom_resource_allocated"),
+        count(&b, "headroom_service_allocated"),
         0,
         "\"null\" is absent, never 0"
     );
     assert_eq!(
-        count(&b, "headroom_resource_free"),
+        count(&b, "headroom_service_free"),
         0,
         "\"\" is absent, never 0"
     );
@@ -605,5 +646,5 @@ fn newest_daily_snapshot_wins() {
         ("pool", "POD"),
         ("storage_type", "SAS"),
     ];
-    assert_series(&b, "headroom_resource_capacity", &l, 2.0);
+    assert_series(&b, "headroom_service_capacity", &l, 2.0);
 }

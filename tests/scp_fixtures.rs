@@ -59,24 +59,19 @@ fn pool_detail_2018_physical_and_quota_view() {
     let d: AzDetail = one("az_detail_20180725");
     let mut b = Batch::new();
     normalise_pool("10.134.37.79", &d, &mut b);
-    let p = |r: &'static str, u: &'static str| {
-        [
-            ("service", "physical"),
-            ("resource", r),
-            ("unit", u),
-            ("az", "10.134.37.79"),
-        ]
-    };
+    let p =
+        |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("az", "10.134.37.79")];
+    // CPU hertz and memory are the pool view.
     assert_series(
         &b,
         catalog::RESOURCE_CAPACITY.name,
-        &p("cpu", "hertz"),
+        &p("cpu_hertz", "hertz"),
         105355.97e6,
     );
     assert_series(
         &b,
         catalog::RESOURCE_USED.name,
-        &p("cpu", "hertz"),
+        &p("cpu_hertz", "hertz"),
         27743.74e6,
     );
     assert_series(
@@ -91,28 +86,10 @@ fn pool_detail_2018_physical_and_quota_view() {
         &p("memory", "bytes"),
         46717.49 * MIB,
     );
-    assert_series(
-        &b,
-        catalog::RESOURCE_CAPACITY.name,
-        &p("storage", "bytes"),
-        3133440.0 * MIB,
-    );
-    assert_series(
-        &b,
-        catalog::RESOURCE_USED.name,
-        &p("storage", "bytes"),
-        173357.0 * MIB,
-    );
-    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &p("gpu", "count"), 0.0);
-    assert_series(
-        &b,
-        catalog::RESOURCE_CAPACITY.name,
-        &p("gpu_memory", "bytes"),
-        0.0,
-    );
-    let q = |r: &'static str, u: &'static str| {
+    // Storage and GPUs are the pool summary: datastores and the GPU API count them finer.
+    let s = |r: &'static str, u: &'static str| {
         [
-            ("service", "quota"),
+            ("service", "pool_summary"),
             ("resource", r),
             ("unit", u),
             ("az", "10.134.37.79"),
@@ -120,45 +97,111 @@ fn pool_detail_2018_physical_and_quota_view() {
     };
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
-        &q("vcpu", "cores"),
-        274.0,
+        catalog::SERVICE_CAPACITY.name,
+        &s("storage", "bytes"),
+        3133440.0 * MIB,
     );
-    assert_series(&b, catalog::RESOURCE_USED.name, &q("vcpu", "cores"), 89.0);
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATABLE.name,
-        &q("vcpu", "cores"),
+        catalog::SERVICE_USED.name,
+        &s("storage", "bytes"),
+        173357.0 * MIB,
+    );
+    assert_series(&b, catalog::SERVICE_CAPACITY.name, &s("gpu", "count"), 0.0);
+    assert_series(
+        &b,
+        catalog::SERVICE_CAPACITY.name,
+        &s("gpu_memory", "bytes"),
+        0.0,
+    );
+    assert!(
+        b.samples()
+            .iter()
+            .all(|s| s.def.view != headroom::catalog::View::Pool
+                || !s.labels.iter().any(|(_, v)| v == "storage" || v == "gpu")),
+        "no pool-view storage or GPU from the pool detail"
+    );
+    // The quota view is the service view: `total` is reported as what it is, never capacity.
+    let q = |r: &'static str, u: &'static str| {
+        [
+            ("service", "quota_view"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.134.37.79"),
+        ]
+    };
+    assert_series(
+        &b,
+        catalog::SERVICE_ALLOCATED.name,
+        &q("vcpu", "vcpus"),
+        274.0,
+    );
+    assert_series(&b, catalog::SERVICE_USED.name, &q("vcpu", "vcpus"), 89.0);
+    assert_series(
+        &b,
+        catalog::SERVICE_TOTAL_REPORTED.name,
+        &q("vcpu", "vcpus"),
         30.0,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
+        catalog::SERVICE_ALLOCATED.name,
         &q("memory", "bytes"),
         288768.0 * MIB,
     );
-    // Memory `total` is 0.0 beside 288768 MB allocated: "not reported", so no allocatable.
-    assert_eq!(
-        series(
-            &b,
-            catalog::RESOURCE_ALLOCATABLE.name,
-            &q("memory", "bytes")
-        ),
-        None
+    assert_series(
+        &b,
+        catalog::SERVICE_TOTAL_REPORTED.name,
+        &q("memory", "bytes"),
+        0.0,
     );
-    let s = [
-        ("service", "quota"),
-        ("resource", "storage"),
-        ("unit", "bytes"),
-        ("az", "10.134.37.79"),
-        ("storage_type", "本地存储22222 (默认)"),
-    ];
-    assert_series(&b, catalog::RESOURCE_ALLOCATED.name, &s, 1269760.0 * MIB);
-    assert_series(&b, catalog::RESOURCE_ALLOCATABLE.name, &s, 1044480.0 * MIB);
-    assert_series(&b, catalog::RESOURCE_USED.name, &s, 409600.0 * MIB);
+    assert!(
+        b.samples()
+            .iter()
+            .all(|s| s.def.name != catalog::RESOURCE_ALLOCATABLE.name),
+        "the quota view's total is no allocatable"
+    );
+    let policy = |tag: &'static str, policy: &'static str| {
+        [
+            ("service", "quota_view"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("az", "10.134.37.79"),
+            ("storage_type", tag),
+            ("policy", policy),
+        ]
+    };
+    let local = policy("本地存储22222", "默认");
+    assert_series(&b, catalog::SERVICE_ALLOCATED.name, &local, 1269760.0 * MIB);
+    assert_series(&b, catalog::SERVICE_USED.name, &local, 409600.0 * MIB);
+    let high = policy("High Performance Storage", "默认");
+    assert_series(&b, catalog::SERVICE_ALLOCATED.name, &high, 465920.0 * MIB);
+    // The tag's total repeats in both policy entries: reported once, without the policy.
+    let total = |tag: &'static str| {
+        [
+            ("service", "quota_view"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("az", "10.134.37.79"),
+            ("storage_type", tag),
+        ]
+    };
+    assert_series(
+        &b,
+        catalog::SERVICE_TOTAL_REPORTED.name,
+        &total("High Performance Storage"),
+        1044480.0 * MIB,
+    );
+    let tag_totals = b
+        .samples()
+        .iter()
+        .filter(|s| s.def.name == catalog::SERVICE_TOTAL_REPORTED.name)
+        .filter(|s| s.labels.contains(&("resource", "storage".to_string())))
+        .count();
+    assert_eq!(tag_totals, 6, "6 tags in 10 storage entries");
     assert_eq!(b.dropped(), 0);
-    // 5 physical × 2 + 12 quota entries × 2 + allocatable for the 4 with total > 0.
-    assert_eq!(b.len(), 10 + 24 + 4);
+    // 5 physical × 2 + 12 quota entries × 2 (allocated, used) + totals: 2 compute + 6 tags.
+    assert_eq!(b.len(), 10 + 24 + 2 + 6);
 }
 
 #[test]
@@ -168,7 +211,7 @@ fn pool_detail_2020_uses_the_stable_resource_keys() {
     normalise_pool("10.131.132.56", &d, &mut b);
     let q = |r: &'static str, u: &'static str| {
         [
-            ("service", "quota"),
+            ("service", "quota_view"),
             ("resource", r),
             ("unit", u),
             ("az", "10.131.132.56"),
@@ -176,30 +219,38 @@ fn pool_detail_2020_uses_the_stable_resource_keys() {
     };
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
-        &q("vcpu", "cores"),
+        catalog::SERVICE_ALLOCATED.name,
+        &q("vcpu", "vcpus"),
         109.0,
-    );
-    assert_eq!(
-        series(&b, catalog::RESOURCE_ALLOCATABLE.name, &q("vcpu", "cores")),
-        None,
-        "total 0.0"
     );
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATABLE.name,
+        catalog::SERVICE_TOTAL_REPORTED.name,
+        &q("vcpu", "vcpus"),
+        0.0,
+    );
+    // The document's own example: 119,808 MB allocated of a "total" of 24,576 MB. The total is
+    // reported under its own name; nothing makes it a denominator.
+    assert_series(
+        &b,
+        catalog::SERVICE_ALLOCATED.name,
+        &q("memory", "bytes"),
+        119808.0 * MIB,
+    );
+    assert_series(
+        &b,
+        catalog::SERVICE_TOTAL_REPORTED.name,
         &q("memory", "bytes"),
         24576.0 * MIB,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_USED.name,
+        catalog::SERVICE_USED.name,
         &q("memory", "bytes"),
         20480.0 * MIB,
     );
     let p = [
-        ("service", "physical"),
-        ("resource", "cpu"),
+        ("resource", "cpu_hertz"),
         ("unit", "hertz"),
         ("az", "10.131.132.56"),
     ];
@@ -262,19 +313,19 @@ fn hosts_2018_per_host_and_per_pool_cores() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu", "hertz"),
+        &l("cpu_hertz", "hertz"),
         26408.0e6,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_USED.name,
-        &l("cpu", "hertz"),
+        &l("cpu_hertz", "hertz"),
         11883.6e6,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("cpu", "cores"),
+        &l("cpu_cores", "cores"),
         4.0,
     );
     assert_series(
@@ -287,7 +338,7 @@ fn hosts_2018_per_host_and_per_pool_cores() {
         series(
             &b,
             catalog::HOST_RESOURCE_CAPACITY.name,
-            &l("cpu_threads", "count")
+            &l("cpu_threads", "threads")
         ),
         None,
         "2018 has no threads"
@@ -295,7 +346,7 @@ fn hosts_2018_per_host_and_per_pool_cores() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_OVERCOMMIT_RATIO.name,
-        &l("cpu", "ratio"),
+        &l("vcpu", "ratio"),
         2.5,
     );
     assert_series(
@@ -319,7 +370,7 @@ fn hosts_2018_per_host_and_per_pool_cores() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &l("disk", "bytes"),
+        &l("local_disk", "bytes"),
         4105435.9936523438 * MIB,
     );
     assert_series(
@@ -338,12 +389,23 @@ fn hosts_2018_per_host_and_per_pool_cores() {
         &b,
         catalog::RESOURCE_CAPACITY.name,
         &[
-            ("service", "physical"),
-            ("resource", "cpu"),
+            ("resource", "cpu_cores"),
             ("unit", "cores"),
             ("az", "AZ1612"),
         ],
         8.0,
+    );
+    // Reserved memory (table 4.3.17 `reserves.memory_mb`), per host and summed per pool.
+    let reserved = hosts
+        .iter()
+        .filter_map(|h| h.reserves.memory_mb.get())
+        .sum::<f64>();
+    assert!(reserved > 0.0, "the example reserves memory");
+    assert_series(
+        &b,
+        catalog::RESOURCE_RESERVED.name,
+        &[("resource", "memory"), ("unit", "bytes"), ("az", "AZ1612")],
+        reserved * MIB,
     );
     assert_series(
         &b,
@@ -378,13 +440,13 @@ fn hosts_2019_threads_clusters_and_a_host_outside_any_pool() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &a("cpu_threads", "count"),
+        &a("cpu_threads", "threads"),
         40.0,
     );
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &a("cpu", "cores"),
+        &a("cpu_cores", "cores"),
         20.0,
     );
     assert_series(
@@ -405,17 +467,13 @@ fn hosts_2019_threads_clusters_and_a_host_outside_any_pool() {
     assert_series(
         &b,
         catalog::HOST_RESOURCE_CAPACITY.name,
-        &c("cpu", "hertz"),
+        &c("cpu_hertz", "hertz"),
         116001.76e6,
     );
     assert_series(
         &b,
         catalog::RESOURCE_CAPACITY.name,
-        &[
-            ("service", "physical"),
-            ("resource", "cpu"),
-            ("unit", "cores"),
-        ],
+        &[("resource", "cpu_cores"), ("unit", "cores")],
         20.0,
     );
 }
@@ -436,13 +494,13 @@ fn clusters_2021() {
     assert_series(
         &b,
         catalog::CLUSTER_RESOURCE_CAPACITY.name,
-        &l("cpu", "hertz"),
+        &l("cpu_hertz", "hertz"),
         287462.28e6,
     );
     assert_series(
         &b,
         catalog::CLUSTER_RESOURCE_USED.name,
-        &l("cpu", "hertz"),
+        &l("cpu_hertz", "hertz"),
         29710.45e6,
     );
     assert_series(
@@ -477,7 +535,6 @@ fn storages_of_every_version_by_tag() {
     let names = az_names();
     let ds = |name: &'static str, tag: &'static str, az: &'static str| {
         vec![
-            ("service", "datastore"),
             ("resource", "storage"),
             ("unit", "bytes"),
             ("datastore", name),
@@ -533,14 +590,8 @@ fn servers_are_summed_per_pool_host_and_tenant() {
     let servers: Vec<Server> = items("servers_20180725");
     let mut b = Batch::new();
     normalise_servers(&servers, false, &mut b);
-    let p = |r: &'static str, u: &'static str| {
-        [
-            ("service", "ecs"),
-            ("resource", r),
-            ("unit", u),
-            ("az", "10.134.48.24"),
-        ]
-    };
+    let p =
+        |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("az", "10.134.48.24")];
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
@@ -550,7 +601,7 @@ fn servers_are_summed_per_pool_host_and_tenant() {
     assert_series(
         &b,
         catalog::RESOURCE_ALLOCATED.name,
-        &p("vcpu", "cores"),
+        &p("vcpu", "vcpus"),
         1.0,
     );
     assert_series(
@@ -559,10 +610,17 @@ fn servers_are_summed_per_pool_host_and_tenant() {
         &p("memory", "bytes"),
         2048.0 * MIB,
     );
+    // Provisioned disks are the ECS service's figure: the pool view counts storage per
+    // datastore, which VMs do not name.
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
-        &p("storage", "bytes"),
+        catalog::SERVICE_ALLOCATED.name,
+        &[
+            ("service", "ecs"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("az", "10.134.48.24"),
+        ],
         2048.0 * MIB,
     );
     assert_series(
@@ -574,7 +632,7 @@ fn servers_are_summed_per_pool_host_and_tenant() {
     let h = [
         ("host", "10.134.48.10"),
         ("resource", "vcpu"),
-        ("unit", "cores"),
+        ("unit", "vcpus"),
         ("az", "10.134.48.24"),
     ];
     assert_series(&b, catalog::HOST_RESOURCE_ALLOCATED.name, &h, 1.0);
@@ -617,9 +675,11 @@ fn quotas_with_their_units_and_unknown_keys_kept() {
     let quotas: Vec<Quota> = items("quotas");
     let mut b = Batch::new();
     normalise_quotas(&quotas, &BTreeMap::new(), &BTreeMap::new(), &mut b);
+    // A counted key the vocabulary has no name for: resource `other`, the key in `quota_key`.
     let l = [
         ("tenant", "0440d26b029a4d28b3af0914a7af471f"),
-        ("resource", "vMySQL_instance"),
+        ("resource", "other"),
+        ("quota_key", "vMySQL_instance"),
         ("unit", "count"),
         ("service", "vmysql"),
         ("az", "5dc5dea5-075c-4dab-888f-26e7f5cf7c7a"),
@@ -647,7 +707,7 @@ fn quota_keys_map_to_the_shared_names_and_unlimited_has_no_limit() {
     let cores = [
         ("tenant", "finance"),
         ("resource", "vcpu"),
-        ("unit", "cores"),
+        ("unit", "vcpus"),
         ("service", "compute"),
         ("az", "pool-1"),
     ];
@@ -683,7 +743,6 @@ fn eip_pool_detail_ips_and_bandwidth() {
     let mut b = Batch::new();
     normalise_eip_pool(&pool, &mut b);
     let ips = [
-        ("service", "eip"),
         ("resource", "eip"),
         ("unit", "count"),
         ("eip_pool", "电信一区"),
@@ -692,7 +751,6 @@ fn eip_pool_detail_ips_and_bandwidth() {
     assert_series(&b, catalog::RESOURCE_ALLOCATED.name, &ips, 0.0);
     assert_series(&b, catalog::RESOURCE_USED.name, &ips, 0.0);
     let up = [
-        ("service", "eip"),
         ("resource", "bandwidth"),
         ("unit", "bits_per_second"),
         ("eip_pool", "电信一区"),
@@ -729,11 +787,7 @@ fn object_storage_accounts_summed_per_tenant() {
     assert_series(
         &b,
         catalog::RESOURCE_USED.name,
-        &[
-            ("service", "obs"),
-            ("resource", "objects"),
-            ("unit", "count"),
-        ],
+        &[("resource", "objects"), ("unit", "count")],
         7.0,
     );
 }
@@ -746,7 +800,6 @@ fn gpus_read_the_misspelled_core_list() {
     normalise_gpus("pool-1", &hosts, &mut b);
     let l = |r: &'static str, u: &'static str| {
         [
-            ("service", "gpu"),
             ("resource", r),
             ("unit", u),
             ("az", "pool-1"),
@@ -754,6 +807,7 @@ fn gpus_read_the_misspelled_core_list() {
         ]
     };
     assert_series(&b, catalog::RESOURCE_CAPACITY.name, &l("gpu", "count"), 1.0);
+    assert_series(&b, catalog::RESOURCE_USED.name, &l("gpu", "count"), 1.0);
     assert_series(
         &b,
         catalog::RESOURCE_CAPACITY.name,
@@ -909,15 +963,15 @@ fn pool_limits_export_unless_unlimited() {
     normalise_pool("p", &d, &mut b);
     let q = |r: &'static str, u: &'static str| {
         [
-            ("service", "quota"),
+            ("service", "quota_view"),
             ("resource", r),
             ("unit", u),
             ("az", "p"),
         ]
     };
-    assert_series(&b, catalog::RESOURCE_LIMIT.name, &q("vcpu", "cores"), 400.0);
+    assert_series(&b, catalog::SERVICE_LIMIT.name, &q("vcpu", "vcpus"), 400.0);
     assert_eq!(
-        series(&b, catalog::RESOURCE_LIMIT.name, &q("memory", "bytes")),
+        series(&b, catalog::SERVICE_LIMIT.name, &q("memory", "bytes")),
         None,
         "-1 is unlimited"
     );
@@ -939,13 +993,13 @@ fn shared_volumes_summed_per_pool_in_gigabytes() {
     };
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
+        catalog::SERVICE_ALLOCATED.name,
         &l("storage", "bytes"),
         2.0 * 1024.0 * MIB,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_ALLOCATED.name,
+        catalog::SERVICE_ALLOCATED.name,
         &l("volumes", "count"),
         2.0,
     );
@@ -959,7 +1013,7 @@ fn pool_utilisation_is_the_newest_point_as_a_ratio() {
     normalise_pool_utilization("pool-1", &series, &mut b);
     let l = |r: &'static str| {
         [
-            ("service", "physical"),
+            ("service", "monitoring"),
             ("resource", r),
             ("unit", "ratio"),
             ("az", "pool-1"),
@@ -967,13 +1021,13 @@ fn pool_utilisation_is_the_newest_point_as_a_ratio() {
     };
     assert_series(
         &b,
-        catalog::RESOURCE_UTILIZATION_RATIO.name,
-        &l("cpu"),
+        catalog::SERVICE_UTILIZATION_RATIO.name,
+        &l("cpu_hertz"),
         50.29759119906204 / 100.0,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_UTILIZATION_RATIO.name,
+        catalog::SERVICE_UTILIZATION_RATIO.name,
         &l("memory"),
         79.3979321365798 / 100.0,
     );
@@ -997,7 +1051,7 @@ fn servers_are_summed_per_tenant_too() {
     assert_series(
         &b,
         catalog::TENANT_RESOURCE_ALLOCATED.name,
-        &l("vcpu", "cores"),
+        &l("vcpu", "vcpus"),
         1.0,
     );
     assert_series(

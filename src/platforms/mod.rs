@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::budget::LimitScope;
+use crate::catalog::exports::Export;
 use crate::collect::Collector;
 use crate::config::tree::{Ctx, Obj};
 use crate::config::TargetConfig;
@@ -36,6 +37,8 @@ pub struct CollectorInfo {
     /// The fewest requests one poll makes, per limit scope (more with paging or per-host
     /// calls); config validation warns when the enabled collectors need more than a budget.
     pub min_requests: &'static [(&'static str, u32)],
+    /// What the collector exports and from which fields (beside the code that fills them).
+    pub exports: &'static [Export],
 }
 
 /// Platform-specific settings of a target (auth and options).

@@ -31,7 +31,7 @@ use super::api::{
     self, Base, Capacity, CapacityItem, CecApi, FlavorType, GlobalCpu, Instance, LocalDisks, Node,
     Paging, PoolHost, ResourcePool, VmCount,
 };
-use crate::catalog;
+use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::{Num, Text};
 
@@ -52,9 +52,24 @@ pub fn capacity_unit(unit: &str) -> Option<(f64, &'static str)> {
     })
 }
 
-/// Region CPU and memory; the disagreement between `remain` and `allocatable − usage`.
+const REGION: &[&str] = &["region"];
+
+pub const CAPACITY_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Vcpu, REGION, "GET /api/ecs/v1/monitor/capacity data.cpu.allocatable",
+        "unit 核; read as vCPUs that may be allocated (after overcommit): the reading that never overstates free capacity (spec N-2.1)"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Vcpu, REGION, "monitor/capacity data.cpu.usage", "as reported"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Vcpu, REGION, "monitor/capacity data.cpu.remain", "as reported"),
+    Export::of(&catalog::RESOURCE_FREE_DISCREPANCY, Resource::Vcpu, REGION, "monitor/capacity cpu remain - (allocatable - usage)", "non-zero when the platform disagrees with itself"),
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Memory, REGION, "monitor/capacity data.ram.allocatable",
+        "in data.ram.unit: Gi/Mi/Ki binary, G/M/K decimal; any other unit is dropped, counted"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Memory, REGION, "monitor/capacity data.ram.usage", "as stated by the unit"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Memory, REGION, "monitor/capacity data.ram.remain", "as stated by the unit"),
+    Export::of(&catalog::RESOURCE_FREE_DISCREPANCY, Resource::Memory, REGION, "monitor/capacity ram remain - (allocatable - usage)", "bytes"),
+];
+
+/// Region vCPU and memory; the disagreement between `remain` and `allocatable − usage`.
 pub fn normalise_capacity(region: &str, cap: &Capacity, batch: &mut Batch) {
-    for (resource, item) in [("cpu", &cap.cpu), ("memory", &cap.ram)] {
+    for (resource, item) in [(Resource::Vcpu, &cap.cpu), (Resource::Memory, &cap.ram)] {
         let CapacityItem {
             allocatable,
             usage,
@@ -68,39 +83,55 @@ pub fn normalise_capacity(region: &str, cap: &Capacity, batch: &mut Batch) {
         {
             continue;
         }
-        let Some((scale, unit)) = capacity_unit(unit.as_str()) else {
-            warn!(
-                resource,
-                unit = unit.as_str(),
-                "Unknown capacity unit; the values are not exported."
-            );
-            batch.drop_values(3);
-            continue;
+        let scale = match capacity_unit(unit.as_str()) {
+            Some((scale, base))
+                if base == resource.unit().as_str()
+                    || (base == "cores" && resource == Resource::Vcpu) =>
+            {
+                scale
+            }
+            _ => {
+                warn!(
+                    resource = resource.name(),
+                    unit = unit.as_str(),
+                    "Unknown capacity unit; the values are not exported."
+                );
+                batch.drop_values(3);
+                continue;
+            }
         };
-        let l = [
-            ("service", "ecs"),
-            ("resource", resource),
-            ("unit", unit),
-            ("region", region),
-        ];
-        batch.push_num(&catalog::RESOURCE_ALLOCATABLE, &l, allocatable, scale);
-        batch.push_num(&catalog::RESOURCE_USED, &l, usage, scale);
-        batch.push_num(&catalog::RESOURCE_FREE, &l, remain, scale);
+        let l = [("region", region)];
+        batch.put_num(
+            &catalog::RESOURCE_ALLOCATABLE,
+            resource,
+            &l,
+            allocatable,
+            scale,
+        );
+        batch.put_num(&catalog::RESOURCE_USED, resource, &l, usage, scale);
+        batch.put_num(&catalog::RESOURCE_FREE, resource, &l, remain, scale);
         if let (Some(a), Some(u), Some(r)) = (allocatable.get(), usage.get(), remain.get()) {
             let d = r - (a - u);
             if d != 0.0 {
                 warn!(
-                    resource,
+                    resource = resource.name(),
                     allocatable = a,
                     used = u,
                     remaining = r,
                     "The platform's remaining capacity is not allocatable − used."
                 );
             }
-            batch.push(&catalog::RESOURCE_FREE_DISCREPANCY, &l, d * scale);
+            batch.put(&catalog::RESOURCE_FREE_DISCREPANCY, resource, &l, d * scale);
         }
     }
 }
+
+pub const VM_COUNTS_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::PLATFORM_OBJECTS,
+    &["kind", "state"],
+    "GET /api/ecs/v1/monitor/vmcount",
+    "kind vm; state total, running, stopped, error, other as reported",
+)];
 
 pub fn normalise_vm_count(v: &VmCount, batch: &mut Batch) {
     for (state, n) in [
@@ -119,7 +150,13 @@ pub fn normalise_vm_count(v: &VmCount, batch: &mut Batch) {
     }
 }
 
-/// CPU overcommit at each level it is configured.
+pub const OVERCOMMIT_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_OVERCOMMIT_RATIO, Resource::Vcpu, &["level", "region", "az", "pool", "flavor"],
+        "GET global-config/cpu globalCpuOR, azCpuConfigs[].azCpuOR; resource-pools cpuAllocationRatio; flavortypes cpuOverscalingRatio",
+        "vCPU per physical CPU, at each level it is set (level region, az, pool, flavor_type); a flavor type's 0 means not set and has no series"),
+];
+
+/// vCPU overcommit at each level it is configured.
 pub fn normalise_overcommit(
     region: &str,
     global: &GlobalCpu,
@@ -127,26 +164,24 @@ pub fn normalise_overcommit(
     types: &[FlavorType],
     batch: &mut Batch,
 ) {
-    let base = [("service", "ecs"), ("resource", "cpu"), ("unit", "ratio")];
-    let with = |extra: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
-        base.iter()
-            .chain(extra)
-            .map(|(k, v)| (*k, v.to_string()))
-            .collect()
-    };
-    let push = |batch: &mut Batch, labels: Vec<(&'static str, String)>, n: &Num| {
-        let l: Vec<(&'static str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        batch.push_num(&catalog::RESOURCE_OVERCOMMIT_RATIO, &l, n, 1.0);
+    let push = |batch: &mut Batch, labels: &[(&'static str, &str)], n: &Num| {
+        batch.put_num(
+            &catalog::RESOURCE_OVERCOMMIT_RATIO,
+            Resource::Vcpu,
+            labels,
+            n,
+            1.0,
+        );
     };
     push(
         batch,
-        with(&[("level", "region"), ("region", region)]),
+        &[("level", "region"), ("region", region)],
         &global.global_cpu_or,
     );
     for a in &global.az_cpu_configs {
         push(
             batch,
-            with(&[("level", "az"), ("region", region), ("az", a.az.as_str())]),
+            &[("level", "az"), ("region", region), ("az", a.az.as_str())],
             &a.az_cpu_or,
         );
     }
@@ -154,12 +189,12 @@ pub fn normalise_overcommit(
         let name = p.name.get().or(p.rp_id.get()).unwrap_or("");
         push(
             batch,
-            with(&[
+            &[
                 ("level", "pool"),
                 ("region", region),
                 ("az", p.az.as_str()),
                 ("pool", name),
-            ]),
+            ],
             &p.cpu_allocation_ratio,
         );
     }
@@ -171,12 +206,12 @@ pub fn normalise_overcommit(
         let name = t.name.get().or(t.flavor_type_id.get()).unwrap_or("");
         push(
             batch,
-            with(&[
+            &[
                 ("level", "flavor_type"),
                 ("region", region),
                 ("az", t.az.as_str()),
                 ("flavor", name),
-            ]),
+            ],
             &t.cpu_overscaling_ratio,
         );
     }
@@ -245,16 +280,116 @@ fn disk_bytes(d: &LocalDisks) -> Option<(f64, f64)> {
     Some((size * n, n))
 }
 
-/// (service, resource, unit, family, pool, AZ, GPU model) of a per-pool sum.
-type SumKey = (
-    &'static str,
-    &'static str,
-    &'static str,
-    &'static str,
-    String,
-    String,
-    String,
-);
+const NODE: &[&str] = &["host", "cluster", "pool", "az"];
+const POOL: &[&str] = &["pool", "az"];
+
+pub const HOSTS_EXPORTS: &[Export] = &[
+    Export::plain(
+        &catalog::HOST_INFO,
+        &[
+            "host",
+            "cluster",
+            "address",
+            "pool",
+            "az",
+            "device_type",
+            "model",
+            "os",
+        ],
+        "GET /api/ecs/v1/nodes; pool and AZ from resource-pool/hosts and resource-pools",
+        "cluster = the cell; device_type gpu or normal",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::Gpu,
+        NODE,
+        "nodes gpuInfo.gpus",
+        "cards listed (or the schema's integer)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_USED,
+        Resource::Gpu,
+        NODE,
+        "nodes gpuInfo.gpus[].inUse",
+        "cards in use",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::LocalDisk,
+        NODE,
+        "nodes hardDiskList[].diskSize x diskNum",
+        "bytes by the schema; a size under 1 MiB is GiB (the example)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_FREE,
+        Resource::LocalDisk,
+        NODE,
+        "harddisks/nouse-list diskSize x diskNum",
+        "unused local disks",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::LocalDiskDevices,
+        NODE,
+        "nodes hardDiskList[].diskNum",
+        "disks",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_FREE,
+        Resource::LocalDiskDevices,
+        NODE,
+        "harddisks/nouse-list diskNum",
+        "unused disks",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::Gpu,
+        &["pool", "az", "gpu_model"],
+        "nodes gpuInfo.gpus",
+        "cards summed per pool and model (gpuInfo.product, else gpuType)",
+    ),
+    Export::of(
+        &catalog::RESOURCE_USED,
+        Resource::Gpu,
+        &["pool", "az", "gpu_model"],
+        "nodes gpuInfo.gpus[].inUse",
+        "summed per pool and model",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::LocalDisk,
+        POOL,
+        "nodes hardDiskList",
+        "summed per pool",
+    ),
+    Export::of(
+        &catalog::RESOURCE_FREE,
+        Resource::LocalDisk,
+        POOL,
+        "harddisks/nouse-list",
+        "summed per pool",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::LocalDiskDevices,
+        POOL,
+        "nodes hardDiskList[].diskNum",
+        "summed per pool",
+    ),
+    Export::of(
+        &catalog::RESOURCE_FREE,
+        Resource::LocalDiskDevices,
+        POOL,
+        "harddisks/nouse-list diskNum",
+        "summed per pool",
+    ),
+];
+
+/// (resource, family, pool, AZ, GPU model) of a per-pool sum.
+type SumKey = (Resource, u8, String, String, String);
+const CAPACITY: u8 = 0;
+const USED: u8 = 1;
+const FREE: u8 = 2;
 
 /// Hosts: inventory, GPUs and local disks per host, and their per-pool sums.
 pub fn normalise_hosts(
@@ -274,7 +409,6 @@ pub fn normalise_hosts(
             None => batch.drop_value(),
         }
     }
-    // (service, resource, unit, family, pool, az, model) → sum
     let mut sums: BTreeMap<SumKey, f64> = BTreeMap::new();
     for n in nodes {
         let host = n.name.as_str();
@@ -303,41 +437,28 @@ pub fn normalise_hosts(
             ],
             1.0,
         );
-        let l = |resource: &'static str, unit: &'static str| {
-            [
-                ("host", host),
-                ("resource", resource),
-                ("unit", unit),
-                ("cluster", cell),
-                ("pool", pool.as_str()),
-                ("az", az.as_str()),
-            ]
+        let l = [
+            ("host", host),
+            ("cluster", cell),
+            ("pool", pool.as_str()),
+            ("az", az.as_str()),
+        ];
+        let mut add = |resource: Resource, family: u8, model: &str, v: f64| {
+            *sums
+                .entry((
+                    resource,
+                    family,
+                    pool.clone(),
+                    az.clone(),
+                    model.to_string(),
+                ))
+                .or_default() += v;
         };
         if gpu_node {
-            batch.push(&catalog::HOST_RESOURCE_CAPACITY, &l("gpu", "count"), cards);
-            batch.push(&catalog::HOST_RESOURCE_USED, &l("gpu", "count"), used);
-            *sums
-                .entry((
-                    "gpu",
-                    "gpu",
-                    "count",
-                    "capacity",
-                    pool.clone(),
-                    az.clone(),
-                    model.clone(),
-                ))
-                .or_default() += cards;
-            *sums
-                .entry((
-                    "gpu",
-                    "gpu",
-                    "count",
-                    "used",
-                    pool.clone(),
-                    az.clone(),
-                    model.clone(),
-                ))
-                .or_default() += used;
+            batch.put(&catalog::HOST_RESOURCE_CAPACITY, Resource::Gpu, &l, cards);
+            batch.put(&catalog::HOST_RESOURCE_USED, Resource::Gpu, &l, used);
+            add(Resource::Gpu, CAPACITY, &model, cards);
+            add(Resource::Gpu, USED, &model, used);
         }
         let (mut bytes, mut count) = (0.0, 0.0);
         for d in &n.hard_disk_list {
@@ -351,71 +472,82 @@ pub fn normalise_hosts(
         }
         if !n.hard_disk_list.is_empty() {
             let (free_bytes, free_count) = unused_by_host.get(host).copied().unwrap_or_default();
-            batch.push(
-                &catalog::HOST_RESOURCE_CAPACITY,
-                &l("local_disk", "bytes"),
-                bytes,
-            );
-            batch.push(
-                &catalog::HOST_RESOURCE_CAPACITY,
-                &l("local_disks", "count"),
-                count,
-            );
-            batch.push(
-                &catalog::HOST_RESOURCE_FREE,
-                &l("local_disk", "bytes"),
-                free_bytes,
-            );
-            batch.push(
-                &catalog::HOST_RESOURCE_FREE,
-                &l("local_disks", "count"),
-                free_count,
-            );
-            for (resource, unit, family, v) in [
-                ("local_disk", "bytes", "capacity", bytes),
-                ("local_disks", "count", "capacity", count),
-                ("local_disk", "bytes", "free", free_bytes),
-                ("local_disks", "count", "free", free_count),
+            for (def, family, resource, v) in [
+                (
+                    &catalog::HOST_RESOURCE_CAPACITY,
+                    CAPACITY,
+                    Resource::LocalDisk,
+                    bytes,
+                ),
+                (
+                    &catalog::HOST_RESOURCE_CAPACITY,
+                    CAPACITY,
+                    Resource::LocalDiskDevices,
+                    count,
+                ),
+                (
+                    &catalog::HOST_RESOURCE_FREE,
+                    FREE,
+                    Resource::LocalDisk,
+                    free_bytes,
+                ),
+                (
+                    &catalog::HOST_RESOURCE_FREE,
+                    FREE,
+                    Resource::LocalDiskDevices,
+                    free_count,
+                ),
             ] {
-                *sums
-                    .entry((
-                        "physical",
-                        resource,
-                        unit,
-                        family,
-                        pool.clone(),
-                        az.clone(),
-                        String::new(),
-                    ))
-                    .or_default() += v;
+                batch.put(def, resource, &l, v);
+                add(resource, family, "", v);
             }
         }
     }
-    for ((service, resource, unit, family, pool, az, model), v) in sums {
+    for ((resource, family, pool, az, model), v) in sums {
         let def = match family {
-            "capacity" => &catalog::RESOURCE_CAPACITY,
-            "used" => &catalog::RESOURCE_USED,
+            CAPACITY => &catalog::RESOURCE_CAPACITY,
+            USED => &catalog::RESOURCE_USED,
             _ => &catalog::RESOURCE_FREE,
         };
-        batch.push(
+        batch.put(
             def,
-            &[
-                ("service", service),
-                ("resource", resource),
-                ("unit", unit),
-                ("pool", &pool),
-                ("az", &az),
-                ("gpu_model", &model),
-            ],
+            resource,
+            &[("pool", &pool), ("az", &az), ("gpu_model", &model)],
             v,
         );
     }
 }
 
-/// (AZ, pool, flavor, resource, unit)
-type AzKey = (String, String, String, &'static str, &'static str);
-/// (host, cell, pool, AZ, resource, unit)
-type HostKey = (String, String, String, String, &'static str, &'static str);
+/// (AZ, pool, flavor, resource)
+type AzKey = (String, String, String, Resource);
+/// (host, cell, pool, AZ, resource)
+type HostKey = (String, String, String, String, Resource);
+
+const FLAVOR_POOL: &[&str] = &["az", "pool", "flavor"];
+const VM_HOST: &[&str] = &["host", "cluster", "pool", "az"];
+
+pub const INSTANCES_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Vcpu, REGION, "GET /api/ecs/v1/instances vCpus",
+        "summed per region (the level of the region's capacity); softDeleted VMs skipped"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Memory, REGION, "instances ram",
+        "bytes in every example although the table says GiB: a value under 4096 is read as GiB (logged); summed per region"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Instances, FLAVOR_POOL, "instances", "VMs per AZ, pool (rpName, else the host's) and flavor"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Gpu, FLAVOR_POOL, "instances flavorInfo.gpu (flavor type deviceType not vgpu)", "cards"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Vgpu, FLAVOR_POOL, "instances flavorInfo.gpu (deviceType vgpu), else vgpus[]", "vGPUs"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Storage, POOL, "instances blockDeviceMappings[].volumeSize", "GiB x 2^30, each volume once"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "ecs", Resource::Vcpu, FLAVOR_POOL, "instances vCpus", "per AZ, pool and flavor (a drill-down; the pool view is per region)"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "ecs", Resource::Memory, FLAVOR_POOL, "instances ram", "bytes, per AZ, pool and flavor"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vcpu, VM_HOST, "instances vCpus by nodeName", "per host"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Memory, VM_HOST, "instances ram by nodeName", "bytes"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Instances, VM_HOST, "instances by nodeName", "VMs"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Gpu, VM_HOST, "instances flavorInfo.gpu by nodeName", "cards"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vgpu, VM_HOST, "instances vGPUs by nodeName", "vGPUs"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Vcpu, &["tenant", "az"], "instances vCpus by tenantName", "per tenant and AZ"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Memory, &["tenant", "az"], "instances ram by tenantName", "bytes"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Gpu, &["tenant", "az"], "instances GPUs by tenantName", "cards"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Vgpu, &["tenant", "az"], "instances vGPUs by tenantName", "vGPUs"),
+    Export::plain(&catalog::TENANT_RESOURCES, &["tenant", "service", "az", "flavor"], "instances by tenantName", "VMs per tenant, AZ and flavor (service ecs)"),
+];
 
 /// Instance sums per AZ, pool and flavor, per host, and per tenant, built one VM at a time:
 /// the instance list is folded page by page, never held whole.
@@ -423,7 +555,7 @@ type HostKey = (String, String, String, String, &'static str, &'static str);
 pub struct InstanceSums {
     per_az: BTreeMap<AzKey, f64>,
     per_host: BTreeMap<HostKey, f64>,
-    per_tenant: BTreeMap<(String, String, &'static str, &'static str), f64>,
+    per_tenant: BTreeMap<(String, String, Resource), f64>,
     tenant_count: BTreeMap<(String, String, String), f64>,
     evs: BTreeMap<(String, String), f64>,
     volumes_seen: BTreeSet<String>,
@@ -432,6 +564,7 @@ pub struct InstanceSums {
 
 /// Instances summed per AZ, pool and flavor, per host, and per tenant.
 pub fn normalise_instances(
+    region: &str,
     vms: &[Instance],
     pools: &BTreeMap<(String, String), (String, String)>,
     batch: &mut Batch,
@@ -440,7 +573,7 @@ pub fn normalise_instances(
     for vm in vms {
         sums.add(vm, pools, batch);
     }
-    sums.finish(batch);
+    sums.finish(region, batch);
 }
 
 impl InstanceSums {
@@ -499,18 +632,18 @@ impl InstanceSums {
             .as_str()
             .eq_ignore_ascii_case("vgpu")
         {
-            "vgpu"
+            Resource::Vgpu
         } else {
-            "gpu"
+            Resource::Gpu
         };
         let gpus = vm
             .flavor_info
             .gpu
             .get()
             .or_else(|| vm.vgpus.as_array().map(|a| a.len() as f64));
-        let mut add = |resource: &'static str, unit: &'static str, v: f64| {
+        let mut add = |resource: Resource, v: f64| {
             *per_az
-                .entry((az.clone(), pool.clone(), flavor.clone(), resource, unit))
+                .entry((az.clone(), pool.clone(), flavor.clone(), resource))
                 .or_default() += v;
             if !host.is_empty() {
                 *per_host
@@ -520,27 +653,26 @@ impl InstanceSums {
                         pool.clone(),
                         az.clone(),
                         resource,
-                        unit,
                     ))
                     .or_default() += v;
             }
-            if resource != "instances" {
+            if resource != Resource::Instances {
                 *per_tenant
-                    .entry((tenant.clone(), az.clone(), resource, unit))
+                    .entry((tenant.clone(), az.clone(), resource))
                     .or_default() += v;
             }
         };
-        add("instances", "count", 1.0);
+        add(Resource::Instances, 1.0);
         match vm.v_cpus.get() {
-            Some(c) => add("vcpu", "cores", c),
+            Some(c) => add(Resource::Vcpu, c),
             None => batch.drop_value(),
         }
         match ram {
-            Some(r) => add("memory", "bytes", r),
+            Some(r) => add(Resource::Memory, r),
             None => batch.drop_value(),
         }
         if let Some(g) = gpus.filter(|g| *g > 0.0) {
-            add(gpu_kind, "count", g);
+            add(gpu_kind, g);
         }
         *tenant_count
             .entry((tenant.clone(), az.clone(), flavor.clone()))
@@ -556,8 +688,9 @@ impl InstanceSums {
         }
     }
 
-    /// The sums, as series.
-    pub fn finish(self, batch: &mut Batch) {
+    /// The sums, as series; vCPU and memory go to the pool view per `region`, the level of the
+    /// region's capacity, and per AZ, pool and flavor to the service view.
+    pub fn finish(self, region: &str, batch: &mut Batch) {
         let InstanceSums {
             per_az,
             per_host,
@@ -573,40 +706,43 @@ impl InstanceSums {
                 "Instance `ram` values under 4096 were read as GiB, not bytes."
             );
         }
-        for ((az, pool, flavor, resource, unit), v) in per_az {
-            batch.push(
+        let mut per_region: BTreeMap<Resource, f64> = BTreeMap::new();
+        for ((az, pool, flavor, resource), v) in per_az {
+            let l = [
+                ("az", az.as_str()),
+                ("pool", pool.as_str()),
+                ("flavor", flavor.as_str()),
+            ];
+            if matches!(resource, Resource::Vcpu | Resource::Memory) {
+                *per_region.entry(resource).or_default() += v;
+                let service = [("service", "ecs"), l[0], l[1], l[2]];
+                batch.put(&catalog::SERVICE_ALLOCATED, resource, &service, v);
+            } else {
+                batch.put(&catalog::RESOURCE_ALLOCATED, resource, &l, v);
+            }
+        }
+        for (resource, v) in per_region {
+            batch.put(
                 &catalog::RESOURCE_ALLOCATED,
-                &[
-                    ("service", "ecs"),
-                    ("resource", resource),
-                    ("unit", unit),
-                    ("az", &az),
-                    ("pool", &pool),
-                    ("flavor", &flavor),
-                ],
+                resource,
+                &[("region", region)],
                 v,
             );
         }
         for ((az, pool), v) in evs {
-            batch.push(
+            batch.put(
                 &catalog::RESOURCE_ALLOCATED,
-                &[
-                    ("service", "evs"),
-                    ("resource", "storage"),
-                    ("unit", "bytes"),
-                    ("az", &az),
-                    ("pool", &pool),
-                ],
+                Resource::Storage,
+                &[("az", &az), ("pool", &pool)],
                 v,
             );
         }
-        for ((host, cell, pool, az, resource, unit), v) in per_host {
-            batch.push(
+        for ((host, cell, pool, az, resource), v) in per_host {
+            batch.put(
                 &catalog::HOST_RESOURCE_ALLOCATED,
+                resource,
                 &[
                     ("host", &host),
-                    ("resource", resource),
-                    ("unit", unit),
                     ("cluster", &cell),
                     ("pool", &pool),
                     ("az", &az),
@@ -614,16 +750,11 @@ impl InstanceSums {
                 v,
             );
         }
-        for ((tenant, az, resource, unit), v) in per_tenant {
-            batch.push(
+        for ((tenant, az, resource), v) in per_tenant {
+            batch.put(
                 &catalog::TENANT_RESOURCE_ALLOCATED,
-                &[
-                    ("tenant", &tenant),
-                    ("service", "ecs"),
-                    ("resource", resource),
-                    ("unit", unit),
-                    ("az", &az),
-                ],
+                resource,
+                &[("tenant", &tenant), ("service", "ecs"), ("az", &az)],
                 v,
             );
         }
@@ -793,7 +924,7 @@ impl CecCollector {
                     )
                     .await?;
                 batch.drop_values(dropped + bad.dropped());
-                sums.finish(&mut batch);
+                sums.finish(region, &mut batch);
             }
             other => {
                 return Err(PollError::new(

@@ -345,6 +345,14 @@ impl Hypervisor {
     pub fn compute_host(&self) -> &str {
         self.service.host.as_str()
     }
+
+    /// Whether this hypervisor is a whole VMware cluster: Nova's VMware driver reports one
+    /// hypervisor per vCenter cluster (type `VMware vCenter Server`, hostname
+    /// `domain-c7.<vCenter uuid>`), its figures the sums of the cluster's ESXi hosts.
+    pub fn is_vmware_cluster(&self) -> bool {
+        let t = self.hypervisor_type.as_str().to_ascii_lowercase();
+        t.contains("vmware") || t.contains("vcenter")
+    }
 }
 
 /// A host aggregate: the only documented host → AZ mapping.

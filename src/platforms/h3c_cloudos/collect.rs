@@ -41,7 +41,7 @@ use super::api::{
     Node, Project, ProjectLimits, Server, ServiceHost, Target, VirtCluster, VmwareHost,
 };
 use super::CloudosCollectorOptions;
-use crate::catalog;
+use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::{Num, Text};
 
@@ -52,15 +52,61 @@ fn az_of<'a>(host_az: &'a BTreeMap<String, String>, compute_host: &str) -> &'a s
     host_az.get(compute_host).map(String::as_str).unwrap_or("")
 }
 
-/// Hypervisors: inventory, counts by state, per-host allocation, and per-AZ sums.
+const AZ: &[&str] = &["az"];
+const HV_HOST: &[&str] = &["host", "az"];
+const HV_CLUSTER: &[&str] = &["cluster", "az"];
+
+pub const HYPERVISORS_EXPORTS: &[Export] = &[
+    Export::plain(&catalog::HOST_INFO, &["host", "host_id", "state", "az", "address", "device_type"],
+        "GET /v2/{tenant}/os-hypervisors/detail", "host = hypervisor_hostname without the CAS manager part; a VMware cluster is no host"),
+    Export::plain(&catalog::HOSTS, &["state", "az"], "os-hypervisors state/status", "disabled, else up/down; VMware clusters not counted"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuThreads, AZ, "os-hypervisors vcpus",
+        "Nova's vcpus is the host's logical CPUs; summed per AZ (host aggregates), VMware clusters once"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Vcpu, AZ, "os-hypervisors vcpus_used", "vCPUs of the hosts' instances, summed per AZ"),
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Vcpu, AZ, "os-hypervisors vcpus x cloudos.cpu_allocation_ratio",
+        "the API does not expose Nova's allocation ratio: the configured one (default 1.0, which never overstates)"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Memory, AZ, "os-hypervisors memory_mb", "MB x 2^20, summed per AZ"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Memory, AZ, "os-hypervisors memory_mb_used", "MB x 2^20"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Memory, AZ, "os-hypervisors free_ram_mb", "MB x 2^20"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::LocalDisk, AZ, "os-hypervisors local_gb", "GB x 2^30"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::LocalDisk, AZ, "os-hypervisors local_gb_used", "GB x 2^30"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::LocalDisk, AZ, "os-hypervisors free_disk_gb", "GB x 2^30"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::CpuThreads, HV_HOST, "os-hypervisors vcpus", "logical CPUs"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vcpu, HV_HOST, "os-hypervisors vcpus_used", "vCPUs"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Vcpu, HV_HOST, "os-hypervisors vcpus x cloudos.cpu_allocation_ratio", "vCPUs"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::Memory, HV_HOST, "os-hypervisors memory_mb", "MB x 2^20"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Memory, HV_HOST, "os-hypervisors memory_mb_used", "MB x 2^20"),
+    Export::of(&catalog::HOST_RESOURCE_FREE, Resource::Memory, HV_HOST, "os-hypervisors free_ram_mb", "MB x 2^20"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::LocalDisk, HV_HOST, "os-hypervisors local_gb", "GB x 2^30"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::LocalDisk, HV_HOST, "os-hypervisors local_gb_used", "GB x 2^30"),
+    Export::of(&catalog::HOST_RESOURCE_FREE, Resource::LocalDisk, HV_HOST, "os-hypervisors free_disk_gb", "GB x 2^30"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Instances, HV_HOST, "os-hypervisors running_vms", "instances"),
+    Export::of(&catalog::CLUSTER_RESOURCE_CAPACITY, Resource::CpuThreads, HV_CLUSTER, "os-hypervisors vcpus of a VMware cluster hypervisor",
+        "cluster = hypervisor_hostname; its ESXi hosts are in the host view (virtualization_hosts)"),
+    Export::of(&catalog::CLUSTER_RESOURCE_ALLOCATED, Resource::Vcpu, HV_CLUSTER, "os-hypervisors vcpus_used (VMware cluster)", "vCPUs"),
+    Export::of(&catalog::CLUSTER_RESOURCE_CAPACITY, Resource::Memory, HV_CLUSTER, "os-hypervisors memory_mb (VMware cluster)", "MB x 2^20"),
+    Export::of(&catalog::CLUSTER_RESOURCE_ALLOCATED, Resource::Memory, HV_CLUSTER, "os-hypervisors memory_mb_used (VMware cluster)", "MB x 2^20"),
+    Export::of(&catalog::CLUSTER_RESOURCE_FREE, Resource::Memory, HV_CLUSTER, "os-hypervisors free_ram_mb (VMware cluster)", "MB x 2^20"),
+    Export::of(&catalog::CLUSTER_RESOURCE_CAPACITY, Resource::LocalDisk, HV_CLUSTER, "os-hypervisors local_gb (VMware cluster)", "GB x 2^30"),
+    Export::of(&catalog::CLUSTER_RESOURCE_ALLOCATED, Resource::LocalDisk, HV_CLUSTER, "os-hypervisors local_gb_used (VMware cluster)", "GB x 2^30"),
+    Export::of(&catalog::CLUSTER_RESOURCE_FREE, Resource::LocalDisk, HV_CLUSTER, "os-hypervisors free_disk_gb (VMware cluster)", "GB x 2^30"),
+    Export::of(&catalog::CLUSTER_RESOURCE_ALLOCATED, Resource::Instances, HV_CLUSTER, "os-hypervisors running_vms (VMware cluster)", "instances"),
+];
+
+/// Hypervisors: inventory, counts by state, per-host (or per VMware cluster) allocation, and
+/// per-AZ sums into the pool view.
 pub fn normalise_hypervisors(
     hvs: &[Hypervisor],
     host_az: &BTreeMap<String, String>,
+    ratios: Ratios,
     batch: &mut Batch,
 ) {
+    use catalog::{
+        HOST_RESOURCE_ALLOCATABLE as H_ALLOCATABLE, HOST_RESOURCE_ALLOCATED as H_ALLOCATED,
+        HOST_RESOURCE_CAPACITY as H_CAPACITY, HOST_RESOURCE_FREE as H_FREE,
+    };
     let mut counts: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut sums: BTreeMap<(String, &'static str, &'static str, &'static str), f64> =
-        BTreeMap::new();
+    let mut sums: BTreeMap<(String, &'static str, Resource), f64> = BTreeMap::new();
     for h in hvs {
         let host = h.host_name();
         if host.is_empty() {
@@ -68,116 +114,66 @@ pub fn normalise_hypervisors(
             continue;
         }
         let az = az_of(host_az, h.compute_host());
+        let cluster = h.is_vmware_cluster();
         let state = if h.status.as_str() == "disabled" {
             "disabled"
         } else {
             h.state.get().unwrap_or("unknown")
         };
-        batch.push(
-            &catalog::HOST_INFO,
-            &[
-                ("host", host),
-                ("host_id", h.id.as_str()),
-                ("state", state),
-                ("az", az),
-                ("address", h.host_ip.as_str()),
-                ("device_type", h.hypervisor_type.as_str()),
-            ],
-            1.0,
-        );
-        *counts
-            .entry((az.to_string(), state.to_string()))
-            .or_insert(0.0) += 1.0;
-        let l = |resource: &'static str, unit: &'static str| {
-            [
-                ("host", host),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", az),
-            ]
+        if !cluster {
+            batch.push(
+                &catalog::HOST_INFO,
+                &[
+                    ("host", host),
+                    ("host_id", h.id.as_str()),
+                    ("state", state),
+                    ("az", az),
+                    ("address", h.host_ip.as_str()),
+                    ("device_type", h.hypervisor_type.as_str()),
+                ],
+                1.0,
+            );
+            *counts
+                .entry((az.to_string(), state.to_string()))
+                .or_insert(0.0) += 1.0;
+        }
+        let allocatable = match h.vcpus.get() {
+            Some(v) => Num::Value(v * ratios.cpu),
+            None => Num::Absent,
         };
-        for (family, def, resource, unit, num, scale) in [
-            (
-                "capacity",
-                &catalog::HOST_RESOURCE_CAPACITY,
-                "vcpu",
-                "cores",
-                &h.vcpus,
-                1.0,
-            ),
-            (
-                "allocated",
-                &catalog::HOST_RESOURCE_ALLOCATED,
-                "vcpu",
-                "cores",
-                &h.vcpus_used,
-                1.0,
-            ),
-            (
-                "capacity",
-                &catalog::HOST_RESOURCE_CAPACITY,
-                "memory",
-                "bytes",
-                &h.memory_mb,
-                MIB,
-            ),
-            (
-                "allocated",
-                &catalog::HOST_RESOURCE_ALLOCATED,
-                "memory",
-                "bytes",
-                &h.memory_mb_used,
-                MIB,
-            ),
-            (
-                "free",
-                &catalog::HOST_RESOURCE_FREE,
-                "memory",
-                "bytes",
-                &h.free_ram_mb,
-                MIB,
-            ),
-            (
-                "capacity",
-                &catalog::HOST_RESOURCE_CAPACITY,
-                "disk",
-                "bytes",
-                &h.local_gb,
-                GIB,
-            ),
-            (
-                "allocated",
-                &catalog::HOST_RESOURCE_ALLOCATED,
-                "disk",
-                "bytes",
-                &h.local_gb_used,
-                GIB,
-            ),
-            (
-                "free",
-                &catalog::HOST_RESOURCE_FREE,
-                "disk",
-                "bytes",
-                &h.free_disk_gb,
-                GIB,
-            ),
-            (
-                "allocated",
-                &catalog::HOST_RESOURCE_ALLOCATED,
-                "instances",
-                "count",
-                &h.running_vms,
-                1.0,
-            ),
+        for (def, resource, num, scale) in [
+            (&H_CAPACITY, Resource::CpuThreads, &h.vcpus, 1.0),
+            (&H_ALLOCATED, Resource::Vcpu, &h.vcpus_used, 1.0),
+            (&H_ALLOCATABLE, Resource::Vcpu, &allocatable, 1.0),
+            (&H_CAPACITY, Resource::Memory, &h.memory_mb, MIB),
+            (&H_ALLOCATED, Resource::Memory, &h.memory_mb_used, MIB),
+            (&H_FREE, Resource::Memory, &h.free_ram_mb, MIB),
+            (&H_CAPACITY, Resource::LocalDisk, &h.local_gb, GIB),
+            (&H_ALLOCATED, Resource::LocalDisk, &h.local_gb_used, GIB),
+            (&H_FREE, Resource::LocalDisk, &h.free_disk_gb, GIB),
+            (&H_ALLOCATED, Resource::Instances, &h.running_vms, 1.0),
         ] {
-            batch.push_num(def, &l(resource, unit), num, scale);
-            // Instances per AZ come from the server list, per flavor (one level only).
-            if resource == "instances" {
+            if cluster {
+                // The cluster view has no allocatable; the pool view sums it below.
+                let cluster_def = match def.name {
+                    n if n == H_CAPACITY.name => Some(&catalog::CLUSTER_RESOURCE_CAPACITY),
+                    n if n == H_ALLOCATED.name => Some(&catalog::CLUSTER_RESOURCE_ALLOCATED),
+                    n if n == H_FREE.name => Some(&catalog::CLUSTER_RESOURCE_FREE),
+                    _ => None,
+                };
+                if let Some(d) = cluster_def {
+                    batch.put_num(d, resource, &[("cluster", host), ("az", az)], num, scale);
+                }
+            } else {
+                batch.put_num(def, resource, &[("host", host), ("az", az)], num, scale);
+            }
+            // Instances per AZ come from the server list, per flavor (one source only).
+            if resource == Resource::Instances {
                 continue;
             }
             if let Some(v) = num.get() {
                 *sums
-                    .entry((az.to_string(), family, resource, unit))
+                    .entry((az.to_string(), def.name, resource))
                     .or_insert(0.0) += v * scale;
             }
         }
@@ -185,24 +181,26 @@ pub fn normalise_hypervisors(
     for ((az, state), n) in counts {
         batch.push(&catalog::HOSTS, &[("state", &state), ("az", &az)], n);
     }
-    for ((az, family, resource, unit), v) in sums {
+    for ((az, family, resource), v) in sums {
         let def = match family {
-            "capacity" => &catalog::RESOURCE_CAPACITY,
-            "allocated" => &catalog::RESOURCE_ALLOCATED,
+            f if f == H_CAPACITY.name => &catalog::RESOURCE_CAPACITY,
+            f if f == H_ALLOCATED.name => &catalog::RESOURCE_ALLOCATED,
+            f if f == H_ALLOCATABLE.name => &catalog::RESOURCE_ALLOCATABLE,
             _ => &catalog::RESOURCE_FREE,
         };
-        batch.push(
-            def,
-            &[
-                ("service", "ecs"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-            ],
-            v,
-        );
+        batch.put(def, resource, &[("az", &az)], v);
     }
 }
+
+const STORAGE_POOL: &[&str] = &["datastore", "storage_type", "pool", "cluster"];
+
+pub const STORAGE_POOLS_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Storage, STORAGE_POOL, "GET /v2/{tenant}/hostpool/{host}?all=yes storagePools[].totalSize",
+        "MB x 2^20; a shared pool (type fs) once per (host pool, cluster, name, path), others once per node; pool = host pool"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Storage, STORAGE_POOL, "hostpool storagePools[].freeSize", "MB x 2^20"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Storage, STORAGE_POOL, "hostpool storagePools[].preAllocation",
+        "MB x 2^20: provisioned, may exceed the total"),
+];
 
 /// Storage pools of one AZ host, each counted once across the answers in `seen`.
 pub fn normalise_storage_pools(pools: &[HostPool], seen: &mut BTreeSet<String>, batch: &mut Batch) {
@@ -231,18 +229,17 @@ pub fn normalise_storage_pools(pools: &[HostPool], seen: &mut BTreeSet<String>, 
                 format!("{name}@{}", node.split('(').next().unwrap_or(node))
             };
             let labels = [
-                ("service", "datastore"),
-                ("resource", "storage"),
-                ("unit", "bytes"),
                 ("datastore", datastore.as_str()),
                 ("storage_type", p.kind.as_str()),
                 ("pool", hp.hp_name.as_str()),
                 ("cluster", hp.cluster_name.as_str()),
             ];
-            batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, &p.total_size, MIB);
-            batch.push_num(&catalog::RESOURCE_FREE, &labels, &p.free_size, MIB);
-            batch.push_num(
+            let st = Resource::Storage;
+            batch.put_num(&catalog::RESOURCE_CAPACITY, st, &labels, &p.total_size, MIB);
+            batch.put_num(&catalog::RESOURCE_FREE, st, &labels, &p.free_size, MIB);
+            batch.put_num(
                 &catalog::RESOURCE_ALLOCATED,
+                st,
                 &labels,
                 &p.pre_allocation,
                 MIB,
@@ -251,6 +248,21 @@ pub fn normalise_storage_pools(pools: &[HostPool], seen: &mut BTreeSet<String>, 
     }
 }
 
+const VIRT_HOST: &[&str] = &["host", "cluster"];
+
+pub const VIRTUALIZATION_HOSTS_EXPORTS: &[Export] = &[
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::CpuCores, VIRT_HOST, "CAS hostDetail cpuSockets x cpuCores; VMware hosts/detail numCpuCores", "cores"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::CpuSockets, VIRT_HOST, "CAS cpuSockets; VMware numCpuPkgs", "sockets"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::CpuThreads, VIRT_HOST, "VMware numCpuThreads",
+        "threads (a CAS host's come from its hypervisor: Nova's vcpus, not repeated)"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::CpuHertz, VIRT_HOST, "CAS cpuCount x cpuFrequence; VMware numCpuCores x cpuMHz", "MHz x 10^6"),
+    Export::of(&catalog::HOST_RESOURCE_UTILIZATION_RATIO, Resource::CpuHertz, VIRT_HOST, "CAS cpuRate; VMware cpuUsagePercent", "percent / 100"),
+    Export::of(&catalog::HOST_RESOURCE_UTILIZATION_RATIO, Resource::Memory, VIRT_HOST, "CAS memRate; VMware memoryUsagePercent", "percent / 100"),
+    Export::of(&catalog::HOST_RESOURCE_UTILIZATION_RATIO, Resource::LocalDisk, VIRT_HOST, "CAS diskRate", "percent / 100"),
+    Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::Memory, VIRT_HOST, "VMware memorySize",
+        "MB x 2^20 (a CAS host's memory comes from its hypervisor; Nova reports a VMware cluster as one hypervisor)"),
+];
+
 /// One CAS host's topology and utilisation.
 pub fn normalise_cas_host(cluster: &str, h: &CasHost, batch: &mut Batch) {
     let host = h.name.as_str();
@@ -258,54 +270,18 @@ pub fn normalise_cas_host(cluster: &str, h: &CasHost, batch: &mut Batch) {
         batch.drop_value();
         return;
     }
-    let l = |resource: &'static str, unit: &'static str| {
-        [
-            ("host", host),
-            ("resource", resource),
-            ("unit", unit),
-            ("cluster", cluster),
-        ]
-    };
+    let l = [("host", host), ("cluster", cluster)];
+    use catalog::{HOST_RESOURCE_CAPACITY as CAP, HOST_RESOURCE_UTILIZATION_RATIO as UTIL};
     if let (Some(s), Some(c)) = (h.cpu_sockets.get(), h.cpu_cores.get()) {
-        batch.push(&catalog::HOST_RESOURCE_CAPACITY, &l("cpu", "cores"), s * c);
+        batch.put(&CAP, Resource::CpuCores, &l, s * c);
     }
-    batch.push_num(
-        &catalog::HOST_RESOURCE_CAPACITY,
-        &l("cpu_sockets", "count"),
-        &h.cpu_sockets,
-        1.0,
-    );
-    batch.push_num(
-        &catalog::HOST_RESOURCE_CAPACITY,
-        &l("cpu_threads", "count"),
-        &h.cpu_count,
-        1.0,
-    );
+    batch.put_num(&CAP, Resource::CpuSockets, &l, &h.cpu_sockets, 1.0);
     if let (Some(n), Some(mhz)) = (h.cpu_count.get(), h.cpu_frequence.get()) {
-        batch.push(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("cpu", "hertz"),
-            n * mhz * 1e6,
-        );
+        batch.put(&CAP, Resource::CpuHertz, &l, n * mhz * 1e6);
     }
-    batch.push_num(
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
-        &l("cpu", "ratio"),
-        &h.cpu_rate,
-        0.01,
-    );
-    batch.push_num(
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
-        &l("memory", "ratio"),
-        &h.mem_rate,
-        0.01,
-    );
-    batch.push_num(
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
-        &l("disk", "ratio"),
-        &h.disk_rate,
-        0.01,
-    );
+    batch.put_num(&UTIL, Resource::CpuHertz, &l, &h.cpu_rate, 0.01);
+    batch.put_num(&UTIL, Resource::Memory, &l, &h.mem_rate, 0.01);
+    batch.put_num(&UTIL, Resource::LocalDisk, &l, &h.disk_rate, 0.01);
 }
 
 /// One VMware host's topology and utilisation.
@@ -315,69 +291,136 @@ pub fn normalise_vmware_host(cluster: &str, h: &VmwareHost, batch: &mut Batch) {
         batch.drop_value();
         return;
     }
-    let l = |resource: &'static str, unit: &'static str| {
-        [
-            ("host", host),
-            ("resource", resource),
-            ("unit", unit),
-            ("cluster", cluster),
-        ]
-    };
-    batch.push_num(
-        &catalog::HOST_RESOURCE_CAPACITY,
-        &l("cpu", "cores"),
-        &h.num_cpu_cores,
-        1.0,
-    );
-    batch.push_num(
-        &catalog::HOST_RESOURCE_CAPACITY,
-        &l("cpu_sockets", "count"),
-        &h.num_cpu_pkgs,
-        1.0,
-    );
-    batch.push_num(
-        &catalog::HOST_RESOURCE_CAPACITY,
-        &l("cpu_threads", "count"),
-        &h.num_cpu_threads,
-        1.0,
-    );
+    let l = [("host", host), ("cluster", cluster)];
+    use catalog::{HOST_RESOURCE_CAPACITY as CAP, HOST_RESOURCE_UTILIZATION_RATIO as UTIL};
+    batch.put_num(&CAP, Resource::CpuCores, &l, &h.num_cpu_cores, 1.0);
+    batch.put_num(&CAP, Resource::CpuSockets, &l, &h.num_cpu_pkgs, 1.0);
+    batch.put_num(&CAP, Resource::CpuThreads, &l, &h.num_cpu_threads, 1.0);
     if let (Some(n), Some(mhz)) = (h.num_cpu_cores.get(), h.cpu_mhz.get()) {
-        batch.push(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("cpu", "hertz"),
-            n * mhz * 1e6,
-        );
+        batch.put(&CAP, Resource::CpuHertz, &l, n * mhz * 1e6);
     }
-    batch.push_num(
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
-        &l("cpu", "ratio"),
-        &h.cpu_usage_percent,
-        0.01,
-    );
-    batch.push_num(
-        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
-        &l("memory", "ratio"),
-        &h.memory_usage_percent,
-        0.01,
-    );
+    batch.put_num(&UTIL, Resource::CpuHertz, &l, &h.cpu_usage_percent, 0.01);
+    batch.put_num(&UTIL, Resource::Memory, &l, &h.memory_usage_percent, 0.01);
     // Nova's VMware driver reports a whole cluster as one hypervisor: per-host memory is here.
-    batch.push_num(
-        &catalog::HOST_RESOURCE_CAPACITY,
-        &l("memory", "bytes"),
-        &h.memory_size,
-        MIB,
-    );
+    batch.put_num(&CAP, Resource::Memory, &l, &h.memory_size, MIB);
 }
 
 fn truthy(t: &Text) -> bool {
     matches!(t.as_str(), "true" | "True" | "1")
 }
 
-/// Bare-metal nodes: counts by state and maintenance; capacity, allocated and free per AZ.
+const BMS: &[&str] = &["az"];
+
+pub const BARE_METAL_EXPORTS: &[Export] = &[
+    Export::plain(
+        &catalog::HOSTS,
+        &["state", "device_type", "az", "maintenance"],
+        "GET /v1/nodes/detail provision_state, maintenance",
+        "nodes counted per AZ, provision state and maintenance (device_type bare_metal)",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "bms",
+        Resource::Hosts,
+        BMS,
+        "nodes/detail",
+        "every node, per AZ",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "bms",
+        Resource::Hosts,
+        BMS,
+        "nodes/detail instance_uuid",
+        "nodes with an instance",
+    ),
+    Export::service(
+        &catalog::SERVICE_FREE,
+        "bms",
+        Resource::Hosts,
+        BMS,
+        "nodes/detail provision_state, maintenance",
+        "available nodes outside maintenance without an instance (Ironic's meaning)",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "bms",
+        Resource::CpuThreads,
+        BMS,
+        "nodes/detail properties.cpus",
+        "Ironic's cpus: logical CPUs",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "bms",
+        Resource::CpuThreads,
+        BMS,
+        "properties.cpus of nodes with an instance",
+        "logical CPUs",
+    ),
+    Export::service(
+        &catalog::SERVICE_FREE,
+        "bms",
+        Resource::CpuThreads,
+        BMS,
+        "properties.cpus of free nodes",
+        "logical CPUs",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "bms",
+        Resource::Memory,
+        BMS,
+        "properties.memory_mb",
+        "MB x 2^20",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "bms",
+        Resource::Memory,
+        BMS,
+        "properties.memory_mb of nodes with an instance",
+        "MB x 2^20",
+    ),
+    Export::service(
+        &catalog::SERVICE_FREE,
+        "bms",
+        Resource::Memory,
+        BMS,
+        "properties.memory_mb of free nodes",
+        "MB x 2^20",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "bms",
+        Resource::LocalDisk,
+        BMS,
+        "properties.local_gb",
+        "GB x 2^30",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "bms",
+        Resource::LocalDisk,
+        BMS,
+        "properties.local_gb of nodes with an instance",
+        "GB x 2^30",
+    ),
+    Export::service(
+        &catalog::SERVICE_FREE,
+        "bms",
+        Resource::LocalDisk,
+        BMS,
+        "properties.local_gb of free nodes",
+        "GB x 2^30",
+    ),
+];
+
+/// Bare-metal nodes: counts by state and maintenance; the bare-metal service's capacity,
+/// allocated and free per AZ (service view: nodes that may also be Nova hypervisors).
 pub fn normalise_bare_metal(nodes: &[Node], batch: &mut Batch) {
     let mut counts: BTreeMap<(String, String, &'static str), f64> = BTreeMap::new();
-    let mut sums: BTreeMap<(String, &'static str, &'static str, &'static str), f64> =
-        BTreeMap::new();
+    let mut sums: BTreeMap<(String, u8, Resource), f64> = BTreeMap::new();
     for n in nodes {
         let az = n.properties.availability_zone.as_str().to_string();
         let state = n.provision_state.get().unwrap_or("unknown").to_string();
@@ -391,26 +434,20 @@ pub fn normalise_bare_metal(nodes: &[Node], batch: &mut Batch) {
             .or_insert(0.0) += 1.0;
         let allocated = n.instance_uuid.get().is_some();
         let free = state == "available" && !maintenance && !allocated;
-        let mut add = |family: &'static str,
-                       resource: &'static str,
-                       unit: &'static str,
-                       num: &Num,
-                       scale: f64| match num {
+        let mut add = |family: u8, resource: Resource, num: &Num, scale: f64| match num {
             Num::Value(v) => {
-                *sums
-                    .entry((az.clone(), family, resource, unit))
-                    .or_insert(0.0) += v * scale
+                *sums.entry((az.clone(), family, resource)).or_insert(0.0) += v * scale
             }
             Num::Invalid => batch.drop_value(),
             Num::Absent => {}
         };
         let one = Num::Value(1.0);
-        for (family, on) in [("capacity", true), ("allocated", allocated), ("free", free)] {
+        for (family, on) in [(0, true), (1, allocated), (2, free)] {
             if on {
-                add(family, "nodes", "count", &one, 1.0);
-                add(family, "cpu", "cores", &n.properties.cpus, 1.0);
-                add(family, "memory", "bytes", &n.properties.memory_mb, MIB);
-                add(family, "disk", "bytes", &n.properties.local_gb, GIB);
+                add(family, Resource::Hosts, &one, 1.0);
+                add(family, Resource::CpuThreads, &n.properties.cpus, 1.0);
+                add(family, Resource::Memory, &n.properties.memory_mb, MIB);
+                add(family, Resource::LocalDisk, &n.properties.local_gb, GIB);
             }
         }
     }
@@ -426,198 +463,204 @@ pub fn normalise_bare_metal(nodes: &[Node], batch: &mut Batch) {
             n,
         );
     }
-    for ((az, family, resource, unit), v) in sums {
+    for ((az, family, resource), v) in sums {
         let def = match family {
-            "capacity" => &catalog::RESOURCE_CAPACITY,
-            "allocated" => &catalog::RESOURCE_ALLOCATED,
-            _ => &catalog::RESOURCE_FREE,
+            0 => &catalog::SERVICE_CAPACITY,
+            1 => &catalog::SERVICE_ALLOCATED,
+            _ => &catalog::SERVICE_FREE,
         };
-        batch.push(
-            def,
-            &[
-                ("service", "bms"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", &az),
-            ],
-            v,
-        );
+        batch.put(def, resource, &[("service", "bms"), ("az", &az)], v);
     }
 }
 
-/// Known quota limits: (limit key, usage key, resource, unit, scale, service).
-const QUOTA_KEYS: &[(&str, &str, &str, &str, f64, &str)] = &[
+/// Known quota limits: (limit key, usage key, resource, scale, service).
+const QUOTA_KEYS: &[(&str, &str, Resource, f64, &str)] = &[
     (
         "maxTotalCores",
         "totalCoresUsed",
-        "vcpu",
-        "cores",
+        Resource::Vcpu,
         1.0,
         "ecs",
     ),
     (
         "maxTotalRAMSize",
         "totalRAMUsed",
-        "memory",
-        "bytes",
+        Resource::Memory,
         MIB,
         "ecs",
     ),
     (
         "maxTotalInstances",
         "totalInstancesUsed",
-        "instances",
-        "count",
+        Resource::Instances,
         1.0,
         "ecs",
     ),
     (
         "maxComputeExtendVirtualSnaps",
         "totalComputeExtendVirtualSnaps",
-        "virtual_snapshots",
-        "count",
+        Resource::VirtualSnapshots,
         1.0,
         "ecs",
     ),
     (
         "maxComputeExtendAutoVirtualSnaps",
         "totalComputeExtendAutoVirtualSnaps",
-        "auto_virtual_snapshots",
-        "count",
+        Resource::AutoVirtualSnapshots,
         1.0,
         "ecs",
     ),
     (
         "maxTotalVolumeGigabytes",
         "totalGigabytesUsed",
-        "storage",
-        "bytes",
+        Resource::Storage,
         GIB,
         "evs",
     ),
     (
         "maxTotalVolumes",
         "totalVolumesUsed",
-        "volumes",
-        "count",
+        Resource::Volumes,
         1.0,
         "evs",
     ),
     (
         "maxTotalSnapshots",
         "totalSnapshotsUsed",
-        "snapshots",
-        "count",
+        Resource::Snapshots,
         1.0,
         "evs",
     ),
     (
         "maxTotalBackups",
         "totalBackupsUsed",
-        "backups",
-        "count",
+        Resource::Backups,
         1.0,
         "evs",
     ),
     (
         "maxTotalFloatingIps",
         "totalFloatingIpsUsed",
-        "eip",
-        "count",
+        Resource::Eip,
         1.0,
         "eip",
     ),
     (
         "maxNetworks",
         "totalNetworksUsed",
-        "networks",
-        "count",
+        Resource::Networks,
         1.0,
         "vpc",
     ),
     (
         "maxSubnets",
         "totalSubnetsUsed",
-        "subnets",
-        "count",
+        Resource::Subnets,
         1.0,
         "vpc",
     ),
-    ("maxVnic", "totalVnicUsed", "vnics", "count", 1.0, "vpc"),
-    ("maxVpc", "totalVpcUsed", "vpcs", "count", 1.0, "vpc"),
+    ("maxVnic", "totalVnicUsed", Resource::Vnics, 1.0, "vpc"),
+    ("maxVpc", "totalVpcUsed", Resource::Vpcs, 1.0, "vpc"),
     (
         "maxSecurityGroups",
         "totalSecurityGroupsUsed",
-        "security_groups",
-        "count",
+        Resource::SecurityGroups,
         1.0,
         "vpc",
     ),
     (
         "maxFirewalls",
         "totalFirewallsUsed",
-        "firewalls",
-        "count",
+        Resource::Firewalls,
         1.0,
         "vpc",
     ),
     (
         "maxLoadbalancers",
         "totalLoadbalancersUsed",
-        "load_balancers",
-        "count",
+        Resource::LoadBalancers,
         1.0,
         "elb",
     ),
     (
         "maxListeners",
         "totalListenersUsed",
-        "listeners",
-        "count",
+        Resource::Listeners,
         1.0,
         "elb",
     ),
     (
         "maxVpnServices",
         "totalVpnServicesUsed",
-        "vpn_services",
-        "count",
+        Resource::VpnServices,
         1.0,
         "vpn",
     ),
     (
         "maxPrivateZone",
         "totalPrivateZoneUsed",
-        "private_zones",
-        "count",
+        Resource::PrivateZones,
         1.0,
         "dns",
     ),
     (
         "maxRecordSet",
         "totalRecordSetUsed",
-        "record_sets",
-        "count",
+        Resource::RecordSets,
         1.0,
         "dns",
     ),
 ];
 
-/// `FooBarBaz` → `foo_bar_baz`.
-fn snake(s: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+const QUOTA: &[&str] = &["tenant", "service", "quota_key"];
+
+pub const QUOTAS_EXPORTS: &[Export] = &[
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Vcpu, QUOTA, "GET /os/kinton/v1/keystone/all-limits absolute.maxTotalCores",
+        "-1 (unlimited) has no series; every key of the table in collect.rs maps the same way (max<X> limit, total<X>Used use)"),
+    Export::of(&catalog::QUOTA_USED, Resource::Vcpu, QUOTA, "all-limits absolute.totalCoresUsed", "vCPUs"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Memory, QUOTA, "all-limits maxTotalRAMSize", "MB x 2^20"),
+    Export::of(&catalog::QUOTA_USED, Resource::Memory, QUOTA, "all-limits totalRAMUsed", "MB x 2^20"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Storage, QUOTA, "all-limits maxTotalVolumeGigabytes", "GB x 2^30"),
+    Export::of(&catalog::QUOTA_USED, Resource::Storage, QUOTA, "all-limits totalGigabytesUsed", "GB x 2^30"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Instances, QUOTA, "all-limits maxTotalInstances", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Instances, QUOTA, "all-limits totalInstancesUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::VirtualSnapshots, QUOTA, "all-limits maxComputeExtendVirtualSnaps", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::VirtualSnapshots, QUOTA, "all-limits totalComputeExtendVirtualSnaps", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::AutoVirtualSnapshots, QUOTA, "all-limits maxComputeExtendAutoVirtualSnaps", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::AutoVirtualSnapshots, QUOTA, "all-limits totalComputeExtendAutoVirtualSnaps", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Volumes, QUOTA, "all-limits maxTotalVolumes", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Volumes, QUOTA, "all-limits totalVolumesUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Snapshots, QUOTA, "all-limits maxTotalSnapshots", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Snapshots, QUOTA, "all-limits totalSnapshotsUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Backups, QUOTA, "all-limits maxTotalBackups", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Backups, QUOTA, "all-limits totalBackupsUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Eip, QUOTA, "all-limits maxTotalFloatingIps", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Eip, QUOTA, "all-limits totalFloatingIpsUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Networks, QUOTA, "all-limits maxNetworks", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Networks, QUOTA, "all-limits totalNetworksUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Subnets, QUOTA, "all-limits maxSubnets", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Subnets, QUOTA, "all-limits totalSubnetsUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Vnics, QUOTA, "all-limits maxVnic", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Vnics, QUOTA, "all-limits totalVnicUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Vpcs, QUOTA, "all-limits maxVpc", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Vpcs, QUOTA, "all-limits totalVpcUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::SecurityGroups, QUOTA, "all-limits maxSecurityGroups", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::SecurityGroups, QUOTA, "all-limits totalSecurityGroupsUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Firewalls, QUOTA, "all-limits maxFirewalls", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Firewalls, QUOTA, "all-limits totalFirewallsUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::LoadBalancers, QUOTA, "all-limits maxLoadbalancers", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::LoadBalancers, QUOTA, "all-limits totalLoadbalancersUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Listeners, QUOTA, "all-limits maxListeners", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Listeners, QUOTA, "all-limits totalListenersUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::VpnServices, QUOTA, "all-limits maxVpnServices", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::VpnServices, QUOTA, "all-limits totalVpnServicesUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::PrivateZones, QUOTA, "all-limits maxPrivateZone", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::PrivateZones, QUOTA, "all-limits totalPrivateZoneUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::RecordSets, QUOTA, "all-limits maxRecordSet", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::RecordSets, QUOTA, "all-limits totalRecordSetUsed", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::OtherQuota, QUOTA, "all-limits max<X> not in the table", "count; quota_key = max<X>"),
+    Export::of(&catalog::QUOTA_USED, Resource::OtherQuota, QUOTA, "all-limits total<X>Used beside an unknown max<X>", "count"),
+];
 
 /// Project quotas: limit and usage per resource; unlimited (-1) has no limit series.
 pub fn normalise_quotas(
@@ -637,41 +680,33 @@ pub fn normalise_quotas(
         };
         let tenant = tenants.get(&project).cloned().unwrap_or(project);
         let mut done = BTreeSet::new();
-        let emit = |limit_key: Option<&str>,
+        let emit = |limit_key: &str,
                     used_key: &str,
-                    resource: String,
-                    unit: &str,
+                    resource: Resource,
                     scale: f64,
                     service: &str,
+                    quota_key: &str,
                     batch: &mut Batch| {
             let labels = [
                 ("tenant", tenant.as_str()),
-                ("resource", resource.as_str()),
-                ("unit", unit),
                 ("service", service),
+                ("quota_key", quota_key),
             ];
-            if let Some(v) = limit_key.and_then(|k| a.get(k)) {
+            if let Some(v) = a.get(limit_key) {
                 match Num::from_value(v) {
                     Num::Value(x) if x < 0.0 => {}
-                    n => batch.push_num(&catalog::QUOTA_LIMIT, &labels, &n, scale),
+                    n => batch.put_num(&catalog::QUOTA_LIMIT, resource, &labels, &n, scale),
                 }
             }
             if let Some(v) = a.get(used_key) {
-                batch.push_num(&catalog::QUOTA_USED, &labels, &Num::from_value(v), scale);
+                let n = Num::from_value(v);
+                batch.put_num(&catalog::QUOTA_USED, resource, &labels, &n, scale);
             }
         };
-        for (limit, used, resource, unit, scale, service) in QUOTA_KEYS {
+        for (limit, used, resource, scale, service) in QUOTA_KEYS {
             done.insert(*limit);
             done.insert(*used);
-            emit(
-                Some(limit),
-                used,
-                resource.to_string(),
-                unit,
-                *scale,
-                service,
-                batch,
-            );
+            emit(limit, used, *resource, *scale, service, "", batch);
         }
         // Counted resources the table does not know: `max<X>` beside `total<X>Used`.
         for key in a.keys() {
@@ -685,10 +720,26 @@ pub fn normalise_quotas(
             }
             let x = x.strip_prefix("Total").unwrap_or(x);
             let used = format!("total{x}Used");
-            emit(Some(key.as_str()), &used, snake(x), "count", 1.0, "", batch);
+            emit(key, &used, Resource::OtherQuota, 1.0, "", key, batch);
         }
     }
 }
+
+pub const SERVERS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::RESOURCE_ALLOCATED,
+        Resource::Instances,
+        &["az", "flavor"],
+        "GET /v2/{tenant}/servers/detail (limit/marker paging)",
+        "instances counted per AZ and flavor (flavor name from flavors/detail)",
+    ),
+    Export::plain(
+        &catalog::TENANT_RESOURCES,
+        &["tenant", "service", "az", "flavor"],
+        "servers/detail tenant_id",
+        "instances per tenant, AZ and flavor (service ecs)",
+    ),
+];
 
 /// Instances per AZ and flavor, and per tenant.
 pub fn normalise_servers(
@@ -713,15 +764,10 @@ pub fn normalise_servers(
         *per_tenant.entry((tenant, az, flavor)).or_insert(0.0) += 1.0;
     }
     for ((az, flavor), n) in per_az {
-        batch.push(
+        batch.put(
             &catalog::RESOURCE_ALLOCATED,
-            &[
-                ("service", "ecs"),
-                ("resource", "instances"),
-                ("unit", "count"),
-                ("az", &az),
-                ("flavor", &flavor),
-            ],
+            Resource::Instances,
+            &[("az", &az), ("flavor", &flavor)],
             n,
         );
     }
@@ -739,7 +785,7 @@ pub fn normalise_servers(
     }
 }
 
-/// Allocation ratios for the free-slot arithmetic.
+/// Allocation ratios for the free-slot arithmetic and allocatable vCPUs.
 #[derive(Debug, Clone, Copy)]
 pub struct Ratios {
     pub cpu: f64,
@@ -747,8 +793,17 @@ pub struct Ratios {
     pub disk: f64,
 }
 
+pub const FLAVOR_SLOTS_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::FLAVOR_FREE_SLOTS,
+    &["flavor", "az"],
+    "GET flavors/detail, os-hypervisors/detail, os-aggregates",
+    "per host min(floor(free vCPU / flavor vCPU), floor(free RAM / flavor RAM), floor(free disk / flavor disk)) with the configured ratios, summed per AZ over hosts up and enabled; VMware clusters are left out (a cluster's sums are no host: they would overstate)",
+)];
+
 /// How many more instances of each flavor fit per AZ: per host the fewest of free vCPU, memory
-/// and disk over the flavor's, summed over the AZ's hosts that are up and enabled.
+/// and disk over the flavor's, summed over the AZ's hosts that are up and enabled. A VMware
+/// cluster hypervisor is not counted: its figures are sums over ESXi hosts, and an instance
+/// must fit on one of them, so a cluster-wide division would overstate what fits.
 pub fn normalise_flavor_slots(
     flavors: &[Flavor],
     hvs: &[Hypervisor],
@@ -775,7 +830,10 @@ pub fn normalise_flavor_slots(
             f.name.as_str()
         };
         for h in hvs {
-            if h.state.as_str() == "down" || h.status.as_str() == "disabled" {
+            if h.state.as_str() == "down"
+                || h.status.as_str() == "disabled"
+                || h.is_vmware_cluster()
+            {
                 continue;
             }
             let (Some(cpus), Some(cpus_used), Some(mem), Some(mem_used)) = (
@@ -807,6 +865,23 @@ pub fn normalise_flavor_slots(
     }
 }
 
+pub const GPUS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::RESOURCE_ALLOCATED,
+        Resource::Gpu,
+        &["az", "flavor"],
+        "GET .../servers/{id}/instance_vgpu of instances whose flavor matches gpu_flavor_match",
+        "GPU devices counted per AZ and flavor",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_ALLOCATED,
+        Resource::Gpu,
+        &["host", "az"],
+        "instance_vgpu, the instance's hypervisor_hostname",
+        "devices per host",
+    ),
+];
+
 /// GPU devices of GPU instances, per AZ and flavor, and per host.
 pub fn normalise_gpus(devices: &[(&Server, String, usize)], batch: &mut Batch) {
     let mut per_az: BTreeMap<(String, String), f64> = BTreeMap::new();
@@ -821,27 +896,18 @@ pub fn normalise_gpus(devices: &[(&Server, String, usize)], batch: &mut Batch) {
         }
     }
     for ((az, flavor), n) in per_az {
-        batch.push(
+        batch.put(
             &catalog::RESOURCE_ALLOCATED,
-            &[
-                ("service", "ecs"),
-                ("resource", "gpu"),
-                ("unit", "count"),
-                ("az", &az),
-                ("flavor", &flavor),
-            ],
+            Resource::Gpu,
+            &[("az", &az), ("flavor", &flavor)],
             n,
         );
     }
     for ((host, az), n) in per_host {
-        batch.push(
+        batch.put(
             &catalog::HOST_RESOURCE_ALLOCATED,
-            &[
-                ("host", &host),
-                ("resource", "gpu"),
-                ("unit", "count"),
-                ("az", &az),
-            ],
+            Resource::Gpu,
+            &[("host", &host), ("az", &az)],
             n,
         );
     }
@@ -872,6 +938,16 @@ impl CloudosCollector {
         options: CloudosCollectorOptions,
     ) -> CloudosCollector {
         CloudosCollector { name, api, options }
+    }
+
+    /// The allocation ratios configured for the target.
+    fn ratios(&self) -> Ratios {
+        let s = &self.api.settings;
+        Ratios {
+            cpu: s.cpu_allocation_ratio,
+            ram: s.ram_allocation_ratio,
+            disk: s.disk_allocation_ratio,
+        }
     }
 
     async fn hypervisors(
@@ -984,7 +1060,7 @@ impl CloudosCollector {
             super::HYPERVISORS => {
                 let azs = self.host_azs(d, &mut batch).await?;
                 let hvs = self.hypervisors(d, &mut batch).await?;
-                normalise_hypervisors(&hvs, &azs, &mut batch);
+                normalise_hypervisors(&hvs, &azs, self.ratios(), &mut batch);
             }
             super::STORAGE_POOLS => {
                 let mut seen = BTreeSet::new();
@@ -1126,12 +1202,7 @@ impl CloudosCollector {
                 let azs = self.host_azs(d, &mut batch).await?;
                 let hvs = self.hypervisors(d, &mut batch).await?;
                 let flavors = self.flavors(d, &mut batch).await?;
-                let r = Ratios {
-                    cpu: s.cpu_allocation_ratio,
-                    ram: s.ram_allocation_ratio,
-                    disk: s.disk_allocation_ratio,
-                };
-                normalise_flavor_slots(&flavors, &hvs, &azs, r, &mut batch);
+                normalise_flavor_slots(&flavors, &hvs, &azs, self.ratios(), &mut batch);
             }
             super::GPUS => {
                 let pattern = self

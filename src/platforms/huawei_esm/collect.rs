@@ -24,7 +24,7 @@ use super::api::{
     self, Alarm, CapacityRow, Device, ElbCluster, EsmApi, HostDetail, HostMetric, TenantResource,
 };
 use super::{EsmCollectorOptions, SCOPE_CAPACITY, SCOPE_METRIC, TENANT_RESOURCE_TYPES};
-use crate::catalog;
+use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, PollContext, PollError};
 use crate::lenient::Num;
 
@@ -52,25 +52,18 @@ pub const SERVICES: &[(&str, &str)] = &[
     ("VPN", "vpn"),
 ];
 
-/// What a row measures: the `resource` and `unit` labels, the factor to base units, and the
-/// label that carries the row's `metric_type`.
+/// What a row measures: the resource, the factor to its base unit, and the label that carries
+/// the row's `metric_type`.
 #[derive(Debug, Clone, PartialEq)]
 struct Measure {
-    resource: &'static str,
-    unit: &'static str,
+    resource: Resource,
     scale: f64,
     subtype_label: Option<&'static str>,
 }
 
-fn measure(
-    resource: &'static str,
-    unit: &'static str,
-    scale: f64,
-    subtype_label: Option<&'static str>,
-) -> Option<Measure> {
+fn measure(resource: Resource, scale: f64, subtype_label: Option<&'static str>) -> Option<Measure> {
     Some(Measure {
         resource,
-        unit,
         scale,
         subtype_label,
     })
@@ -80,19 +73,21 @@ fn measure(
 fn service_measure(service: &str, metric_type: &str, tb: f64) -> Option<Measure> {
     let mt = metric_type.to_ascii_lowercase();
     match service {
-        "ecs" | "bms" | "rds" => measure("instances", "count", 1.0, Some("flavor")),
-        "deh" => measure("hosts", "count", 1.0, Some("flavor")),
-        "eip" => measure("eip", "count", 1.0, Some("eip_type")),
-        "evs" | "obs" | "sfs" => measure("storage", "bytes", tb, Some("storage_type")),
-        "vpn" if mt.contains("connection") => measure("vpn_connections", "count", 1.0, None),
-        "vpn" if mt.contains("gateway") => measure("vpn_gateways", "count", 1.0, None),
+        "ecs" | "bms" | "rds" => measure(Resource::Instances, 1.0, Some("flavor")),
+        "deh" => measure(Resource::Hosts, 1.0, Some("flavor")),
+        "eip" => measure(Resource::Eip, 1.0, Some("eip_type")),
+        "evs" => measure(Resource::Storage, tb, Some("storage_type")),
+        "obs" => measure(Resource::ObjectStorage, tb, Some("storage_type")),
+        "sfs" => measure(Resource::FileStorage, tb, Some("storage_type")),
+        "vpn" if mt.contains("connection") => measure(Resource::VpnConnections, 1.0, None),
+        "vpn" if mt.contains("gateway") => measure(Resource::VpnGateways, 1.0, None),
         "dcc" => {
             // The document's example is the description "Host/memory/vCPU": a row must name
             // exactly one of the three, or it is not exported (never guessed).
             let kinds = [
-                (mt.contains("cpu"), measure("vcpu", "cores", 1.0, None)),
-                (mt.contains("mem"), measure("memory", "bytes", tb, None)),
-                (mt.contains("host"), measure("hosts", "count", 1.0, None)),
+                (mt.contains("cpu"), measure(Resource::Vcpu, 1.0, None)),
+                (mt.contains("mem"), measure(Resource::Memory, tb, None)),
+                (mt.contains("host"), measure(Resource::Hosts, 1.0, None)),
             ];
             let mut hits = kinds.into_iter().filter(|(hit, _)| *hit);
             match (hits.next(), hits.next()) {
@@ -109,16 +104,127 @@ fn service_measure(service: &str, metric_type: &str, tb: f64) -> Option<Measure>
 fn physical_measure(device_type: &str, metric_type: &str, tb: f64) -> Option<Measure> {
     let mt = metric_type.to_ascii_lowercase();
     if device_type.eq_ignore_ascii_case("EVS") {
-        return measure("storage", "bytes", tb, Some("storage_type"));
+        return measure(Resource::Storage, tb, Some("storage_type"));
     }
     if mt == "vcpu" || mt == "cpu" {
-        measure("vcpu", "cores", 1.0, Some("server_model"))
+        measure(Resource::Vcpu, 1.0, Some("server_model"))
     } else if mt == "memory" {
-        measure("memory", "bytes", tb, Some("server_model"))
+        measure(Resource::Memory, tb, Some("server_model"))
     } else {
         None
     }
 }
+
+const PHYSICAL: &[&str] = &["region", "az", "pool", "server_model"];
+const PHYSICAL_STORAGE: &[&str] = &["region", "az", "pool", "storage_type"];
+
+pub const PHYSICAL_CAPACITY_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Vcpu, PHYSICAL, "GET /rest/capacity/v1/physical-capacity?device_type=ECS metric_type=vCpu total",
+        "vCPUs, newest daily row per series; pool = zone_type, server_model = resource_type"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Vcpu, PHYSICAL, "physical-capacity vCpu allocated", "vCPUs"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Vcpu, PHYSICAL, "physical-capacity vCpu available",
+        "vCPUs still allocatable (ESM's `free` is a consumption remainder that agrees with nothing and is not exported)"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Vcpu, PHYSICAL, "physical-capacity vCpu used", "vCPUs"),
+    Export::of(&catalog::RESOURCE_UTILIZATION_RATIO, Resource::Vcpu, PHYSICAL, "physical-capacity vCpu used_ratio", "0-1 as reported"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Memory, PHYSICAL, "physical-capacity metric_type=memory total", "TB x terabyte_bytes (2^40: the examples are GB/1024)"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Memory, PHYSICAL, "physical-capacity memory allocated", "TB x 2^40"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Memory, PHYSICAL, "physical-capacity memory available", "TB x 2^40"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Memory, PHYSICAL, "physical-capacity memory used", "TB x 2^40"),
+    Export::of(&catalog::RESOURCE_UTILIZATION_RATIO, Resource::Memory, PHYSICAL, "physical-capacity memory used_ratio", "0-1 as reported"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Storage, PHYSICAL_STORAGE, "physical-capacity?device_type=EVS total",
+        "TB x 2^40; storage_type = metric_type (the medium)"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Storage, PHYSICAL_STORAGE, "physical-capacity EVS allocated", "TB x 2^40"),
+    Export::of(&catalog::RESOURCE_FREE, Resource::Storage, PHYSICAL_STORAGE, "physical-capacity EVS available", "TB x 2^40"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Storage, PHYSICAL_STORAGE, "physical-capacity EVS used", "TB x 2^40"),
+    Export::of(&catalog::RESOURCE_UTILIZATION_RATIO, Resource::Storage, PHYSICAL_STORAGE, "physical-capacity EVS used_ratio", "0-1 as reported"),
+    Export::plain(&catalog::SOURCE_TIMESTAMP, &["collector", "service", "region"], "physical-capacity timestamp", "ms / 1000, newest per region"),
+];
+
+/// The five series of each kind of cloud-service row: total, allocated, available, used and
+/// used_ratio, as one export list.
+macro_rules! service_exports {
+    ($(($service:literal, $resource:expr, $labels:expr, $conv:literal)),* $(,)?) => {
+        &[
+            $(
+                Export::service(&catalog::SERVICE_CAPACITY, $service, $resource, $labels,
+                    concat!("GET /rest/capacity/v1/service-capacity?service_type=<", $service, "> total"), $conv),
+                Export::service(&catalog::SERVICE_ALLOCATED, $service, $resource, $labels, "service-capacity allocated", $conv),
+                Export::service(&catalog::SERVICE_FREE, $service, $resource, $labels, "service-capacity available", $conv),
+                Export::service(&catalog::SERVICE_USED, $service, $resource, $labels, "service-capacity used", $conv),
+                Export::service(&catalog::SERVICE_UTILIZATION_RATIO, $service, $resource, $labels, "service-capacity used_ratio", "0-1 as reported"),
+            )*
+            Export::plain(&catalog::SOURCE_TIMESTAMP, &["collector", "service", "region"],
+                "service-capacity timestamp", "ms / 1000, newest per service and region"),
+        ]
+    };
+}
+const FLAVORED: &[&str] = &["region", "az", "pool", "flavor"];
+const TYPED: &[&str] = &["region", "az", "pool", "storage_type"];
+const EIP_TYPED: &[&str] = &["region", "az", "pool", "eip_type"];
+const PLACED: &[&str] = &["region", "az", "pool"];
+
+/// The ten services of 4.1.2 are the service view: each reports capacity that the physical
+/// rows (the pool view) already count, or capacity of its own.
+pub const SERVICE_CAPACITY_EXPORTS: &[Export] = service_exports![
+    (
+        "ecs",
+        Resource::Instances,
+        FLAVORED,
+        "instances of the flavor (metric_type)"
+    ),
+    (
+        "bms",
+        Resource::Instances,
+        FLAVORED,
+        "bare-metal instances of the flavor"
+    ),
+    (
+        "rds",
+        Resource::Instances,
+        FLAVORED,
+        "database instances of the type"
+    ),
+    (
+        "deh",
+        Resource::Hosts,
+        FLAVORED,
+        "dedicated hosts of the flavor"
+    ),
+    (
+        "eip",
+        Resource::Eip,
+        EIP_TYPED,
+        "IPs of the line (metric_type)"
+    ),
+    (
+        "evs",
+        Resource::Storage,
+        TYPED,
+        "TB x 2^40; the same arrays the physical storage rows count"
+    ),
+    ("obs", Resource::ObjectStorage, TYPED, "TB x 2^40"),
+    ("sfs", Resource::FileStorage, TYPED, "TB x 2^40"),
+    (
+        "vpn",
+        Resource::VpnConnections,
+        PLACED,
+        "rows whose metric_type says connection"
+    ),
+    (
+        "vpn",
+        Resource::VpnGateways,
+        PLACED,
+        "rows whose metric_type says gateway"
+    ),
+    (
+        "dcc",
+        Resource::Vcpu,
+        PLACED,
+        "a row must name exactly one of vCPU, memory and host"
+    ),
+    ("dcc", Resource::Memory, PLACED, "TB x 2^40"),
+    ("dcc", Resource::Hosts, PLACED, "hosts"),
+];
 
 /// An owned label set.
 type Labels = Vec<(&'static str, String)>;
@@ -139,7 +245,7 @@ pub fn normalise_capacity(
     batch: &mut Batch,
 ) -> SourceTimes {
     // Newest row per series key.
-    let mut newest: BTreeMap<Labels, (f64, &CapacityRow, Measure)> = BTreeMap::new();
+    let mut newest: BTreeMap<(Resource, Labels), (f64, &CapacityRow, Measure)> = BTreeMap::new();
     for row in rows {
         let metric_type = row.metric_type.as_str();
         let m = match physical_device_type {
@@ -159,14 +265,15 @@ pub fn normalise_capacity(
             );
             continue;
         };
+        let physical = physical_device_type.is_some();
         let mut labels: Vec<(&'static str, String)> = vec![
-            ("service", service.to_string()),
-            ("resource", m.resource.to_string()),
-            ("unit", m.unit.to_string()),
             ("region", row.region.as_str().to_string()),
             ("az", row.az_id.as_str().to_string()),
             ("pool", row.zone_type.as_str().to_ascii_uppercase()),
         ];
+        if !physical {
+            labels.insert(0, ("service", service.to_string()));
+        }
         if let Some(l) = m.subtype_label {
             let v = if l == "server_model" {
                 row.resource_type.as_str()
@@ -176,30 +283,44 @@ pub fn normalise_capacity(
             labels.push((l, v.to_string()));
         }
         let ts = row.timestamp.get().unwrap_or(0.0);
-        match newest.get(&labels) {
+        let key = (m.resource, labels);
+        match newest.get(&key) {
             Some((t, _, _)) if *t >= ts => {}
             _ => {
-                newest.insert(labels, (ts, row, m));
+                newest.insert(key, (ts, row, m));
             }
         }
     }
+    // Physical rows are the pool view; cloud-service rows describe the same hardware again.
+    let defs = if physical_device_type.is_some() {
+        [
+            &catalog::RESOURCE_CAPACITY,
+            &catalog::RESOURCE_ALLOCATED,
+            &catalog::RESOURCE_FREE,
+            &catalog::RESOURCE_USED,
+            &catalog::RESOURCE_UTILIZATION_RATIO,
+        ]
+    } else {
+        [
+            &catalog::SERVICE_CAPACITY,
+            &catalog::SERVICE_ALLOCATED,
+            &catalog::SERVICE_FREE,
+            &catalog::SERVICE_USED,
+            &catalog::SERVICE_UTILIZATION_RATIO,
+        ]
+    };
     let mut timestamps = SourceTimes::new();
-    for (labels, (ts, row, m)) in &newest {
+    for ((resource, labels), (ts, row, m)) in &newest {
         let refs: Vec<(&'static str, &str)> =
             labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let scaled = [
-            (&catalog::RESOURCE_CAPACITY, &row.total),
-            (&catalog::RESOURCE_ALLOCATED, &row.allocated),
-            (&catalog::RESOURCE_FREE, &row.available),
-            (&catalog::RESOURCE_USED, &row.used),
-        ];
-        for (def, num) in scaled {
-            batch.push_num(def, &refs, num, m.scale);
+        for (def, num) in defs
+            .iter()
+            .zip([&row.total, &row.allocated, &row.available, &row.used])
+        {
+            batch.put_num(def, *resource, &refs, num, m.scale);
         }
         match row.used_ratio {
-            Num::Value(r) if (0.0..=1.0).contains(&r) => {
-                batch.push(&catalog::RESOURCE_UTILIZATION_RATIO, &refs, r)
-            }
+            Num::Value(r) if (0.0..=1.0).contains(&r) => batch.put(defs[4], *resource, &refs, r),
             Num::Value(_) | Num::Invalid => batch.drop_value(),
             Num::Absent => {}
         }
@@ -226,6 +347,44 @@ pub fn push_source_times(collector: &str, service: &str, times: SourceTimes, bat
         );
     }
 }
+
+pub const DEVICES_EXPORTS: &[Export] = &[
+    Export::plain(
+        &catalog::HOST_INFO,
+        &[
+            "host",
+            "host_id",
+            "device_type",
+            "model",
+            "os",
+            "state",
+            "region",
+            "address",
+        ],
+        "GET /rest/inventory/v1/devices",
+        "host = name, else device_id; duplicates of (name, id) once",
+    ),
+    Export::plain(
+        &catalog::HOSTS,
+        &["device_type", "state", "region"],
+        "devices running_status",
+        "devices counted per type, state and region",
+    ),
+];
+
+pub const ALARMS_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::ALARMS_ACTIVE,
+    &["source", "severity", "region"],
+    "GET alarm APIs (4.1.5 cloud service, 4.1.6 hardware) with cleared=0",
+    "uncleared alarms once per csn; severity 1-4 = critical, major, minor, warning; every region with alarms gets all four",
+)];
+
+pub const TENANT_RESOURCES_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::TENANT_RESOURCES,
+    &["tenant", "service", "region", "az", "flavor"],
+    "GET /rest/tenant-resource/v1/tenant-resources/{type}",
+    "distinct resource_id per tenant (domain name, else ids), service = the type, region, AZ and spec",
+)];
 
 /// Normalises the device list into `headroom_host_info` and `headroom_hosts`.
 pub fn normalise_devices(devices: &[Device], batch: &mut Batch) {
@@ -338,7 +497,7 @@ pub fn normalise_alarms(source: &str, alarms: &[Alarm], batch: &mut Batch) {
 
 /// What a host metric record measures, from its `monitor_item`, `metrics_name` and `data_item`:
 /// CPU, memory or disk usage. Other metrics (I/O, NIC, load) are not capacity and are skipped.
-fn host_metric_resource(m: &HostMetric) -> Option<&'static str> {
+fn host_metric_resource(m: &HostMetric) -> Option<Resource> {
     let text = format!(
         "{} {} {}",
         m.monitor_item.as_str(),
@@ -351,20 +510,44 @@ fn host_metric_resource(m: &HostMetric) -> Option<&'static str> {
         return None;
     }
     if text.contains("cpu") {
-        Some("cpu")
+        Some(Resource::CpuHertz)
     } else if text.contains("mem") {
-        Some("memory")
+        Some(Resource::Memory)
     } else if text.contains("disk") {
-        Some("storage")
+        Some(Resource::LocalDisk)
     } else {
         None
     }
 }
 
+pub const HOST_METRICS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        Resource::CpuHertz,
+        &["host", "region", "az"],
+        "GET /rest/performance/v1/host-metrics?host_id= CPU usage records, newest",
+        "percent / 100 (a value above 1 is a percentage)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        Resource::Memory,
+        &["host", "region", "az"],
+        "host-metrics memory usage",
+        "percent / 100",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+        Resource::LocalDisk,
+        &["host", "region", "az"],
+        "host-metrics disk usage",
+        "percent / 100",
+    ),
+];
+
 /// Normalises host metric records into `headroom_host_resource_utilization_ratio`, newest per
 /// host and resource; percentages (`unit` `%`) are divided by 100.
 pub fn normalise_host_metrics(records: &[HostMetric], batch: &mut Batch) {
-    let mut newest: BTreeMap<(String, &'static str), (f64, &HostMetric)> = BTreeMap::new();
+    let mut newest: BTreeMap<(String, Resource), (f64, &HostMetric)> = BTreeMap::new();
     for r in records {
         let Some(resource) = host_metric_resource(r) else {
             continue;
@@ -389,12 +572,11 @@ pub fn normalise_host_metrics(records: &[HostMetric], batch: &mut Batch) {
             batch.drop_value();
             continue;
         }
-        batch.push(
+        batch.put(
             &catalog::HOST_RESOURCE_UTILIZATION_RATIO,
+            resource,
             &[
                 ("host", &host),
-                ("resource", resource),
-                ("unit", "ratio"),
                 ("region", r.region_id.as_str()),
                 ("az", r.az_id.as_str()),
             ],
@@ -452,7 +634,93 @@ pub fn normalise_tenant_resources(
     }
 }
 
-/// Normalises ELBv3 cluster records: counts → allocated, capacities → capacity, per cluster.
+const ELB: &[&str] = &["region", "cluster"];
+
+pub const ELB_CAPACITY_EXPORTS: &[Export] = &[
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "elb",
+        Resource::LoadBalancers,
+        ELB,
+        "ELBv3 capacity (document 000) lb_count",
+        "per cluster (cluster_code, else name, else id)",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "elb",
+        Resource::LoadBalancers,
+        ELB,
+        "ELBv3 lb_capacity",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "elb",
+        Resource::L4Listeners,
+        ELB,
+        "ELBv3 l4_listener_count",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "elb",
+        Resource::L4Listeners,
+        ELB,
+        "ELBv3 l4_listener_capacity",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "elb",
+        Resource::L7Listeners,
+        ELB,
+        "ELBv3 l7_listener_count",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "elb",
+        Resource::L7Listeners,
+        ELB,
+        "ELBv3 l7_listener_capacity",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "elb",
+        Resource::L4Members,
+        ELB,
+        "ELBv3 l4_member_count",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "elb",
+        Resource::L4Members,
+        ELB,
+        "ELBv3 l4_member_capacity",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "elb",
+        Resource::L7Members,
+        ELB,
+        "ELBv3 l7_member_count",
+        "count",
+    ),
+    Export::service(
+        &catalog::SERVICE_CAPACITY,
+        "elb",
+        Resource::L7Members,
+        ELB,
+        "ELBv3 l7_member_capacity",
+        "count",
+    ),
+];
+
+/// Normalises ELBv3 cluster records: counts → allocated, capacities → capacity, per cluster
+/// (service view: load balancers are a cloud service's own capacity).
 pub fn normalise_elb(records: &[ElbCluster], batch: &mut Batch) {
     for r in records {
         let cluster = r
@@ -462,30 +730,36 @@ pub fn normalise_elb(records: &[ElbCluster], batch: &mut Batch) {
             .or(r.cluster_id.get())
             .unwrap_or("");
         let pairs = [
-            ("loadbalancers", &r.lb_count, &r.lb_capacity),
+            (Resource::LoadBalancers, &r.lb_count, &r.lb_capacity),
             (
-                "l4_listeners",
+                Resource::L4Listeners,
                 &r.l4_listener_count,
                 &r.l4_listener_capacity,
             ),
             (
-                "l7_listeners",
+                Resource::L7Listeners,
                 &r.l7_listener_count,
                 &r.l7_listener_capacity,
             ),
-            ("l4_members", &r.l4_member_count, &r.l4_member_capacity),
-            ("l7_members", &r.l7_member_count, &r.l7_member_capacity),
+            (
+                Resource::L4Members,
+                &r.l4_member_count,
+                &r.l4_member_capacity,
+            ),
+            (
+                Resource::L7Members,
+                &r.l7_member_count,
+                &r.l7_member_capacity,
+            ),
         ];
         for (resource, count, capacity) in pairs {
             let labels = [
                 ("service", "elb"),
-                ("resource", resource),
-                ("unit", "count"),
                 ("region", r.region_id.as_str()),
                 ("cluster", cluster),
             ];
-            batch.push_num(&catalog::RESOURCE_ALLOCATED, &labels, count, 1.0);
-            batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, capacity, 1.0);
+            batch.put_num(&catalog::SERVICE_ALLOCATED, resource, &labels, count, 1.0);
+            batch.put_num(&catalog::SERVICE_CAPACITY, resource, &labels, capacity, 1.0);
         }
     }
 }
@@ -499,104 +773,158 @@ fn embedded_json(v: &serde_json::Value) -> Option<serde_json::Value> {
     }
 }
 
-/// Parses a size such as `32 GB` or `599.0GB` into bytes (binary units, as the platform's).
-pub fn parse_size(text: &str) -> Option<f64> {
+/// How a printed size's `KB`/`MB`/`GB`/`TB` is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SizeUnits {
+    /// Powers of 1024: memory modules (`32 GB` is a 32 GiB DIMM).
+    Binary,
+    /// Powers of 1000: disks as the operating system prints them (`10.7GB` is a 10 GiB disk).
+    Decimal,
+}
+
+/// Parses a size such as `32 GB` or `599.0GB` into bytes; `KiB`/`MiB`/`GiB`/`TiB` are always
+/// binary.
+pub fn parse_size(text: &str, units: SizeUnits) -> Option<f64> {
     let t = text.trim();
     let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
     let value: f64 = t[..split].trim().parse().ok()?;
+    let base: f64 = match units {
+        SizeUnits::Binary => 1024.0,
+        SizeUnits::Decimal => 1000.0,
+    };
     let factor = match t[split..].trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1.0,
-        "KB" | "K" | "KIB" => 1024.0,
-        "MB" | "M" | "MIB" => 1024f64.powi(2),
-        "GB" | "G" | "GIB" => 1024f64.powi(3),
-        "TB" | "T" | "TIB" => 1024f64.powi(4),
+        "KB" | "K" => base,
+        "MB" | "M" => base.powi(2),
+        "GB" | "G" => base.powi(3),
+        "TB" | "T" => base.powi(4),
+        "KIB" => 1024.0,
+        "MIB" => 1024f64.powi(2),
+        "GIB" => 1024f64.powi(3),
+        "TIB" => 1024f64.powi(4),
         _ => return None,
     };
     Some(value * factor)
 }
 
-/// Normalises host detail records: logical CPUs, memory and disk per host, and the per-cluster
-/// sum of logical CPUs (physical `cpu` is reported nowhere else).
+const DETAIL_HOST: &[&str] = &["host", "region", "az", "cluster"];
+const DETAIL_CLUSTER: &[&str] = &["region", "cluster"];
+
+pub const HOST_DETAILS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::CpuCores,
+        DETAIL_HOST,
+        "host detail (document 000) CPU[].sockets x cores",
+        "cores",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::CpuThreads,
+        DETAIL_HOST,
+        "host detail CPU[].sockets x cores x threads",
+        "threads (the example's 2 x 22 x 2 = 88 logical CPUs are 44 cores)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::Memory,
+        DETAIL_HOST,
+        "host detail MEMORY[].size",
+        "sizes such as `32 GB` are binary (DIMMs)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::LocalDisk,
+        DETAIL_HOST,
+        "host detail DISK[].disk `/dev/sda:599.0GB`",
+        "decimal: the OS prints disks in powers of 1000 (`10.7GB` is a 10 GiB disk)",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::CpuCores,
+        DETAIL_CLUSTER,
+        "host detail CPU[].sockets x cores",
+        "summed per region and cluster",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::CpuThreads,
+        DETAIL_CLUSTER,
+        "host detail CPU[].sockets x cores x threads",
+        "summed per region and cluster",
+    ),
+];
+
+/// Normalises host detail records: cores, threads, memory and disk per host, and the
+/// per-cluster sums of cores and threads (reported nowhere else).
 pub fn normalise_host_details(records: &[HostDetail], batch: &mut Batch) {
-    let mut cluster_cpus: BTreeMap<(String, String), f64> = BTreeMap::new();
+    let mut cluster_sums: BTreeMap<(String, String, Resource), f64> = BTreeMap::new();
     for r in records {
         let host = r.host_name.get().or(r.host_id.get()).unwrap_or("");
         if host.is_empty() {
             batch.drop_value();
             continue;
         }
-        let base = [
+        let labels = [
             ("host", host),
             ("region", r.region_id.as_str()),
             ("az", r.az_code.as_str()),
             ("cluster", r.cluster_name.as_str()),
         ];
-        let with = |resource: &'static str, unit: &'static str| -> Vec<(&'static str, &str)> {
-            let mut l = base.to_vec();
-            l.insert(1, ("resource", resource));
-            l.insert(2, ("unit", unit));
-            l
-        };
         let cpus = embedded_json(&r.cpu).and_then(|v| {
             let items = v.as_array()?.clone();
-            let mut total = 0.0;
+            let (mut cores, mut threads) = (0.0, 0.0);
             for cpu in items {
                 let n = |k: &str| cpu.get(k).map(Num::from_value).and_then(|x| x.get());
-                total += n("sockets")? * n("cores")? * n("threads").unwrap_or(1.0);
+                let c = n("sockets")? * n("cores")?;
+                cores += c;
+                threads += c * n("threads").unwrap_or(1.0);
             }
-            Some(total)
+            Some((cores, threads))
         });
         match cpus {
-            Some(c) => {
-                batch.push(&catalog::HOST_RESOURCE_CAPACITY, &with("cpu", "cores"), c);
-                *cluster_cpus
-                    .entry((
-                        r.region_id.as_str().to_string(),
-                        r.cluster_name.as_str().to_string(),
-                    ))
-                    .or_insert(0.0) += c;
+            Some((cores, threads)) => {
+                for (resource, v) in [(Resource::CpuCores, cores), (Resource::CpuThreads, threads)]
+                {
+                    batch.put(&catalog::HOST_RESOURCE_CAPACITY, resource, &labels, v);
+                    *cluster_sums
+                        .entry((
+                            r.region_id.as_str().to_string(),
+                            r.cluster_name.as_str().to_string(),
+                            resource,
+                        ))
+                        .or_insert(0.0) += v;
+                }
             }
             None => batch.drop_value(),
         }
-        let sum_sizes = |v: &serde_json::Value, key: &str| -> Option<f64> {
+        let sum_sizes = |v: &serde_json::Value, key: &str, units: SizeUnits| -> Option<f64> {
             let items = embedded_json(v)?;
             let mut total = 0.0;
             for item in items.as_array()? {
                 let s = item.get(key)?.as_str()?;
                 // Disks read "/dev/sda:599.0GB".
                 let size = s.rsplit(':').next()?;
-                total += parse_size(size)?;
+                total += parse_size(size, units)?;
             }
             Some(total)
         };
-        match sum_sizes(&r.memory, "size") {
-            Some(b) => batch.push(
-                &catalog::HOST_RESOURCE_CAPACITY,
-                &with("memory", "bytes"),
-                b,
-            ),
-            None => batch.drop_value(),
-        }
-        match sum_sizes(&r.disk, "disk") {
-            Some(b) => batch.push(
-                &catalog::HOST_RESOURCE_CAPACITY,
-                &with("storage", "bytes"),
-                b,
-            ),
-            None => batch.drop_value(),
+        for (resource, field, key, units) in [
+            (Resource::Memory, &r.memory, "size", SizeUnits::Binary),
+            (Resource::LocalDisk, &r.disk, "disk", SizeUnits::Decimal),
+        ] {
+            match sum_sizes(field, key, units) {
+                Some(b) => batch.put(&catalog::HOST_RESOURCE_CAPACITY, resource, &labels, b),
+                None => batch.drop_value(),
+            }
         }
     }
-    for ((region, cluster), cpus) in cluster_cpus {
-        batch.push(
+    for ((region, cluster, resource), v) in cluster_sums {
+        batch.put(
             &catalog::RESOURCE_CAPACITY,
-            &[
-                ("service", "physical"),
-                ("resource", "cpu"),
-                ("unit", "cores"),
-                ("region", &region),
-                ("cluster", &cluster),
-            ],
-            cpus,
+            resource,
+            &[("region", &region), ("cluster", &cluster)],
+            v,
         );
     }
 }

@@ -51,7 +51,7 @@ use super::api::{
     SystemVersion, Volume,
 };
 use super::ScpCollectorOptions;
-use crate::catalog;
+use crate::catalog::{self, exports::Export, Resource, Unit};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::Num;
 
@@ -90,80 +90,373 @@ fn pool_name<'a>(az_names: &'a BTreeMap<String, String>, id: &'a str) -> &'a str
     az_names.get(id).map(String::as_str).unwrap_or(id)
 }
 
-/// The physical resource kind of a `physical_resources` entry: (resource, expected base unit).
-fn physical_kind(name: &str) -> Option<&'static str> {
+/// Labels of the pool-summary and pool-view series of one pool.
+const AZ: &[&str] = &["az"];
+
+/// What an entry of a pool's `physical_resources` measures. `gpu`/`graphics_num` and
+/// `gpu_mem`/`graphics_mem` are the same thing under the two spellings (§4.3.3 vs §4.3.5).
+fn physical_kind(name: &str) -> Option<Resource> {
     Some(match name {
-        "cpu" => "cpu",
-        "memory" => "memory",
-        "storage" => "storage",
-        "gpu" | "graphics_num" => "gpu",
-        "gpu_mem" | "graphics_mem" => "gpu_memory",
+        "cpu" => Resource::CpuHertz,
+        "memory" => Resource::Memory,
+        "storage" => Resource::Storage,
+        "gpu" | "graphics_num" => Resource::Gpu,
+        "gpu_mem" | "graphics_mem" => Resource::GpuMemory,
         _ => return None,
     })
 }
 
-/// A pool's physical and quota-view capacity.
+/// A unit string of a `physical_resources` or `virtual_resources` entry, checked against the unit
+/// the resource is measured in: the factor to it, or `None` (the value is then dropped, counted).
+fn scale_for(resource: Resource, unit: &str) -> Option<f64> {
+    let (scale, base) = unit_scale(unit)?;
+    let want = match resource.unit() {
+        Unit::Vcpus | Unit::Cores | Unit::Threads => "cores",
+        Unit::Count => "count",
+        other => other.as_str(),
+    };
+    (base == want).then_some(scale)
+}
+
+/// `name (policy)` of a quota-view storage entry: the storage tag and the policy class
+/// (`默认` default, `高可用` high availability), which repeat the same tag.
+fn tag_and_policy(name: &str) -> (&str, &str) {
+    match name
+        .trim()
+        .strip_suffix(')')
+        .and_then(|n| n.rsplit_once(" ("))
+    {
+        Some((tag, policy)) => (tag.trim(), policy.trim()),
+        None => (name.trim(), ""),
+    }
+}
+
+/// The resource a quota-view entry is about, and its storage tag and policy.
+fn quota_view_kind<'a>(r: &'a api::VirtualResource) -> Option<(Resource, &'a str, &'a str)> {
+    let name = r.name.as_str();
+    let unit = unit_scale(r.unit.as_str())?.1;
+    Some(match (unit, r.resource.as_str(), name) {
+        ("cores", _, _) => (Resource::Vcpu, "", ""),
+        ("count", _, _) => (Resource::Gpu, "", ""),
+        ("bytes", "pool_memory", _) | ("bytes", _, "内存" | "memory" | "Memory") => {
+            (Resource::Memory, "", "")
+        }
+        ("bytes", _, "gpu_mem" | "graphics_mem") => (Resource::GpuMemory, "", ""),
+        ("bytes", _, _) => {
+            let (tag, policy) = tag_and_policy(name);
+            (Resource::Storage, tag, policy)
+        }
+        _ => return None,
+    })
+}
+
+pub const RESOURCE_POOLS_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuHertz, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=cpu].total", "MHz x 10^6"),
+    Export::of(&catalog::RESOURCE_USED, Resource::CpuHertz, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=cpu].used", "MHz x 10^6"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=memory].total", "MB x 2^20"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=memory].used", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_CAPACITY, "pool_summary", Resource::Storage, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=storage].total",
+        "MB x 2^20; the pool view counts storage per datastore (storages collector)"),
+    Export::service(&catalog::SERVICE_USED, "pool_summary", Resource::Storage, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=storage].used", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_CAPACITY, "pool_summary", Resource::Gpu, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=gpu|graphics_num].total",
+        "cards; the pool view counts GPUs per model from the GPU API (gpus collector)"),
+    Export::service(&catalog::SERVICE_USED, "pool_summary", Resource::Gpu, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=gpu|graphics_num].used", "cards"),
+    Export::service(&catalog::SERVICE_CAPACITY, "pool_summary", Resource::GpuMemory, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=gpu_mem|graphics_mem].total", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_USED, "pool_summary", Resource::GpuMemory, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=gpu_mem|graphics_mem].used", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "quota_view", Resource::Vcpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=核].allocated",
+        "as reported: what the pool's quotas have handed out (the VM sums are the pool view)"),
+    Export::service(&catalog::SERVICE_USED, "quota_view", Resource::Vcpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=核].occupied", "as reported"),
+    Export::service(&catalog::SERVICE_LIMIT, "quota_view", Resource::Vcpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=核].limit", "-1 (unlimited) has no series"),
+    Export::service(&catalog::SERVICE_TOTAL_REPORTED, "quota_view", Resource::Vcpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=核].total",
+        "as reported; the document gives it no meaning as capacity (its example: 30 next to 274 allocated), so it is never capacity or allocatable"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "quota_view", Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[resource=pool_memory|name=内存].allocated", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_USED, "quota_view", Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[resource=pool_memory|name=内存].occupied", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_LIMIT, "quota_view", Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[resource=pool_memory|name=内存].limit", "MB x 2^20; -1 has no series"),
+    Export::service(&catalog::SERVICE_TOTAL_REPORTED, "quota_view", Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[resource=pool_memory|name=内存].total",
+        "MB x 2^20, as reported (example: 24,576 MB next to 119,808 allocated); never capacity"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "quota_view", Resource::Storage, &["az", "storage_type", "policy"],
+        "GET /janus/{v}/azs/{id} virtual_resources[name=<tag> (<policy>)].allocated",
+        "MB x 2^20; storage_type = the tag, policy = 默认 / 高可用 from the name"),
+    Export::service(&catalog::SERVICE_USED, "quota_view", Resource::Storage, &["az", "storage_type", "policy"],
+        "GET /janus/{v}/azs/{id} virtual_resources[name=<tag> (<policy>)].occupied", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_LIMIT, "quota_view", Resource::Storage, &["az", "storage_type", "policy"],
+        "GET /janus/{v}/azs/{id} virtual_resources[name=<tag> (<policy>)].limit", "MB x 2^20; -1 has no series"),
+    Export::service(&catalog::SERVICE_TOTAL_REPORTED, "quota_view", Resource::Storage, &["az", "storage_type"],
+        "GET /janus/{v}/azs/{id} virtual_resources[name=<tag> (<policy>)].total",
+        "MB x 2^20, as reported, once per tag: every policy entry of a tag repeats the tag's total"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "quota_view", Resource::Gpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=张|个].allocated", "as reported"),
+    Export::service(&catalog::SERVICE_USED, "quota_view", Resource::Gpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=张|个].occupied", "as reported"),
+    Export::service(&catalog::SERVICE_LIMIT, "quota_view", Resource::Gpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=张|个].limit", "-1 has no series"),
+    Export::service(&catalog::SERVICE_TOTAL_REPORTED, "quota_view", Resource::Gpu, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[unit=张|个].total", "as reported; never capacity"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "quota_view", Resource::GpuMemory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[name=gpu_mem].allocated", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_USED, "quota_view", Resource::GpuMemory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[name=gpu_mem].occupied", "MB x 2^20"),
+    Export::service(&catalog::SERVICE_LIMIT, "quota_view", Resource::GpuMemory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[name=gpu_mem].limit", "MB x 2^20; -1 has no series"),
+    Export::service(&catalog::SERVICE_TOTAL_REPORTED, "quota_view", Resource::GpuMemory, AZ,
+        "GET /janus/{v}/azs/{id} virtual_resources[name=gpu_mem].total", "MB x 2^20, as reported; never capacity"),
+];
+
+/// A pool's physical capacity (pool view for CPU hertz and memory; the pool summary for the
+/// storage and GPUs other APIs count finer) and its quota view.
 pub fn normalise_pool(pool: &str, detail: &AzDetail, batch: &mut Batch) {
+    let az = [("az", pool)];
     for r in &detail.physical_resources {
-        let (Some(resource), Some((scale, unit))) =
-            (physical_kind(r.name.as_str()), unit_scale(r.unit.as_str()))
+        let Some(resource) = physical_kind(r.name.as_str()) else {
+            batch.drop_value();
+            continue;
+        };
+        let Some(scale) = scale_for(resource, r.unit.as_str()) else {
+            batch.drop_value();
+            continue;
+        };
+        let pool_view = matches!(resource, Resource::CpuHertz | Resource::Memory);
+        let (capacity, used) = if pool_view {
+            (&catalog::RESOURCE_CAPACITY, &catalog::RESOURCE_USED)
+        } else {
+            (&catalog::SERVICE_CAPACITY, &catalog::SERVICE_USED)
+        };
+        let summary = [("service", "pool_summary"), ("az", pool)];
+        let labels: &[(&'static str, &str)] = if pool_view { &az } else { &summary };
+        batch.put_num(capacity, resource, labels, &r.total, scale);
+        batch.put_num(used, resource, labels, &r.used, scale);
+    }
+    // Every policy entry of a storage tag repeats the tag's `total`: reported once per tag.
+    let mut totals: BTreeMap<(Resource, &str), f64> = BTreeMap::new();
+    for r in &detail.virtual_resources {
+        let (Some((resource, tag, policy)), Some((scale, _))) =
+            (quota_view_kind(r), unit_scale(r.unit.as_str()))
         else {
             batch.drop_value();
             continue;
         };
         let labels = [
-            ("service", "physical"),
-            ("resource", resource),
-            ("unit", unit),
+            ("service", "quota_view"),
             ("az", pool),
+            ("storage_type", tag),
+            ("policy", policy),
         ];
-        batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, &r.total, scale);
-        batch.push_num(&catalog::RESOURCE_USED, &labels, &r.used, scale);
-    }
-    for r in &detail.virtual_resources {
-        let name = r.name.as_str();
-        let Some((scale, unit)) = unit_scale(r.unit.as_str()) else {
-            batch.drop_value();
-            continue;
-        };
-        let key = r.resource.as_str();
-        let (resource, storage_type) = match (unit, key, name) {
-            ("cores", _, _) => ("vcpu", ""),
-            ("count", _, _) => ("gpu", ""),
-            ("bytes", "pool_memory", _) | ("bytes", _, "内存" | "memory" | "Memory") => {
-                ("memory", "")
-            }
-            ("bytes", _, "gpu_mem" | "graphics_mem") => ("gpu_memory", ""),
-            ("bytes", _, _) => ("storage", name),
-            _ => {
-                batch.drop_value();
-                continue;
-            }
-        };
-        let labels = [
-            ("service", "quota"),
-            ("resource", resource),
-            ("unit", unit),
-            ("az", pool),
-            ("storage_type", storage_type),
-        ];
-        batch.push_num(&catalog::RESOURCE_ALLOCATED, &labels, &r.allocated, scale);
-        batch.push_num(&catalog::RESOURCE_USED, &labels, &r.occupied, scale);
+        batch.put_num(
+            &catalog::SERVICE_ALLOCATED,
+            resource,
+            &labels,
+            &r.allocated,
+            scale,
+        );
+        batch.put_num(
+            &catalog::SERVICE_USED,
+            resource,
+            &labels,
+            &r.occupied,
+            scale,
+        );
         match r.limit {
             // -1: unlimited (documented); no series.
             Num::Value(v) if v < 0.0 => {}
-            ref n => batch.push_num(&catalog::RESOURCE_LIMIT, &labels, n, scale),
+            ref n => batch.put_num(&catalog::SERVICE_LIMIT, resource, &labels, n, scale),
         }
-        if r.total.get().is_some_and(|t| t > 0.0) {
-            batch.push_num(&catalog::RESOURCE_ALLOCATABLE, &labels, &r.total, scale);
+        match r.total {
+            Num::Value(t) => {
+                let e = totals.entry((resource, tag)).or_insert(t * scale);
+                if *e != t * scale {
+                    tracing::debug!(pool, tag, "Policy entries of one storage tag report different totals; the larger is kept.");
+                    *e = e.max(t * scale);
+                }
+            }
+            Num::Invalid => batch.drop_value(),
+            Num::Absent => {}
         }
+    }
+    for ((resource, tag), total) in totals {
+        let labels = [
+            ("service", "quota_view"),
+            ("az", pool),
+            ("storage_type", tag),
+        ];
+        batch.put(&catalog::SERVICE_TOTAL_REPORTED, resource, &labels, total);
     }
 }
 
-/// Hosts: inventory, counts by state, per-host figures, and per-pool core sums.
+const HOST: &[&str] = &["host", "az", "cluster"];
+
+pub const HOSTS_EXPORTS: &[Export] = &[
+    Export::plain(
+        &catalog::HOST_INFO,
+        &[
+            "host",
+            "host_id",
+            "state",
+            "az",
+            "cluster",
+            "address",
+            "model",
+            "device_type",
+        ],
+        "GET /janus/{v}/hosts",
+        "host = name, else ip, else id; device_type hci for type h, else vmware",
+    ),
+    Export::plain(
+        &catalog::HOSTS,
+        &["state", "az"],
+        "GET /janus/{v}/hosts status",
+        "hosts counted per pool and status",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::CpuHertz,
+        HOST,
+        "hosts cpu.total_mhz",
+        "MHz x 10^6",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_USED,
+        Resource::CpuHertz,
+        HOST,
+        "hosts cpu.used_mhz",
+        "MHz x 10^6",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::CpuCores,
+        HOST,
+        "hosts cpu.core_count",
+        "cores",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::CpuSockets,
+        HOST,
+        "hosts cpu.socket_count",
+        "sockets",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::CpuThreads,
+        HOST,
+        "hosts cpu.thread_per_socket x cpu.socket_count",
+        "threads (2019 version on)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
+        Resource::Vcpu,
+        HOST,
+        "hosts cpu.allocation_ratio",
+        "超配比, as reported",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::Memory,
+        HOST,
+        "hosts memory.total_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_USED,
+        Resource::Memory,
+        HOST,
+        "hosts memory.used_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_RESERVED,
+        Resource::Memory,
+        HOST,
+        "hosts reserves.memory_mb",
+        "MB x 2^20 (reserved memory, table 4.3.17)",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
+        Resource::Memory,
+        HOST,
+        "hosts memory.allocation_ratio",
+        "as reported",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::LocalDisk,
+        HOST,
+        "hosts storage.total_mb",
+        "MB x 2^20: the host's raw disks, not datastore capacity",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::Gpu,
+        HOST,
+        "hosts gpu.total",
+        "cards",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_USED,
+        Resource::Gpu,
+        HOST,
+        "hosts gpu.used",
+        "cards",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_CAPACITY,
+        Resource::GpuMemory,
+        HOST,
+        "hosts gpu.memory_total_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::HOST_RESOURCE_USED,
+        Resource::GpuMemory,
+        HOST,
+        "hosts gpu.memory_used_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::CpuCores,
+        AZ,
+        "hosts cpu.core_count",
+        "summed per pool (no pool API reports cores)",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::CpuThreads,
+        AZ,
+        "hosts cpu.thread_per_socket x cpu.socket_count",
+        "summed per pool",
+    ),
+    Export::of(
+        &catalog::RESOURCE_RESERVED,
+        Resource::Memory,
+        AZ,
+        "hosts reserves.memory_mb",
+        "MB x 2^20, summed per pool",
+    ),
+];
+
+/// Hosts: inventory, counts by state, per-host figures, and the per-pool sums of what only
+/// hosts report (cores, threads, reserved memory).
 pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batch: &mut Batch) {
     let mut counts: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut cores: BTreeMap<String, f64> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, Resource, bool), f64> = BTreeMap::new();
     for h in hosts {
         let host = name_or(h.name.as_str(), name_or(h.ip.as_str(), h.id.as_str()));
         if host.is_empty() {
@@ -194,127 +487,112 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
         *counts
             .entry((az.to_string(), state.to_string()))
             .or_insert(0.0) += 1.0;
-        let cluster = h.cluster_name.as_str();
-        let l = |resource: &'static str, unit: &'static str| {
-            [
-                ("host", host),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", az),
-                ("cluster", cluster),
-            ]
+        let l = [
+            ("host", host),
+            ("az", az),
+            ("cluster", h.cluster_name.as_str()),
+        ];
+        let threads = match (h.cpu.thread_per_socket.get(), h.cpu.socket_count.get()) {
+            (Some(t), Some(s)) => Num::Value(t * s),
+            _ => Num::Absent,
         };
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("cpu", "hertz"),
-            &h.cpu.total_mhz,
-            1e6,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_USED,
-            &l("cpu", "hertz"),
-            &h.cpu.used_mhz,
-            1e6,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("cpu", "cores"),
-            &h.cpu.core_count,
-            1.0,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("cpu_sockets", "count"),
-            &h.cpu.socket_count,
-            1.0,
-        );
-        if let (Some(t), Some(s)) = (h.cpu.thread_per_socket.get(), h.cpu.socket_count.get()) {
-            batch.push(
-                &catalog::HOST_RESOURCE_CAPACITY,
-                &l("cpu_threads", "count"),
-                t * s,
-            );
-        }
-        batch.push_num(
-            &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
-            &l("cpu", "ratio"),
-            &h.cpu.allocation_ratio,
-            1.0,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("memory", "bytes"),
-            &h.memory.total_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_USED,
-            &l("memory", "bytes"),
-            &h.memory.used_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_OVERCOMMIT_RATIO,
-            &l("memory", "ratio"),
-            &h.memory.allocation_ratio,
-            1.0,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("disk", "bytes"),
-            &h.storage.total_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("gpu", "count"),
-            &h.gpu.total,
-            1.0,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_USED,
-            &l("gpu", "count"),
-            &h.gpu.used,
-            1.0,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_CAPACITY,
-            &l("gpu_memory", "bytes"),
-            &h.gpu.memory_total_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::HOST_RESOURCE_USED,
-            &l("gpu_memory", "bytes"),
-            &h.gpu.memory_used_mb,
-            MIB,
-        );
-        if let Some(c) = h.cpu.core_count.get() {
-            *cores.entry(az.to_string()).or_insert(0.0) += c;
+        use catalog::{
+            HOST_RESOURCE_CAPACITY as CAP, HOST_RESOURCE_OVERCOMMIT_RATIO as OVER,
+            HOST_RESOURCE_RESERVED as RES, HOST_RESOURCE_USED as USED,
+        };
+        for (def, resource, num, scale) in [
+            (&CAP, Resource::CpuHertz, &h.cpu.total_mhz, 1e6),
+            (&USED, Resource::CpuHertz, &h.cpu.used_mhz, 1e6),
+            (&CAP, Resource::CpuCores, &h.cpu.core_count, 1.0),
+            (&CAP, Resource::CpuSockets, &h.cpu.socket_count, 1.0),
+            (&CAP, Resource::CpuThreads, &threads, 1.0),
+            (&OVER, Resource::Vcpu, &h.cpu.allocation_ratio, 1.0),
+            (&CAP, Resource::Memory, &h.memory.total_mb, MIB),
+            (&USED, Resource::Memory, &h.memory.used_mb, MIB),
+            (&RES, Resource::Memory, &h.reserves.memory_mb, MIB),
+            (&OVER, Resource::Memory, &h.memory.allocation_ratio, 1.0),
+            (&CAP, Resource::LocalDisk, &h.storage.total_mb, MIB),
+            (&CAP, Resource::Gpu, &h.gpu.total, 1.0),
+            (&USED, Resource::Gpu, &h.gpu.used, 1.0),
+            (&CAP, Resource::GpuMemory, &h.gpu.memory_total_mb, MIB),
+            (&USED, Resource::GpuMemory, &h.gpu.memory_used_mb, MIB),
+        ] {
+            batch.put_num(def, resource, &l, num, scale);
+            let summed = matches!(resource, Resource::CpuCores | Resource::CpuThreads)
+                || (resource == Resource::Memory && def.name == RES.name);
+            if let (true, Some(v)) = (summed, num.get()) {
+                *sums
+                    .entry((az.to_string(), resource, def.name == RES.name))
+                    .or_insert(0.0) += v * scale;
+            }
         }
     }
     for ((az, state), n) in counts {
         batch.push(&catalog::HOSTS, &[("state", &state), ("az", &az)], n);
     }
-    for (az, n) in cores {
-        batch.push(
-            &catalog::RESOURCE_CAPACITY,
-            &[
-                ("service", "physical"),
-                ("resource", "cpu"),
-                ("unit", "cores"),
-                ("az", &az),
-            ],
-            n,
-        );
+    for ((az, resource, reserved), n) in sums {
+        let def = if reserved {
+            &catalog::RESOURCE_RESERVED
+        } else {
+            &catalog::RESOURCE_CAPACITY
+        };
+        batch.put(def, resource, &[("az", &az)], n);
     }
 }
+
+const CLUSTER: &[&str] = &["cluster", "az"];
+
+pub const CLUSTERS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        Resource::CpuHertz,
+        CLUSTER,
+        "GET /janus/{v}/clusters cpu.total_mhz",
+        "MHz x 10^6",
+    ),
+    Export::of(
+        &catalog::CLUSTER_RESOURCE_USED,
+        Resource::CpuHertz,
+        CLUSTER,
+        "clusters cpu.used_mhz",
+        "MHz x 10^6",
+    ),
+    Export::of(
+        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        Resource::Memory,
+        CLUSTER,
+        "clusters memory.total_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::CLUSTER_RESOURCE_USED,
+        Resource::Memory,
+        CLUSTER,
+        "clusters memory.used_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::CLUSTER_RESOURCE_CAPACITY,
+        Resource::Storage,
+        CLUSTER,
+        "clusters storage.total_mb",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::CLUSTER_RESOURCE_USED,
+        Resource::Storage,
+        CLUSTER,
+        "clusters storage.used_mb",
+        "MB x 2^20",
+    ),
+];
 
 pub fn normalise_clusters(
     clusters: &[Cluster],
     az_names: &BTreeMap<String, String>,
     batch: &mut Batch,
 ) {
+    use catalog::{CLUSTER_RESOURCE_CAPACITY as CAP, CLUSTER_RESOURCE_USED as USED};
     for c in clusters {
         let cluster = name_or(c.name.as_str(), c.id.as_str());
         if cluster.is_empty() {
@@ -322,50 +600,17 @@ pub fn normalise_clusters(
             continue;
         }
         let az = pool_name(az_names, c.az_id.as_str());
-        let l = |resource: &'static str, unit: &'static str| {
-            [
-                ("cluster", cluster),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", az),
-            ]
-        };
-        batch.push_num(
-            &catalog::CLUSTER_RESOURCE_CAPACITY,
-            &l("cpu", "hertz"),
-            &c.cpu.total_mhz,
-            1e6,
-        );
-        batch.push_num(
-            &catalog::CLUSTER_RESOURCE_USED,
-            &l("cpu", "hertz"),
-            &c.cpu.used_mhz,
-            1e6,
-        );
-        batch.push_num(
-            &catalog::CLUSTER_RESOURCE_CAPACITY,
-            &l("memory", "bytes"),
-            &c.memory.total_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::CLUSTER_RESOURCE_USED,
-            &l("memory", "bytes"),
-            &c.memory.used_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::CLUSTER_RESOURCE_CAPACITY,
-            &l("storage", "bytes"),
-            &c.storage.total_mb,
-            MIB,
-        );
-        batch.push_num(
-            &catalog::CLUSTER_RESOURCE_USED,
-            &l("storage", "bytes"),
-            &c.storage.used_mb,
-            MIB,
-        );
+        let l = [("cluster", cluster), ("az", az)];
+        for (def, resource, num, scale) in [
+            (&CAP, Resource::CpuHertz, &c.cpu.total_mhz, 1e6),
+            (&USED, Resource::CpuHertz, &c.cpu.used_mhz, 1e6),
+            (&CAP, Resource::Memory, &c.memory.total_mb, MIB),
+            (&USED, Resource::Memory, &c.memory.used_mb, MIB),
+            (&CAP, Resource::Storage, &c.storage.total_mb, MIB),
+            (&USED, Resource::Storage, &c.storage.used_mb, MIB),
+        ] {
+            batch.put_num(def, resource, &l, num, scale);
+        }
     }
 }
 
@@ -379,6 +624,15 @@ fn builtin_tag(id: &str) -> Option<&'static str> {
     })
 }
 
+const DATASTORE: &[&str] = &["datastore", "storage_type", "az", "cluster"];
+
+pub const STORAGES_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Storage, DATASTORE, "GET /janus/{v}/storages total_mb",
+        "MB x 2^20; storage_type = tag name, else built-in tag id, else `untagged` (unusable by VMs)"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Storage, DATASTORE, "storages used_mb", "MB x 2^20"),
+];
+
+/// Datastores: the pool view of storage (the finest level SCP reports it at).
 pub fn normalise_storages(
     storages: &[Storage],
     az_names: &BTreeMap<String, String>,
@@ -401,51 +655,84 @@ pub fn normalise_storages(
             .unwrap_or("untagged");
         let az = pool_name(az_names, s.az_id.as_str());
         let labels = [
-            ("service", "datastore"),
-            ("resource", "storage"),
-            ("unit", "bytes"),
             ("datastore", datastore),
             ("storage_type", tag),
             ("az", az),
             ("cluster", s.cluster_name.as_str()),
         ];
-        batch.push_num(&catalog::RESOURCE_CAPACITY, &labels, &s.total_mb, MIB);
-        batch.push_num(&catalog::RESOURCE_USED, &labels, &s.used_mb, MIB);
+        batch.put_num(
+            &catalog::RESOURCE_CAPACITY,
+            Resource::Storage,
+            &labels,
+            &s.total_mb,
+            MIB,
+        );
+        batch.put_num(
+            &catalog::RESOURCE_USED,
+            Resource::Storage,
+            &labels,
+            &s.used_mb,
+            MIB,
+        );
     }
 }
 
 /// One VM's allocation: vCPU, memory bytes, provisioned storage bytes, GPUs.
-fn vm_allocation(s: &Server) -> [(&'static str, &'static str, Option<f64>); 4] {
+fn vm_allocation(s: &Server) -> [(Resource, Option<f64>); 4] {
     // `storage_mb` is the disk total; without it, the sum of the disks.
     let storage = s.storage_mb.get().or_else(|| {
         let disks = s.disks.as_ref()?;
         disks.iter().map(|d| d.size_mb.get()).sum::<Option<f64>>()
     });
     [
-        ("vcpu", "cores", s.cores.get()),
-        ("memory", "bytes", s.memory_mb.get().map(|m| m * MIB)),
-        ("storage", "bytes", storage.map(|m| m * MIB)),
+        (Resource::Vcpu, s.cores.get()),
+        (Resource::Memory, s.memory_mb.get().map(|m| m * MIB)),
+        (Resource::Storage, storage.map(|m| m * MIB)),
         (
-            "gpu",
-            "count",
+            Resource::Gpu,
             s.gpu_status.as_ref().and_then(|g| g.graphics_count.get()),
         ),
     ]
 }
+
+const VM_HOST: &[&str] = &["host", "az"];
+
+pub const VMS_EXPORTS: &[Export] = &[
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Vcpu, AZ, "GET /janus/{v}/servers cores", "summed per pool; DR placeholders (vmtype placeholder) skipped"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Memory, AZ, "servers memory_mb", "MB x 2^20, summed per pool"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Gpu, AZ, "servers gpu_status.graphics_count", "cards, summed per pool"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Instances, AZ, "servers", "VMs counted per pool"),
+    Export::service(&catalog::SERVICE_ALLOCATED, "ecs", Resource::Storage, AZ, "servers storage_mb (else the sum of disks[].size_mb)",
+        "MB x 2^20, summed per pool: provisioned disks; the pool view counts storage per datastore, which VMs do not name"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vcpu, VM_HOST, "servers cores", "summed per host"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Memory, VM_HOST, "servers memory_mb", "MB x 2^20, summed per host"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Storage, VM_HOST, "servers storage_mb", "MB x 2^20, summed per host"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Gpu, VM_HOST, "servers gpu_status.graphics_count", "summed per host"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Instances, VM_HOST, "servers", "VMs per host; host_id `cluster` (a stopped VM placed automatically) is on no host"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Vcpu, &["tenant", "az"], "servers cores", "summed per tenant and pool"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Memory, &["tenant", "az"], "servers memory_mb", "MB x 2^20"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Storage, &["tenant", "az"], "servers storage_mb", "MB x 2^20"),
+    Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Gpu, &["tenant", "az"], "servers gpu_status.graphics_count", "cards"),
+    Export::plain(&catalog::TENANT_RESOURCES, &["tenant", "service", "az"], "servers", "VMs per tenant and pool (service ecs)"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Vcpu, &["instance", "instance_id", "az", "host", "tenant"], "servers cores", "per VM (per_vm: true)"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Memory, &["instance", "instance_id", "az", "host", "tenant"], "servers memory_mb", "MB x 2^20"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Storage, &["instance", "instance_id", "az", "host", "tenant"], "servers storage_mb", "MB x 2^20"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Gpu, &["instance", "instance_id", "az", "host", "tenant"], "servers gpu_status.graphics_count", "cards"),
+];
 
 /// VM sums per pool, host and tenant, built one VM at a time: the VM list is folded page by
 /// page and never held whole (100,000 VMs would otherwise sit in memory as records).
 #[derive(Debug, Default)]
 pub struct ServerSums {
     per_vm: bool,
-    /// (pool, resource, unit)
-    per_pool: BTreeMap<(String, &'static str, &'static str), f64>,
-    /// (host, pool, resource, unit)
-    per_host: BTreeMap<(String, String, &'static str, &'static str), f64>,
+    /// (pool, resource)
+    per_pool: BTreeMap<(String, Resource), f64>,
+    /// (host, pool, resource)
+    per_host: BTreeMap<(String, String, Resource), f64>,
     /// (tenant, pool) → VMs
     per_tenant: BTreeMap<(String, String), f64>,
-    /// (tenant, pool, resource, unit)
-    tenant_alloc: BTreeMap<(String, String, &'static str, &'static str), f64>,
+    /// (tenant, pool, resource)
+    tenant_alloc: BTreeMap<(String, String, Resource), f64>,
 }
 
 impl ServerSums {
@@ -471,7 +758,7 @@ impl ServerSums {
         let tenant = name_or(s.project_name.as_str(), s.project_id.as_str());
         *self
             .per_pool
-            .entry((az.clone(), "instances", "count"))
+            .entry((az.clone(), Resource::Instances))
             .or_insert(0.0) += 1.0;
         *self
             .per_tenant
@@ -480,39 +767,35 @@ impl ServerSums {
         if !host.is_empty() {
             *self
                 .per_host
-                .entry((host.to_string(), az.clone(), "instances", "count"))
+                .entry((host.to_string(), az.clone(), Resource::Instances))
                 .or_insert(0.0) += 1.0;
         }
-        for (resource, unit, value) in vm_allocation(s) {
+        for (resource, value) in vm_allocation(s) {
             let Some(v) = value else {
-                if resource != "gpu" {
+                if resource != Resource::Gpu {
                     batch.drop_value();
                 }
                 continue;
             };
-            *self
-                .per_pool
-                .entry((az.clone(), resource, unit))
-                .or_insert(0.0) += v;
+            *self.per_pool.entry((az.clone(), resource)).or_insert(0.0) += v;
             *self
                 .tenant_alloc
-                .entry((tenant.to_string(), az.clone(), resource, unit))
+                .entry((tenant.to_string(), az.clone(), resource))
                 .or_insert(0.0) += v;
             if !host.is_empty() {
                 *self
                     .per_host
-                    .entry((host.to_string(), az.clone(), resource, unit))
+                    .entry((host.to_string(), az.clone(), resource))
                     .or_insert(0.0) += v;
             }
             if self.per_vm {
                 let name = name_or(s.name.as_str(), s.id.as_str());
-                batch.push(
+                batch.put(
                     &catalog::INSTANCE_RESOURCE_ALLOCATED,
+                    resource,
                     &[
                         ("instance", name),
                         ("instance_id", s.id.as_str()),
-                        ("resource", resource),
-                        ("unit", unit),
                         ("az", &az),
                         ("host", host),
                         ("tenant", tenant),
@@ -525,40 +808,31 @@ impl ServerSums {
 
     /// The sums, as series.
     pub fn finish(self, batch: &mut Batch) {
-        for ((az, resource, unit), v) in self.per_pool {
-            batch.push(
-                &catalog::RESOURCE_ALLOCATED,
-                &[
-                    ("service", "ecs"),
-                    ("resource", resource),
-                    ("unit", unit),
-                    ("az", &az),
-                ],
-                v,
-            );
+        for ((az, resource), v) in self.per_pool {
+            if resource == Resource::Storage {
+                batch.put(
+                    &catalog::SERVICE_ALLOCATED,
+                    resource,
+                    &[("service", "ecs"), ("az", &az)],
+                    v,
+                );
+            } else {
+                batch.put(&catalog::RESOURCE_ALLOCATED, resource, &[("az", &az)], v);
+            }
         }
-        for ((host, az, resource, unit), v) in self.per_host {
-            batch.push(
+        for ((host, az, resource), v) in self.per_host {
+            batch.put(
                 &catalog::HOST_RESOURCE_ALLOCATED,
-                &[
-                    ("host", &host),
-                    ("resource", resource),
-                    ("unit", unit),
-                    ("az", &az),
-                ],
+                resource,
+                &[("host", &host), ("az", &az)],
                 v,
             );
         }
-        for ((tenant, az, resource, unit), v) in self.tenant_alloc {
-            batch.push(
+        for ((tenant, az, resource), v) in self.tenant_alloc {
+            batch.put(
                 &catalog::TENANT_RESOURCE_ALLOCATED,
-                &[
-                    ("tenant", &tenant),
-                    ("service", "ecs"),
-                    ("resource", resource),
-                    ("unit", unit),
-                    ("az", &az),
-                ],
+                resource,
+                &[("tenant", &tenant), ("service", "ecs"), ("az", &az)],
                 v,
             );
         }
@@ -581,6 +855,25 @@ pub fn normalise_servers(servers: &[Server], per_vm: bool, batch: &mut Batch) {
     sums.finish(batch);
 }
 
+pub const VOLUMES_EXPORTS: &[Export] = &[
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "evs",
+        Resource::Storage,
+        AZ,
+        "GET /janus/20180725/volumes size",
+        "GB x 2^30, summed per pool; every status (the recycle bin still holds storage)",
+    ),
+    Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "evs",
+        Resource::Volumes,
+        AZ,
+        "volumes",
+        "shared disks counted per pool",
+    ),
+];
+
 /// Shared disks summed per pool: provisioned bytes and count.
 pub fn normalise_volumes(
     volumes: &[Volume],
@@ -602,22 +895,38 @@ pub fn normalise_volumes(
         }
     }
     for (az, (bytes, count)) in per_pool {
-        let storage = [
-            ("service", "evs"),
-            ("resource", "storage"),
-            ("unit", "bytes"),
-            ("az", az.as_str()),
-        ];
-        batch.push(&catalog::RESOURCE_ALLOCATED, &storage, bytes);
-        let volumes = [
-            ("service", "evs"),
-            ("resource", "volumes"),
-            ("unit", "count"),
-            ("az", az.as_str()),
-        ];
-        batch.push(&catalog::RESOURCE_ALLOCATED, &volumes, count);
+        let l = [("service", "evs"), ("az", az.as_str())];
+        batch.put(&catalog::SERVICE_ALLOCATED, Resource::Storage, &l, bytes);
+        batch.put(&catalog::SERVICE_ALLOCATED, Resource::Volumes, &l, count);
     }
 }
+
+pub const POOL_UTILIZATION_EXPORTS: &[Export] = &[
+    Export::service(
+        &catalog::SERVICE_UTILIZATION_RATIO,
+        "monitoring",
+        Resource::CpuHertz,
+        AZ,
+        "GET /janus/20180725/metrics/{az_id}?object_type=az cpu.util, newest datapoint",
+        "percent / 100",
+    ),
+    Export::service(
+        &catalog::SERVICE_UTILIZATION_RATIO,
+        "monitoring",
+        Resource::Memory,
+        AZ,
+        "metrics memory.util",
+        "percent / 100",
+    ),
+    Export::service(
+        &catalog::SERVICE_UTILIZATION_RATIO,
+        "monitoring",
+        Resource::Storage,
+        AZ,
+        "metrics disk.util",
+        "percent / 100",
+    ),
+];
 
 /// A pool's utilisation from its monitoring series (`cpu.util`, `memory.util`, `disk.util`).
 pub fn normalise_pool_utilization(
@@ -626,9 +935,9 @@ pub fn normalise_pool_utilization(
     batch: &mut Batch,
 ) {
     for (metric, resource) in [
-        ("cpu.util", "cpu"),
-        ("memory.util", "memory"),
-        ("disk.util", "storage"),
+        ("cpu.util", Resource::CpuHertz),
+        ("memory.util", Resource::Memory),
+        ("disk.util", Resource::Storage),
     ] {
         let Some(s) = series.get(metric) else {
             continue;
@@ -638,54 +947,84 @@ pub fn normalise_pool_utilization(
             batch.drop_value();
             continue;
         }
-        let labels = [
-            ("service", "physical"),
-            ("resource", resource),
-            ("unit", "ratio"),
-            ("az", pool),
-        ];
-        batch.push_num(
-            &catalog::RESOURCE_UTILIZATION_RATIO,
-            &labels,
+        batch.put_num(
+            &catalog::SERVICE_UTILIZATION_RATIO,
+            resource,
+            &[("service", "monitoring"), ("az", pool)],
             &s.last_value(),
             0.01,
         );
     }
 }
 
-/// The shared resource name of a quota key, and the scope label it carries.
-fn quota_resource(key: &str) -> (String, Option<(&'static str, String)>) {
+/// The resource of a quota key and the scope label it carries; `None` for a key the
+/// vocabulary has no name for.
+fn quota_resource(key: &str) -> Option<(Resource, Option<(&'static str, String)>)> {
     if let Some(tag) = key.strip_prefix("storage_tag::") {
         let tag = tag.trim();
-        return (
-            "storage".into(),
+        return Some((
+            Resource::Storage,
             Some(("storage_type", builtin_tag(tag).unwrap_or(tag).to_string())),
-        );
+        ));
     }
     if let Some(line) = key.strip_prefix("eip_count::") {
-        return ("eip".into(), Some(("eip_type", line.trim().to_string())));
+        return Some((Resource::Eip, Some(("eip_type", line.trim().to_string()))));
     }
     if let Some(line) = key.strip_prefix("eip_bandwidth::") {
-        return (
-            "bandwidth".into(),
+        return Some((
+            Resource::Bandwidth,
             Some(("eip_type", line.trim().to_string())),
-        );
+        ));
     }
     if let Some(model) = key
         .strip_prefix("nvidia_")
         .and_then(|m| m.strip_suffix("_ram"))
     {
-        return ("gpu_memory".into(), Some(("gpu_model", model.to_string())));
+        return Some((Resource::GpuMemory, Some(("gpu_model", model.to_string()))));
     }
-    let shared = match key {
-        "cores" => "vcpu",
-        "ram" => "memory",
-        "vm_count" => "instances",
-        "gpu_slice_count" => "vgpu",
-        other => other,
-    };
-    (shared.to_string(), None)
+    Some((
+        match key {
+            "cores" => Resource::Vcpu,
+            "ram" => Resource::Memory,
+            "vm_count" => Resource::Instances,
+            "gpu_slice_count" => Resource::Vgpu,
+            _ => return None,
+        },
+        None,
+    ))
 }
+
+const QUOTA: &[&str] = &[
+    "tenant",
+    "service",
+    "az",
+    "storage_type",
+    "eip_type",
+    "gpu_model",
+    "quota_key",
+];
+
+pub const QUOTAS_EXPORTS: &[Export] = &[
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Vcpu, QUOTA, "GET /janus/20180725/quotas resource=cores az_quotas[].hard_limit", "-1 (unlimited) has no series; service = namespace"),
+    Export::of(&catalog::QUOTA_USED, Resource::Vcpu, QUOTA, "quotas resource=cores separated_quotas[].in_use", "cores; the global pool 10000000-… has no az"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Memory, QUOTA, "quotas resource=ram hard_limit", "MB x 2^20"),
+    Export::of(&catalog::QUOTA_USED, Resource::Memory, QUOTA, "quotas resource=ram in_use", "MB x 2^20"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Instances, QUOTA, "quotas resource=vm_count hard_limit", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Instances, QUOTA, "quotas resource=vm_count in_use", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Vgpu, QUOTA, "quotas resource=gpu_slice_count hard_limit", "count"),
+    Export::of(&catalog::QUOTA_USED, Resource::Vgpu, QUOTA, "quotas resource=gpu_slice_count in_use", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Storage, QUOTA, "quotas resource=storage_tag::<id> hard_limit", "MB x 2^20; storage_type = tag"),
+    Export::of(&catalog::QUOTA_USED, Resource::Storage, QUOTA, "quotas resource=storage_tag::<id> in_use", "MB x 2^20"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Eip, QUOTA, "quotas resource=eip_count::<line> hard_limit", "count; eip_type = line"),
+    Export::of(&catalog::QUOTA_USED, Resource::Eip, QUOTA, "quotas resource=eip_count::<line> in_use", "count"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::Bandwidth, QUOTA, "quotas resource=eip_bandwidth::<line> hard_limit", "unit as stated (Mbps x 10^6)"),
+    Export::of(&catalog::QUOTA_USED, Resource::Bandwidth, QUOTA, "quotas resource=eip_bandwidth::<line> in_use", "unit as stated"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::GpuMemory, QUOTA, "quotas resource=nvidia_<model>_ram hard_limit", "MB x 2^20; gpu_model = model"),
+    Export::of(&catalog::QUOTA_USED, Resource::GpuMemory, QUOTA, "quotas resource=nvidia_<model>_ram in_use", "MB x 2^20"),
+    Export::of(&catalog::QUOTA_LIMIT, Resource::OtherQuota, QUOTA, "quotas resource=<any other key> hard_limit",
+        "counted keys only (unit 台/个/张/条); quota_key = the key; keys in other units are dropped, counted"),
+    Export::of(&catalog::QUOTA_USED, Resource::OtherQuota, QUOTA, "quotas resource=<any other key> in_use", "counted keys only"),
+];
 
 /// Quota limits and use per tenant, resource and pool.
 pub fn normalise_quotas(
@@ -708,7 +1047,19 @@ pub fn normalise_quotas(
             .get(q.project_id.as_str())
             .map(String::as_str)
             .unwrap_or(q.project_id.as_str());
-        let (resource, scope) = quota_resource(key);
+        let (resource, scope, quota_key) = match quota_resource(key) {
+            Some((r, scope)) => (r, scope, ""),
+            None if unit == "count" => (Resource::OtherQuota, None, key),
+            None => {
+                tracing::debug!(key, unit, "A quota key the vocabulary does not name, in a unit other than a count; not exported.");
+                batch.drop_value();
+                continue;
+            }
+        };
+        if scale_for(resource, q.unit.as_str()).is_none() {
+            batch.drop_value();
+            continue;
+        }
         let (scope_key, scope_value) = scope.unwrap_or(("storage_type", String::new()));
         let az_label = |az_id: &str| -> String {
             if az_id == GLOBAL_AZ {
@@ -724,65 +1075,130 @@ pub fn normalise_quotas(
             let az = az_label(l.az_id.as_str());
             let labels = [
                 ("tenant", tenant),
-                ("resource", resource.as_str()),
-                ("unit", unit),
                 ("service", q.namespace.as_str()),
                 ("az", &az),
                 (scope_key, &scope_value),
+                ("quota_key", quota_key),
             ];
             match l.hard_limit {
                 // -1: unlimited, documented; no series.
                 Num::Value(v) if v < 0.0 => {}
-                ref n => batch.push_num(&catalog::QUOTA_LIMIT, &labels, n, scale),
+                ref n => batch.put_num(&catalog::QUOTA_LIMIT, resource, &labels, n, scale),
             }
         }
         for u in &q.separated_quotas {
             let az = az_label(u.az_id.as_str());
             let labels = [
                 ("tenant", tenant),
-                ("resource", resource.as_str()),
-                ("unit", unit),
                 ("service", q.namespace.as_str()),
                 ("az", &az),
                 (scope_key, &scope_value),
+                ("quota_key", quota_key),
             ];
-            batch.push_num(&catalog::QUOTA_USED, &labels, &u.in_use, scale);
+            batch.put_num(&catalog::QUOTA_USED, resource, &labels, &u.in_use, scale);
         }
     }
 }
 
+const EIP: &[&str] = &["eip_pool"];
+const BANDWIDTH: &[&str] = &["eip_pool", "direction"];
+
+pub const EIP_POOLS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::Eip,
+        EIP,
+        "GET /janus/20180725/floatingippools/{id} ip_count",
+        "IPs",
+    ),
+    Export::of(
+        &catalog::RESOURCE_ALLOCATED,
+        Resource::Eip,
+        EIP,
+        "floatingippools/{id} ip_used",
+        "IPs handed out",
+    ),
+    Export::of(
+        &catalog::RESOURCE_USED,
+        Resource::Eip,
+        EIP,
+        "floatingippools/{id} ip_bind",
+        "IPs bound to an instance",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::Bandwidth,
+        BANDWIDTH,
+        "floatingippools/{id} qos_uplink / qos_downlink",
+        "Kbps x 1000",
+    ),
+    Export::of(
+        &catalog::RESOURCE_USED,
+        Resource::Bandwidth,
+        BANDWIDTH,
+        "floatingippools/{id} pool_in_kbps (uplink) / pool_out_kbps (downlink)",
+        "Kbps x 1000",
+    ),
+    Export::of(
+        &catalog::RESOURCE_ALLOCATED,
+        Resource::Bandwidth,
+        BANDWIDTH,
+        "floatingippools/{id} allocated_bandwidth",
+        "Kbps x 1000, the same in both directions (EIP caps are symmetric in every example)",
+    ),
+];
+
 pub fn normalise_eip_pool(pool: &EipPool, batch: &mut Batch) {
     let name = name_or(pool.name.as_str(), pool.id.as_str());
-    let ips = [
-        ("service", "eip"),
-        ("resource", "eip"),
-        ("unit", "count"),
-        ("eip_pool", name),
-    ];
-    batch.push_num(&catalog::RESOURCE_CAPACITY, &ips, &pool.ip_count, 1.0);
-    batch.push_num(&catalog::RESOURCE_ALLOCATED, &ips, &pool.ip_used, 1.0);
-    batch.push_num(&catalog::RESOURCE_USED, &ips, &pool.ip_bind, 1.0);
+    let ips = [("eip_pool", name)];
+    batch.put_num(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::Eip,
+        &ips,
+        &pool.ip_count,
+        1.0,
+    );
+    batch.put_num(
+        &catalog::RESOURCE_ALLOCATED,
+        Resource::Eip,
+        &ips,
+        &pool.ip_used,
+        1.0,
+    );
+    batch.put_num(
+        &catalog::RESOURCE_USED,
+        Resource::Eip,
+        &ips,
+        &pool.ip_bind,
+        1.0,
+    );
     for (direction, cap, used) in [
         ("uplink", &pool.qos_uplink, &pool.pool_in_kbps),
         ("downlink", &pool.qos_downlink, &pool.pool_out_kbps),
     ] {
-        let l = [
-            ("service", "eip"),
-            ("resource", "bandwidth"),
-            ("unit", "bits_per_second"),
-            ("eip_pool", name),
-            ("direction", direction),
-        ];
-        batch.push_num(&catalog::RESOURCE_CAPACITY, &l, cap, 1000.0);
-        batch.push_num(&catalog::RESOURCE_USED, &l, used, 1000.0);
-        batch.push_num(
+        let l = [("eip_pool", name), ("direction", direction)];
+        let bw = Resource::Bandwidth;
+        batch.put_num(&catalog::RESOURCE_CAPACITY, bw, &l, cap, 1000.0);
+        batch.put_num(&catalog::RESOURCE_USED, bw, &l, used, 1000.0);
+        batch.put_num(
             &catalog::RESOURCE_ALLOCATED,
+            bw,
             &l,
             &pool.allocated_bandwidth,
             1000.0,
         );
     }
 }
+
+pub const OBJECT_STORAGE_EXPORTS: &[Export] = &[
+    Export::of(&catalog::QUOTA_LIMIT, Resource::ObjectStorage, &["tenant", "service"], "GET /janus/20180725/oss-accounts capacity_size",
+        "KB x 2^10, the tenant's accounts summed (service obs)"),
+    Export::of(&catalog::QUOTA_USED, Resource::ObjectStorage, &["tenant", "service"], "oss-accounts used_capacity_size", "KB x 2^10"),
+    Export::of(&catalog::RESOURCE_ALLOCATED, Resource::ObjectStorage, &[], "oss-accounts capacity_size",
+        "KB x 2^10, every account summed: what the accounts' quotas promise (no API states the object store's size)"),
+    Export::of(&catalog::RESOURCE_USED, Resource::ObjectStorage, &[], "oss-accounts used_capacity_size", "KB x 2^10, summed"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Objects, &[], "oss-accounts object_count", "summed"),
+];
 
 /// Object storage: per tenant quota (accounts summed), and the target's totals.
 pub fn normalise_oss(
@@ -814,49 +1230,81 @@ pub fn normalise_oss(
         add(&mut used, &a.used_capacity_size);
         add(&mut objects, &a.object_count);
     }
+    let os = Resource::ObjectStorage;
     for (tenant, (limit, in_use)) in per_tenant {
-        let labels = [
-            ("tenant", tenant.as_str()),
-            ("resource", "object_storage"),
-            ("unit", "bytes"),
-            ("service", "obs"),
-        ];
+        let labels = [("tenant", tenant.as_str()), ("service", "obs")];
         if let Some(l) = limit {
-            batch.push(&catalog::QUOTA_LIMIT, &labels, l * 1024.0);
+            batch.put(&catalog::QUOTA_LIMIT, os, &labels, l * 1024.0);
         }
         if let Some(u) = in_use {
-            batch.push(&catalog::QUOTA_USED, &labels, u * 1024.0);
+            batch.put(&catalog::QUOTA_USED, os, &labels, u * 1024.0);
         }
     }
-    let l = [
-        ("service", "obs"),
-        ("resource", "storage"),
-        ("unit", "bytes"),
-    ];
     if let Some(c) = capacity {
-        batch.push(&catalog::RESOURCE_ALLOCATED, &l, c * 1024.0);
+        batch.put(&catalog::RESOURCE_ALLOCATED, os, &[], c * 1024.0);
     }
     if let Some(u) = used {
-        batch.push(&catalog::RESOURCE_USED, &l, u * 1024.0);
+        batch.put(&catalog::RESOURCE_USED, os, &[], u * 1024.0);
     }
     if let Some(o) = objects {
-        batch.push(
-            &catalog::RESOURCE_USED,
-            &[
-                ("service", "obs"),
-                ("resource", "objects"),
-                ("unit", "count"),
-            ],
-            o,
-        );
+        batch.put(&catalog::RESOURCE_USED, Resource::Objects, &[], o);
     }
 }
 
-/// GPUs of one pool, summed per model.
+const GPU: &[&str] = &["az", "gpu_model"];
+
+pub const GPUS_EXPORTS: &[Export] = &[
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::Gpu,
+        GPU,
+        "GET /janus/20180725/accelerators/azs/{id}/gpu graphics[]",
+        "cards counted per pool and model (gpu_name, else name, else type)",
+    ),
+    Export::of(
+        &catalog::RESOURCE_USED,
+        Resource::Gpu,
+        GPU,
+        "accelerators graphics[].gpucore[].used_instances",
+        "cards with at least one instance on them",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::GpuMemory,
+        GPU,
+        "accelerators graphics[].gpucore[].mem_total",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::RESOURCE_USED,
+        Resource::GpuMemory,
+        GPU,
+        "accelerators graphics[].gpucore[].mem_used",
+        "MB x 2^20",
+    ),
+    Export::of(
+        &catalog::RESOURCE_CAPACITY,
+        Resource::Vgpu,
+        GPU,
+        "accelerators graphics[].gpucore[].max_instances",
+        "instance slots",
+    ),
+    Export::of(
+        &catalog::RESOURCE_ALLOCATED,
+        Resource::Vgpu,
+        GPU,
+        "accelerators graphics[].gpucore[].used_instances",
+        "instances",
+    ),
+];
+
+/// GPUs of one pool, summed per model: the pool view of GPUs (the pool detail reports them
+/// without the model, as the pool summary).
 pub fn normalise_gpus(pool: &str, hosts: &[GpuHost], batch: &mut Batch) {
     #[derive(Default)]
     struct Sums {
         cards: f64,
+        cards_in_use: f64,
         mem_total: f64,
         mem_used: f64,
         max_instances: f64,
@@ -877,7 +1325,9 @@ pub fn normalise_gpus(pool: &str, hosts: &[GpuHost], batch: &mut Batch) {
                 })
                 .or_default();
             s.cards += 1.0;
+            let mut in_use = false;
             for c in &g.gpucore {
+                in_use |= c.used_instances.get().is_some_and(|n| n > 0.0);
                 for (acc, n, scale) in [
                     (&mut s.mem_total, &c.mem_total, MIB),
                     (&mut s.mem_used, &c.mem_used, MIB),
@@ -891,41 +1341,72 @@ pub fn normalise_gpus(pool: &str, hosts: &[GpuHost], batch: &mut Batch) {
                     }
                 }
             }
+            if in_use {
+                s.cards_in_use += 1.0;
+            }
         }
     }
     for (model, s) in per_model {
-        let l = |resource: &'static str, unit: &'static str| {
-            [
-                ("service", "gpu"),
-                ("resource", resource),
-                ("unit", unit),
-                ("az", pool),
-                ("gpu_model", model.as_str()),
-            ]
-        };
-        batch.push(&catalog::RESOURCE_CAPACITY, &l("gpu", "count"), s.cards);
-        batch.push(
+        let l = [("az", pool), ("gpu_model", model.as_str())];
+        batch.put(&catalog::RESOURCE_CAPACITY, Resource::Gpu, &l, s.cards);
+        batch.put(&catalog::RESOURCE_USED, Resource::Gpu, &l, s.cards_in_use);
+        batch.put(
             &catalog::RESOURCE_CAPACITY,
-            &l("gpu_memory", "bytes"),
+            Resource::GpuMemory,
+            &l,
             s.mem_total,
         );
-        batch.push(
-            &catalog::RESOURCE_USED,
-            &l("gpu_memory", "bytes"),
-            s.mem_used,
-        );
-        batch.push(
+        batch.put(&catalog::RESOURCE_USED, Resource::GpuMemory, &l, s.mem_used);
+        batch.put(
             &catalog::RESOURCE_CAPACITY,
-            &l("vgpu", "count"),
+            Resource::Vgpu,
+            &l,
             s.max_instances,
         );
-        batch.push(
+        batch.put(
             &catalog::RESOURCE_ALLOCATED,
-            &l("vgpu", "count"),
+            Resource::Vgpu,
+            &l,
             s.used_instances,
         );
     }
 }
+
+pub const ALARMS_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::ALARMS_ACTIVE,
+    &["source", "severity", "az", "object_type"],
+    "GET /janus/{v}/alarms",
+    "open and acknowledged alarms counted by raw level (p1/p2/p3 or the legacy words), pool and object type",
+)];
+
+pub const LICENSES_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::LICENSE_REMAINING,
+    &["product", "kind"],
+    "GET /janus/20180725/licenses/summary products[].software_time/service_time.remain_timestamp",
+    "seconds; -1 (perpetual) has no series",
+)];
+
+pub const OVERVIEW_EXPORTS: &[Export] = &[Export::plain(
+    &catalog::PLATFORM_OBJECTS,
+    &["kind", "state"],
+    "GET /janus/20180725/overview host/server/nfv/az",
+    "as reported, per kind and state (`_count` dropped)",
+)];
+
+pub const PLATFORM_EXPORTS: &[Export] = &[
+    Export::plain(
+        &catalog::PLATFORM_INFO,
+        &["version", "build", "region", "mode"],
+        "GET /janus/20180725/platform, /janus/20180725/system/version",
+        "labels as reported",
+    ),
+    Export::plain(
+        &catalog::API_VERSION_INFO,
+        &["api", "version"],
+        "the newest version each endpoint family answers",
+        "always 1",
+    ),
+];
 
 /// Active alarms counted by raw level, pool and object type. Closed ones (legacy list) are skipped.
 pub fn normalise_alarms(alarms: &[Alarm], az_names: &BTreeMap<String, String>, batch: &mut Batch) {
