@@ -80,122 +80,81 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
         "{stats}"
     );
 
+    // The pool view is what the simulated site holds, per pool and per target: CPU hertz,
+    // cores, threads, memory (capacity, used, reserved, allocated), storage per datastore,
+    // GPUs (cards, memory, vGPUs), instances, EIPs, bandwidth and object storage.
+    let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
+    let compared = assert_pool_view_is_the_truth(&body, &truth, &[]);
+    assert!(compared >= 40, "{compared} figures compared");
+    // Each pool's GPUs are counted once although both the pool detail and the GPU API report
+    // them (the pool detail's go to the pool summary of the service view).
     for (pool, cores) in fleet_cores_by_pool(&scp.sim) {
         let p = pool.as_str();
-        // Physical CPU of a pool = the sum over its hosts.
-        let pool_hz = sum_where(
-            &body,
-            "headroom_resource_capacity",
-            &[
-                ("service", "physical"),
-                ("resource", "cpu"),
-                ("unit", "hertz"),
-                ("az", p),
-            ],
-        );
-        let host_hz = sum_where(
-            &body,
-            "headroom_host_resource_capacity",
-            &[("resource", "cpu"), ("unit", "hertz"), ("az", p)],
-        );
-        assert!(
-            pool_hz > 0.0 && (pool_hz - host_hz).abs() < 1.0,
-            "{p}: pool {pool_hz} Hz, hosts {host_hz} Hz"
-        );
-        let pool_mem = sum_where(
-            &body,
-            "headroom_resource_capacity",
-            &[("service", "physical"), ("resource", "memory"), ("az", p)],
-        );
-        let host_mem = sum_where(
-            &body,
-            "headroom_host_resource_capacity",
-            &[("resource", "memory"), ("az", p)],
-        );
-        assert_eq!(pool_mem, host_mem, "{p}: memory");
-        // VMs: the sum of their vCPU = the pool's allocation in the quota view = the hosts'
-        // allocations = the tenants' quota use.
-        let ecs = sum_where(
-            &body,
-            "headroom_resource_allocated",
-            &[("service", "ecs"), ("resource", "vcpu"), ("az", p)],
-        );
-        let quota_view = sum_where(
-            &body,
-            "headroom_resource_allocated",
-            &[("service", "quota"), ("resource", "vcpu"), ("az", p)],
-        );
-        let hosts = sum_where(
-            &body,
-            "headroom_host_resource_allocated",
-            &[("resource", "vcpu"), ("az", p)],
-        );
-        let tenants = sum_where(
-            &body,
-            "headroom_quota_used",
-            &[("resource", "vcpu"), ("az", p)],
+        let cards = truth.total("capacity", "gpu", &[("az", p)]);
+        assert!(cards > 0.0, "{p} has GPUs");
+        assert_eq!(
+            sum_where(
+                &body,
+                "headroom_resource_capacity",
+                &[("resource", "gpu"), ("az", p)]
+            ),
+            cards,
+            "{p}: GPU cards"
         );
         assert_eq!(
-            (ecs, quota_view, hosts, tenants),
-            (cores, cores, cores, cores),
-            "{p}: vCPU"
+            sum_where(
+                &body,
+                "headroom_service_capacity",
+                &[("service", "pool_summary"), ("resource", "gpu"), ("az", p)]
+            ),
+            cards,
+            "{p}: the pool detail reports the same cards"
         );
-        // GPU cards: the pool's physical count = the GPU list = the hosts.
-        let phys = sum_where(
+        // The quota view is the service view, its `total` below what it allocated.
+        let quota_view = sum_where(
             &body,
-            "headroom_resource_capacity",
-            &[("service", "physical"), ("resource", "gpu"), ("az", p)],
+            "headroom_service_allocated",
+            &[("service", "quota_view"), ("resource", "vcpu"), ("az", p)],
         );
-        let listed = sum_where(
+        let stated = sum_where(
             &body,
-            "headroom_resource_capacity",
-            &[("service", "gpu"), ("resource", "gpu"), ("az", p)],
-        );
-        let host_gpus = sum_where(
-            &body,
-            "headroom_host_resource_capacity",
-            &[("resource", "gpu"), ("az", p)],
+            "headroom_service_total_reported",
+            &[("service", "quota_view"), ("resource", "vcpu"), ("az", p)],
         );
         assert!(
-            phys > 0.0 && phys == listed && phys == host_gpus,
-            "{p}: GPUs {phys} {listed} {host_gpus}"
+            quota_view > stated,
+            "{p}: the quota view allocates {quota_view} of a stated {stated}"
         );
-    }
-    for (pool, cores) in fleet_cores_by_pool(&scp.sim) {
-        let p = pool.as_str();
-        // Tenants' VM sums = the pool's.
-        let tenants = sum_where(
-            &body,
-            "headroom_tenant_resource_allocated",
-            &[("resource", "vcpu"), ("az", p)],
-        );
-        assert_eq!(tenants, cores, "{p}: tenants' vCPU");
-        // Utilisation from the monitoring API agrees with the pool's used/capacity.
-        let used = sum_where(
-            &body,
-            "headroom_resource_used",
-            &[("service", "physical"), ("resource", "cpu"), ("az", p)],
-        );
-        let cap = sum_where(
-            &body,
-            "headroom_resource_capacity",
-            &[
-                ("service", "physical"),
-                ("resource", "cpu"),
-                ("unit", "hertz"),
-                ("az", p),
-            ],
-        );
-        let ratio = sum_where(
-            &body,
-            "headroom_resource_utilization_ratio",
-            &[("resource", "cpu"), ("az", p)],
-        );
-        assert!(
-            (ratio - used / cap).abs() < 1e-9,
-            "{p}: {ratio} vs {}",
-            used / cap
-        );
+        // Hosts, tenants and quotas agree with the pool view's VM sums.
+        for (family, labels) in [
+            (
+                "headroom_host_resource_allocated",
+                vec![("resource", "vcpu"), ("az", p)],
+            ),
+            (
+                "headroom_tenant_resource_allocated",
+                vec![("resource", "vcpu"), ("az", p)],
+            ),
+            ("headroom_quota_used", vec![("resource", "vcpu"), ("az", p)]),
+        ] {
+            assert_eq!(sum_where(&body, family, &labels), cores, "{p}: {family}");
+        }
+        // Host cores and memory sum to the pool's.
+        for (resource, family) in [
+            ("cpu_cores", "capacity"),
+            ("memory", "capacity"),
+            ("memory", "reserved"),
+        ] {
+            assert_eq!(
+                sum_where(
+                    &body,
+                    &format!("headroom_host_resource_{family}"),
+                    &[("resource", resource), ("az", p)]
+                ),
+                truth.total(family, resource, &[("az", p)]),
+                "{p}: host {resource} {family}"
+            );
+        }
         // Shared disks: count per pool as served.
         let fleet = scp.sim.fleet();
         let served = fleet
@@ -212,18 +171,14 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
         assert_eq!(
             sum_where(
                 &body,
-                "headroom_resource_allocated",
+                "headroom_service_allocated",
                 &[("service", "evs"), ("resource", "volumes"), ("az", p)]
             ),
             served as f64
         );
     }
     // EIP pools: allocated = the pool's EIPs; tenant EIP quota use sums to the same.
-    let eips = sum_where(
-        &body,
-        "headroom_resource_allocated",
-        &[("service", "eip"), ("resource", "eip")],
-    );
+    let eips = sum_where(&body, "headroom_resource_allocated", &[("resource", "eip")]);
     let quota = sum_where(&body, "headroom_quota_used", &[("resource", "eip")]);
     assert!(eips > 0.0 && eips == quota, "EIPs {eips} vs quota {quota}");
     // The newest versions the simulator serves were chosen, and the EIP list spelling is remembered.
@@ -488,7 +443,8 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
     let cfg = config("  interval: 30s", &[scp_target("scp", &scp, None, &extra)]);
     let (store, metrics, tasks) = one_shot(&cfg);
     let task = &tasks[0];
-    let line = r#"headroom_resource_capacity{platform="sangfor_scp",target="scp",service="physical",resource="cpu""#;
+    let line =
+        r#"headroom_resource_capacity{platform="sangfor_scp",target="scp",resource="cpu_hertz""#;
     assert_each_fault_keeps_then_drops(task, &store, &metrics, line, |f| {
         scp_post(&scp, "/sim/faults", f)
     })
@@ -513,8 +469,7 @@ async fn the_vendor_examples_served_over_https_give_the_documented_values() {
             &body,
             "headroom_resource_capacity",
             &[
-                ("service", "physical"),
-                ("resource", "cpu"),
+                ("resource", "cpu_hertz"),
                 ("unit", "hertz"),
                 ("az", "10.134.37.79")
             ]
@@ -528,12 +483,27 @@ async fn the_vendor_examples_served_over_https_give_the_documented_values() {
             "headroom_host_resource_capacity",
             &[
                 ("host", "10.134.37.11"),
-                ("resource", "cpu"),
+                ("resource", "cpu_hertz"),
                 ("unit", "hertz")
             ]
         ),
         95788.28e6
     );
+    // The quota view's `total` (§4.3.4 example: 24,576 MB beside 119,808 allocated) is served
+    // under its own name and is nowhere capacity or allocatable.
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_service_total_reported",
+            &[
+                ("service", "quota_view"),
+                ("resource", "memory"),
+                ("az", "10.131.132.56")
+            ]
+        ),
+        24576.0 * 1_048_576.0
+    );
+    assert!(family_series(&body, "headroom_resource_allocatable").is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,4 +634,228 @@ async fn a_blocked_public_key_endpoint_is_reported_as_throttled() {
         .unwrap_or_else(|| panic!("the second login must be refused"));
     assert_eq!(e.reason, ErrorReason::Throttled, "{e}");
     assert_eq!(scp_stats(&scp).await["public_key_refusals"], 1);
+}
+
+/// A request signed the way another client does, sent to the simulator.
+async fn signed_get(scp: &Scp, path: &str, headers: &[(String, String)]) -> u16 {
+    let mut req = https_insecure().get(format!("https://{}{path}", scp.addr));
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+}
+
+/// The headers `aws-sigv4` (an independent SigV4 implementation) signs a GET with: every header
+/// the request carries except `host`, so `cookie;x-amz-date` when a cookie is sent.
+fn sigv4_headers(path: &str, cookie: Option<&str>, secret: &str) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let cfg = ScpSimConfig::default();
+    let identity =
+        aws_credential_types::Credentials::new(&cfg.access_key, secret, None, None, "t").into();
+    let mut settings = SigningSettings::default();
+    settings.excluded_headers = Some(vec![std::borrow::Cow::Borrowed("host")]);
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("cn-south-1")
+        .name("open-api")
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into();
+    let url = format!("https://127.0.0.1{path}");
+    let given: Vec<(&str, &str)> = cookie.map(|c| ("cookie", c)).into_iter().collect();
+    let request = SignableRequest::new(
+        "GET",
+        url.as_str(),
+        given.iter().copied(),
+        SignableBody::Bytes(b""),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (instructions, _) = sign(request, &params)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_parts();
+    let mut out: Vec<(String, String)> = instructions
+        .headers()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(c) = cookie {
+        out.push(("cookie".into(), c.into()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_checks_a_signature_with_the_clients_own_header_list() {
+    use headroom::platforms::sangfor_scp::auth::{
+        amz_date, signature_listing, SignInput, DOCUMENT_SIGNED_HEADERS,
+    };
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let cfg = ScpSimConfig::default();
+    let path = "/janus/20180725/azs";
+    // `x-amz-date` alone, as the open-source client proven on SCP 6.11.2 signs (and headroom).
+    let headers = sigv4_headers(path, None, &cfg.secret_key);
+    assert!(
+        headers
+            .iter()
+            .any(|(_, v)| v.contains("SignedHeaders=x-amz-date,")),
+        "{headers:?}"
+    );
+    assert_eq!(signed_get(&scp, path, &headers).await, 200);
+    // `cookie;x-amz-date`, as the document's Python sample signs: the cookie is checked too.
+    let headers = sigv4_headers(path, Some("aCMPAuthToken=0123abcd"), &cfg.secret_key);
+    assert!(
+        headers
+            .iter()
+            .any(|(_, v)| v.contains("SignedHeaders=cookie;x-amz-date,")),
+        "{headers:?}"
+    );
+    assert_eq!(signed_get(&scp, path, &headers).await, 200);
+    let mut tampered = headers.clone();
+    for (k, v) in &mut tampered {
+        if k == "cookie" {
+            *v = "aCMPAuthToken=ffff".into();
+        }
+    }
+    assert_eq!(
+        signed_get(&scp, path, &tampered).await,
+        401,
+        "a signed header was changed"
+    );
+    // The document's own `path;x-amz-date` (no `path` header exists: it adds nothing).
+    let date = amz_date(SystemTime::now());
+    let input = SignInput {
+        method: "GET",
+        path,
+        body: b"",
+        amz_date: &date,
+        access_key: &cfg.access_key,
+        secret_key: &cfg.secret_key,
+        region: "cn-south-1",
+        service: "open-api",
+    };
+    let auth = |list: &str, signature: &str| {
+        vec![
+            ("x-amz-date".to_string(), date.clone()),
+            (
+                "authorization".to_string(),
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={}/{}/cn-south-1/open-api/aws4_request, SignedHeaders={list}, Signature={signature}",
+                    cfg.access_key,
+                    &date[..8]
+                ),
+            ),
+        ]
+    };
+    let doc = signature_listing(&input, DOCUMENT_SIGNED_HEADERS);
+    assert_eq!(
+        signed_get(&scp, path, &auth(DOCUMENT_SIGNED_HEADERS, &doc)).await,
+        200
+    );
+    // The list is part of what is signed: the same signature under another list is refused.
+    assert_eq!(signed_get(&scp, path, &auth("x-amz-date", &doc)).await, 401);
+    // `host` may not be signed; a wrong key fails.
+    assert_eq!(
+        signed_get(&scp, path, &auth("host;x-amz-date", &doc)).await,
+        401
+    );
+    let wrong = sigv4_headers(path, None, "not-the-secret");
+    assert_eq!(signed_get(&scp, path, &wrong).await, 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_serves_what_a_real_client_asks_for() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let cfg = ScpSimConfig::default();
+    let get = |path: &'static str| {
+        let headers = sigv4_headers(path, None, &cfg.secret_key);
+        let addr = scp.addr;
+        async move {
+            let mut req = https_insecure().get(format!("https://{addr}{path}"));
+            for (k, v) in &headers {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let body = req
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .text()
+                .await
+                .unwrap_or_default();
+            serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
+        }
+    };
+    // The platform overview sums the pools' physical resources (§4.3.5 names).
+    let overview = get("/janus/20180725/overview").await;
+    let physical = overview["data"]["physical_resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let names: Vec<&str> = physical.iter().filter_map(|r| r["name"].as_str()).collect();
+    for want in ["cpu", "memory", "storage", "graphics_num", "graphics_mem"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
+    let mem = physical
+        .iter()
+        .find(|r| r["name"] == "memory")
+        .map(|r| r["total"].as_f64().unwrap_or(0.0))
+        .unwrap_or(0.0);
+    assert_eq!(mem * 1_048_576.0, truth.total("capacity", "memory", &[]));
+    // EIPs are listed; bound ones carry binding_info.
+    let eips = get("/janus/20180725/floatingips").await;
+    let list = eips["data"]["data"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        list.len() as f64,
+        truth.total("allocated", "eip", &[]).min(100.0)
+    );
+    assert!(list.iter().any(|e| e.get("binding_info").is_some()));
+    assert!(list.iter().any(|e| e.get("binding_info").is_none()));
+    // `projects?az_id=` keeps the tenants associated with that pool only.
+    let all = get("/janus/20180725/projects").await["data"]["total_size"]
+        .as_u64()
+        .unwrap_or(0);
+    let az = scp.sim.fleet().azs[0]["id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let path: &'static str =
+        Box::leak(format!("/janus/20180725/projects?az_id={az}").into_boxed_str());
+    let headers = sigv4_headers("/janus/20180725/projects", None, &cfg.secret_key);
+    let mut req = https_insecure().get(format!("https://{}{path}", scp.addr));
+    for (k, v) in &headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let body: Value = serde_json::from_str(
+        &req.send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let in_pool = body["data"]["total_size"].as_u64().unwrap_or(0);
+    assert!(
+        in_pool > 0 && in_pool < all,
+        "{in_pool} of {all} tenants in the pool"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_view_is_the_truth_on_a_second_seed() {
+    let scp = scp_sim(ScpSimConfig {
+        seed: 20261201,
+        pools: 3,
+        hosts: 17,
+        vms: 333,
+        ..Default::default()
+    })
+    .await;
+    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
+    let (store, metrics, tasks) = one_shot(&cfg);
+    poll_all(&tasks).await;
+    let body = render(&store, &metrics);
+    let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
+    assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 60);
 }

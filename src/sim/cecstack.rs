@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, TokenStore};
+use super::{Fault, FaultState, Faults, TokenStore, Truth};
 
 /// Which data the simulator serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +79,8 @@ pub struct Fleet {
     pub instances: Vec<Value>,
     /// SSH key pairs: the one list paged by `pageIndex`/`pageSize` (scheme C).
     pub ssh_keys: Vec<Value>,
+    /// What the fleet holds (empty for the vendor examples).
+    pub truth: Truth,
 }
 
 macro_rules! fixture {
@@ -92,11 +94,20 @@ const TENANTS: [&str; 3] = ["finance", "retail", "research"];
 const HOST_RAM_GIB: u64 = 256;
 
 impl Fleet {
+    /// The synthetic region: pools of hosts (64 cores, 256 GiB, four local disks, two GPUs on
+    /// every fourth host), instances on them. The region capacity is served in the reading
+    /// headroom takes of the undocumented `allocatable` (vCPUs that may be allocated, after each
+    /// pool's overcommit; usage the instances' vCPUs). The truth is summed from the same hosts
+    /// and instances as they are made.
     pub fn generate(cfg: &CecSimConfig) -> Fleet {
         let mut rng = fastrand::Rng::with_seed(cfg.seed);
         let mut f = Fleet::default();
+        let mut truth = Truth::default();
+        const GIB: f64 = 1_073_741_824.0;
         let pools = cfg.pools.max(1);
-        let mut hosts: Vec<(String, String, String, bool)> = Vec::new(); // (cell, host, pool name, gpu)
+        // (cell, host, pool name, AZ, gpu)
+        let mut hosts: Vec<(String, String, String, String, bool)> = Vec::new();
+        let mut vcpu_allocatable = 0u64;
         for p in 0..pools {
             let az = format!("AZ{p}");
             let rp_id = format!("rp-{:014x}", rng.u64(..1 << 56));
@@ -111,7 +122,8 @@ impl Fleet {
                 let gpu = i % 4 == 3;
                 f.pool_hosts.push(json!({"name": host, "innerIp": format!("10.{p}.0.{}", i + 1), "archType": "amd64", "rpId": rp_id, "rpName": name, "cell": cell,
                     "addRpTime": "2024-07-13T14:42:50.749+08:00"}));
-                hosts.push((cell.clone(), host, name.clone(), gpu));
+                hosts.push((cell.clone(), host, name.clone(), az.clone(), gpu));
+                vcpu_allocatable += HOST_CORES * ratio;
             }
         }
         f.global_cpu = json!({"globalCpuOR": 4, "azCpuConfigs": (0..pools).map(|p| json!({"az": format!("AZ{p}"), "azCpuOR": 2 + p})).collect::<Vec<_>>()});
@@ -128,12 +140,13 @@ impl Fleet {
         ];
         let mut gpu_used: HashMap<String, u64> = HashMap::new();
         let (mut running, mut stopped, mut error) = (0u64, 0u64, 0u64);
-        let (mut vcpu_req, mut ram_used) = (0.0f64, 0u64);
+        let (mut vcpu_req, mut ram_used) = (0u64, 0u64);
+        let region = cfg.region_id.as_str();
         for n in 0..cfg.instances {
             if hosts.is_empty() {
                 break;
             }
-            let (cell, host, pool, gpu_host) = hosts[n % hosts.len()].clone();
+            let (cell, host, pool, az, gpu_host) = hosts[n % hosts.len()].clone();
             let fl = if gpu_host && gpu_used.get(&host).copied().unwrap_or(0) < 2 {
                 3
             } else {
@@ -155,11 +168,22 @@ impl Fleet {
                 "softDeleted" => {}
                 _ => error += 1,
             }
+            let volume_gib = 40 + 20 * (n % 3) as u64;
             if status != "softDeleted" {
-                vcpu_req += vcpus as f64;
+                vcpu_req += vcpus;
                 ram_used += gib;
+                let at = [("az", az.as_str()), ("pool", pool.as_str())];
+                truth.add("allocated", "instances", &at, 1.0);
+                truth.add("allocated", "gpu", &at, gpus as f64);
+                truth.add("allocated", "storage", &at, volume_gib as f64 * GIB);
+                truth.add("allocated", "vcpu", &[("region", region)], vcpus as f64);
+                truth.add(
+                    "allocated",
+                    "memory",
+                    &[("region", region)],
+                    gib as f64 * GIB,
+                );
             }
-            let az = format!("AZ{}", (n % hosts.len()) % pools);
             f.instances.push(json!({
                 "ecsId": format!("ecs-{:014x}", rng.u64(..1 << 56)), "displayName": format!("vm-{n:05}"), "vCpus": vcpus,
                 // Bytes, as every example sends it (the table says GiB).
@@ -167,13 +191,20 @@ impl Fleet {
                 "tenantId": format!("{}", 1_000 + n % 3), "tenantName": TENANTS[n % 3], "flavorId": format!("flavor-{fl}"),
                 "flavorInfo": {"flavorId": format!("flavor-{fl}"), "name": fname, "cpu": vcpus, "ram": gib, "gpu": gpus,
                     "flavorType": {"deviceType": if gpus > 0 { "gpu" } else { "normal" }}},
-                "blockDeviceMappings": [{"volumeUuid": format!("volume-{n}"), "volumeSize": 40 + 20 * (n % 3), "volumeType": "ssd"}],
+                "blockDeviceMappings": [{"volumeUuid": format!("volume-{n}"), "volumeSize": volume_gib, "volumeType": "ssd"}],
                 "vgpus": [], "hostGPUs": []
             }));
         }
-        for (cell, host, _, gpu) in &hosts {
+        for (cell, host, pool, az, gpu) in &hosts {
             let cards = if *gpu { 2 } else { 0 };
             let used = gpu_used.get(host).copied().unwrap_or(0);
+            let at = [("az", az.as_str()), ("pool", pool.as_str())];
+            truth.add("capacity", "gpu", &at, cards as f64);
+            truth.add("used", "gpu", &at, used.min(cards) as f64);
+            truth.add("capacity", "local_disk", &at, 4.0 * 1_200_243_695_616.0);
+            truth.add("free", "local_disk", &at, 1_200_243_695_616.0);
+            truth.add("capacity", "local_disk_devices", &at, 4.0);
+            truth.add("free", "local_disk_devices", &at, 1.0);
             let gpus: Vec<Value> = (0..cards).map(|c| json!({"gpuType": "10de1eb8", "product": "NVIDIA Tesla T4", "mode": "passthrough", "vgpuDisplayName": "", "inUse": c < used})).collect();
             f.nodes.push(json!({"cell": cell, "name": host, "hostIp": format!("10.9.0.{}", f.nodes.len() + 1), "hostSlot": host, "arch": "amd64", "isGPUNode": *gpu,
                 "gpuInfo": {"gpuType": if *gpu { "10de1eb8" } else { "" }, "product": if *gpu { "NVIDIA Tesla T4" } else { "" }, "mode": if *gpu { "passthrough" } else { "" }, "vgpuDisplayName": "",
@@ -182,14 +213,28 @@ impl Fleet {
                     "orderKey": format!("{host}_HDD_SATA_1200243695616")}]}));
             f.unused_disks.push(json!({"az": "AZ0", "cell": cell, "nodeName": host, "localDiskType": "HDD", "localDiskInterface": "SATA", "diskSize": 1_200_243_695_616u64, "diskNum": 1}));
         }
-        let (cores, ram) = (
-            hosts.len() as u64 * HOST_CORES,
-            hosts.len() as u64 * HOST_RAM_GIB,
-        );
-        // Requests after the global overcommit: allocatable − usage = remain, as it should be.
-        let cpu_usage = (vcpu_req / 4.0).ceil() as u64;
-        f.capacity = json!({"cpu": {"allocatable": cores, "usage": cpu_usage, "remain": cores.saturating_sub(cpu_usage), "unit": "核"},
+        let ram = hosts.len() as u64 * HOST_RAM_GIB;
+        // allocatable − usage = remain, as it should be.
+        f.capacity = json!({"cpu": {"allocatable": vcpu_allocatable, "usage": vcpu_req, "remain": vcpu_allocatable.saturating_sub(vcpu_req), "unit": "核"},
                             "ram": {"allocatable": ram, "usage": ram_used, "remain": ram.saturating_sub(ram_used), "unit": "Gi"}});
+        let at = [("region", region)];
+        truth.add("allocatable", "vcpu", &at, vcpu_allocatable as f64);
+        truth.add("used", "vcpu", &at, vcpu_req as f64);
+        truth.add(
+            "free",
+            "vcpu",
+            &at,
+            vcpu_allocatable.saturating_sub(vcpu_req) as f64,
+        );
+        truth.add("allocatable", "memory", &at, ram as f64 * GIB);
+        truth.add("used", "memory", &at, ram_used as f64 * GIB);
+        truth.add(
+            "free",
+            "memory",
+            &at,
+            ram.saturating_sub(ram_used) as f64 * GIB,
+        );
+        f.truth = truth;
         f.ssh_keys = (0..23)
             .map(|k| json!({"keyPairId": format!("key-{k:04}"), "name": format!("key-{k}")}))
             .collect();
@@ -228,6 +273,7 @@ impl Fleet {
             flavor_types: items(fixture!("flavortypes"), "flavorTypes"),
             instances: items(fixture!("instances"), "virtualMachines"),
             ssh_keys: Vec::new(),
+            truth: Truth::default(),
         }
     }
 }
@@ -251,6 +297,10 @@ pub struct CecSim {
 impl super::SimControl for CecSim {
     fn faults(&self) -> &FaultState {
         &self.faults
+    }
+
+    fn truth(&self) -> Truth {
+        self.fleet.truth.clone()
     }
 
     fn tokens(&self) -> &TokenStore {

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore};
+use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore, Truth};
 
 /// Which data the simulator serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +96,23 @@ pub struct Fleet {
     pub projects: Vec<Value>,
     /// GPU device ids per server id.
     pub gpus: BTreeMap<String, Vec<String>>,
+    /// What the fleet holds (empty for the vendor examples).
+    pub truth: Truth,
+}
+
+/// Nova's CPU allocation ratio on the simulated site (4:1). The API does not expose it; a
+/// target set to `cloudos.cpu_allocation_ratio: 4.0` reports what the site may allocate.
+pub const CPU_ALLOCATION_RATIO: f64 = 4.0;
+
+/// One Nova hypervisor of the simulated fleet: a CAS host, or a whole VMware cluster.
+struct SimHypervisor {
+    az: usize,
+    compute: String,
+    hostname: String,
+    vmware: bool,
+    vcpus: u64,
+    memory_mb: u64,
+    disk_gb: u64,
 }
 
 /// The text of one vendor-example fixture (`tests/fixtures/h3c_cloudos/NAME.json`).
@@ -130,10 +147,15 @@ const FLAVORS: &[(&str, u64, u64, u64)] = &[
 ];
 
 impl Fleet {
-    /// The synthetic platform.
+    /// The synthetic platform: CAS hosts in each AZ and, in the first, a VMware cluster that
+    /// Nova reports as one hypervisor (its figures the sums of its two ESXi hosts). The truth is
+    /// summed from the same hosts, servers and storage pools as they are made.
     pub fn generate(cfg: &CloudosSimConfig) -> Fleet {
         let mut rng = fastrand::Rng::with_seed(cfg.seed);
         let mut f = Fleet::default();
+        let mut truth = Truth::default();
+        const MIB: f64 = 1_048_576.0;
+        const GIB: f64 = 1_073_741_824.0;
         let tenants: Vec<(String, String)> = ["finance", "retail", "research"]
             .iter()
             .map(|n| (format!("{:032x}", rng.u128(..)), n.to_string()))
@@ -145,8 +167,7 @@ impl Fleet {
             json!({"id": id, "name": name, "ram": ram.to_string(), "vcpus": vcpus.to_string(), "disk": disk.to_string(), "swap": "", "OS-FLV-DISABLED:disabled": false, "os-flavor-access:is_public": true, "rxtx_factor": "1.0", "OS-FLV-EXT-DATA:ephemeral": "0"})
         }).collect();
         let azs = cfg.azs.max(1);
-        // (az index, compute host, CVK name, hypervisor index)
-        let mut hosts: Vec<(usize, String, String)> = Vec::new();
+        let mut hosts: Vec<SimHypervisor> = Vec::new();
         for a in 0..azs {
             let az = format!("az{}", a + 1);
             let compute = format!("compcas{}", a + 1);
@@ -160,7 +181,15 @@ impl Fleet {
             for (k, i) in in_az.iter().enumerate() {
                 let cvk = format!("cvknode{}", i + 1);
                 children.push(json!({"name": cvk, "morId": (k + 1).to_string(), "type": "cas"}));
-                hosts.push((a, compute.clone(), cvk.clone()));
+                hosts.push(SimHypervisor {
+                    az: a,
+                    compute: compute.clone(),
+                    hostname: format!("{cvk}(CVM{cvm_ip})"),
+                    vmware: false,
+                    vcpus: 64,
+                    memory_mb: 524_288,
+                    disk_gb: 4000,
+                });
                 f.cas_hosts.insert((compute.clone(), (k + 1).to_string()), json!({
                     "name": cvk, "id": (k + 1).to_string(), "ip": format!("10.{}.1.{}", a + 1, k + 1), "mask": "255.255.255.0", "model": "UIS R390X G2", "vendor": "H3C",
                     "cpuCount": "64", "cpuModel": "Intel(R) Xeon(R) Gold 6330 CPU @ 2.00GHz", "cpuFrequence": "2000", "diskSize": "3251608", "memorySize": "524288", "status": "1",
@@ -169,7 +198,19 @@ impl Fleet {
                 }));
                 // The shared pool appears under every node of the cluster (the double-counting
                 // trap); each node also has its own local pool.
-                pools.push(json!({"clusterName": cluster, "hpName": format!("hostpool{}", a + 1), "nodename": format!("{cvk}(CVM{cvm_ip})"), "storagePools": [
+                let hp = format!("hostpool{}", a + 1);
+                if k == 0 {
+                    let at = [("pool", hp.as_str()), ("datastore", "iscsishared")];
+                    truth.add("capacity", "storage", &at, shared_total as f64 * MIB);
+                    truth.add("free", "storage", &at, shared_free as f64 * MIB);
+                    truth.add("allocated", "storage", &at, (shared_total * 2) as f64 * MIB);
+                }
+                let local = format!("local@{cvk}");
+                let at = [("pool", hp.as_str()), ("datastore", local.as_str())];
+                truth.add("capacity", "storage", &at, 1_220_146.0 * MIB);
+                truth.add("free", "storage", &at, 1_000_000.0 * MIB);
+                truth.add("allocated", "storage", &at, 500_000.0 * MIB);
+                pools.push(json!({"clusterName": cluster, "hpName": hp, "nodename": format!("{cvk}(CVM{cvm_ip})"), "storagePools": [
                     {"status": 1, "preAllocation": shared_total * 2, "name": "iscsishared", "totalSize": shared_total, "path": "/vms/iscsishared", "type": "fs", "freeSize": shared_free},
                     {"status": 1, "preAllocation": 500_000, "name": "local", "totalSize": 1_220_146, "path": "/vms/local", "type": "dir", "freeSize": 1_000_000}
                 ]}));
@@ -177,7 +218,13 @@ impl Fleet {
             f.virt_clusters.insert(compute.clone(), json!({"clusters": [{"name": cluster, "morId": (a + 1).to_string(), "type": "cas", "subType": "cluster", "children": children}]}));
             f.compute_nodes.push(json!({"hostName": compute, "vmType": 2, "hostIp": cvm_ip, "userName": "admin", "password": "cas-secret-pw", "poolName": format!("hostpool{}", a + 1),
                 "vxlanOverlayMode": 3, "storageZone": format!("cinder{}", a + 1), "clusterName": cluster, "clusterId": (a + 1).to_string(), "transport_URI": "rabbit://openstack:cas-secret-pw@rabbitmq", "allPass": "cas-secret-pw"}));
-            f.aggregates.push(json!({"availability_zone": az, "created_at": {}, "deleted": false, "deleted_at": {}, "hosts": [compute], "id": a + 1, "metadata": {"availability_zone": az}, "name": format!("{az}-agg"), "updated_at": {}}));
+            // The first AZ also holds the VMware cluster's compute service.
+            let members = if a == 0 {
+                json!([compute, "vcenter1-compute"])
+            } else {
+                json!([compute])
+            };
+            f.aggregates.push(json!({"availability_zone": az, "created_at": {}, "deleted": false, "deleted_at": {}, "hosts": members, "id": a + 1, "metadata": {"availability_zone": az}, "name": format!("{az}-agg"), "updated_at": {}}));
             let storage_host = format!("cinder-{az}");
             f.storage_hosts
                 .push(json!({"zone": az, "host_name": storage_host, "service": "cinder-volume"}));
@@ -186,6 +233,18 @@ impl Fleet {
         f.storage_hosts.push(
             json!({"zone": "internal", "host_name": "cinder-scheduler", "service": "scheduler"}),
         );
+
+        // The VMware cluster as Nova's VMware driver reports it: one hypervisor whose vCPUs,
+        // memory and disk are its two ESXi hosts' (80 threads and 768 GiB each).
+        hosts.push(SimHypervisor {
+            az: 0,
+            compute: "vcenter1-compute".into(),
+            hostname: format!("domain-c7.{}", uuid(&mut rng)),
+            vmware: true,
+            vcpus: 2 * 80,
+            memory_mb: 2 * 786_432,
+            disk_gb: 8000,
+        });
 
         // Servers on hosts, within each host's capacity at 4:1 CPU overcommit.
         let mut used: Vec<(u64, u64, u64, u64)> = vec![(0, 0, 0, 0); hosts.len()];
@@ -198,7 +257,7 @@ impl Fleet {
             let fl = if n % 10 == 9 { 3 } else { n % 3 };
             let (_, vcpus, ram, disk) = FLAVORS[fl];
             let t = n % tenants.len();
-            let (a, compute, cvk) = &hosts[h];
+            let hv = &hosts[h];
             let id = uuid(&mut rng);
             used[h].0 += vcpus;
             used[h].1 += ram;
@@ -208,22 +267,54 @@ impl Fleet {
             u.0 += vcpus;
             u.1 += ram;
             u.2 += 1;
+            let az = format!("az{}", hv.az + 1);
+            let at = [("az", az.as_str())];
+            truth.add("allocated", "vcpu", &at, vcpus as f64);
+            truth.add("allocated", "memory", &at, ram as f64 * MIB);
+            truth.add("allocated", "local_disk", &at, disk as f64 * GIB);
+            truth.add("allocated", "instances", &at, 1.0);
             if fl == 3 {
+                let cards = 1 + n % 2;
+                truth.add("allocated", "gpu", &at, cards as f64);
                 f.gpus
-                    .insert(id.clone(), (0..1 + n % 2).map(|_| uuid(&mut rng)).collect());
+                    .insert(id.clone(), (0..cards).map(|_| uuid(&mut rng)).collect());
             }
             f.servers.push(json!({"id": id, "name": format!("vm-{n:05}"), "status": if n % 13 == 0 { "SHUTOFF" } else { "ACTIVE" }, "tenant_id": tenants[t].0, "user_id": "u",
-                "flavor": {"id": flavor_ids[fl], "links": []}, "image": {"id": "img"}, "OS-EXT-AZ:availability_zone": format!("az{}", a + 1),
-                "OS-EXT-SRV-ATTR:host": compute, "OS-EXT-SRV-ATTR:hypervisor_hostname": format!("{cvk}(CVM10.{}.0.1)", a + 1), "OS-EXT-STS:power_state": 1, "created": 1_504_948_592_000u64}));
+                "flavor": {"id": flavor_ids[fl], "links": []}, "image": {"id": "img"}, "OS-EXT-AZ:availability_zone": az,
+                "OS-EXT-SRV-ATTR:host": hv.compute, "OS-EXT-SRV-ATTR:hypervisor_hostname": hv.hostname, "OS-EXT-STS:power_state": 1, "created": 1_504_948_592_000u64}));
         }
-        for (i, (a, compute, cvk)) in hosts.iter().enumerate() {
+        for (i, hv) in hosts.iter().enumerate() {
             let (vcpus_used, ram_used, disk_used, vms) = used[i];
-            let (vcpus, mem, disk) = (64u64, 524_288u64, 4000u64);
-            f.hypervisors.push(json!({"status": if i == 5 { "disabled" } else { "enabled" }, "service": {"host": compute, "disabled_reason": null, "id": (i + 10).to_string()},
-                "state": "up", "id": (i + 1).to_string(), "hypervisor_hostname": format!("{cvk}(CVM10.{}.0.1)", a + 1), "vcpus_used": vcpus_used, "hypervisor_type": "QEMU",
-                "local_gb_used": disk_used, "vcpus": vcpus, "memory_mb_used": ram_used, "memory_mb": mem, "current_workload": 0, "host_ip": format!("10.{}.1.{}", a + 1, i + 1),
+            let (vcpus, mem, disk) = (hv.vcpus, hv.memory_mb, hv.disk_gb);
+            let az = format!("az{}", hv.az + 1);
+            let at = [("az", az.as_str())];
+            truth.add("capacity", "cpu_threads", &at, vcpus as f64);
+            truth.add(
+                "allocatable",
+                "vcpu",
+                &at,
+                vcpus as f64 * CPU_ALLOCATION_RATIO,
+            );
+            truth.add("capacity", "memory", &at, mem as f64 * MIB);
+            truth.add("free", "memory", &at, (mem - ram_used) as f64 * MIB);
+            truth.add("capacity", "local_disk", &at, disk as f64 * GIB);
+            truth.add("free", "local_disk", &at, (disk - disk_used) as f64 * GIB);
+            let kind = if hv.vmware {
+                "VMware vCenter Server"
+            } else {
+                "QEMU"
+            };
+            let ip = if hv.vmware {
+                "10.9.0.1".to_string()
+            } else {
+                format!("10.{}.1.{}", hv.az + 1, i + 1)
+            };
+            f.hypervisors.push(json!({"status": if i == 5 { "disabled" } else { "enabled" }, "service": {"host": hv.compute, "disabled_reason": null, "id": (i + 10).to_string()},
+                "state": "up", "id": (i + 1).to_string(), "hypervisor_hostname": hv.hostname, "vcpus_used": vcpus_used, "hypervisor_type": kind,
+                "local_gb_used": disk_used, "vcpus": vcpus, "memory_mb_used": ram_used, "memory_mb": mem, "current_workload": 0, "host_ip": ip,
                 "cpu_info": null, "running_vms": vms, "free_disk_gb": disk - disk_used, "hypervisor_version": 2007, "disk_available_least": null, "local_gb": disk, "free_ram_mb": mem - ram_used}));
-            if let Some(d) = f.cas_hosts.values_mut().find(|d| d["name"] == cvk.as_str()) {
+            let cvk = hv.hostname.split("(CVM").next().unwrap_or("");
+            if let Some(d) = f.cas_hosts.values_mut().find(|d| d["name"] == cvk) {
                 d["vmNum"] = json!(vms.to_string());
             }
         }
@@ -267,6 +358,7 @@ impl Fleet {
                 "maxLoadbalancers": 5, "totalLoadbalancersUsed": 1, "maxVpc": 5, "totalVpcUsed": 1,
                 "network_addresses": [{"cidr": "10.200.0.0/16", "ip_pools": [{"start_ip": "10.200.0.1", "end_ip": "10.200.255.254"}]}]}}));
         }
+        f.truth = truth;
         f
     }
 
@@ -333,6 +425,10 @@ struct Counters {
 impl super::SimControl for CloudosSim {
     fn faults(&self) -> &FaultState {
         &self.faults
+    }
+
+    fn truth(&self) -> Truth {
+        self.fleet.truth.clone()
     }
 
     fn tokens(&self) -> &super::TokenStore {
@@ -501,6 +597,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
+/// The Ironic API version the document's bare-metal requests send (§1.10).
+const DOCUMENTED_IRONIC_VERSION: &str = "1.34";
+
 fn route(
     sim: &CloudosSim,
     cfg: &CloudosSimConfig,
@@ -584,8 +683,7 @@ fn route(
     match path {
         "/os/kinton/v1/v1/nodes/detail" => {
             if h("h3cloudos-core-target") != "bare_metal"
-                || h("x-openstack-ironic-api-version")
-                    != crate::platforms::h3c_cloudos::api::IRONIC_VERSION
+                || h("x-openstack-ironic-api-version") != DOCUMENTED_IRONIC_VERSION
             {
                 return missing(
                     "H3CloudOS-Core-Target: bare_metal / X-OpenStack-Ironic-API-Version",

@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore};
+use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore, Truth};
 
 /// Credentials and limits the simulator enforces, and the size of its site.
 #[derive(Clone, Debug)]
@@ -97,13 +97,44 @@ pub struct SimHost {
     pub disk_usage: f64,
 }
 
+/// The hosts of one (region, zone, server model): what the physical compute rows report.
+#[derive(Clone, Debug)]
+pub struct ComputeGroup {
+    pub region: String,
+    pub zone: &'static str,
+    pub model: &'static str,
+    /// Sums over the group's hosts.
+    pub vcpus: f64,
+    pub memory_gb: f64,
+    /// Today's allocation and what the platform holds back.
+    pub allocated_vcpus: f64,
+    pub reserved_vcpus: f64,
+    pub allocated_gb: f64,
+    pub reserved_gb: f64,
+}
+
+/// One storage array: an AZ's block storage of one medium. The physical storage rows sum the
+/// arrays per region; the EVS service rows report the same arrays per AZ (document 001's
+/// examples repeat the same numbers in both).
+#[derive(Clone, Debug)]
+pub struct StorageArray {
+    pub region: String,
+    pub az: String,
+    pub media: &'static str,
+    pub gb: f64,
+    pub allocated_gb: f64,
+    pub used_gb: f64,
+}
+
 /// The synthetic site: hosts, capacity rows, alarms and tenant resources derived from one seed.
 #[derive(Clone, Debug)]
 pub struct Fleet {
     pub hosts: Vec<SimHost>,
     pub switches: Vec<Value>,
-    pub physical_compute: Vec<Value>,
-    pub physical_storage: Vec<Value>,
+    pub compute: Vec<ComputeGroup>,
+    pub arrays: Vec<StorageArray>,
+    /// The day the rows are dated (today's rows; yesterday's are served too).
+    pub today_ms: i64,
     /// Rows per `service_type` query value.
     pub services: BTreeMap<&'static str, Vec<Value>>,
     pub cloud_alarms: Vec<Value>,
@@ -141,7 +172,6 @@ impl Fleet {
             .map(|i| format!("cn-sim-{i}"))
             .collect();
         let today = day_start_ms(now);
-        let yesterday = today - 86_400_000;
         let mut hosts = Vec::new();
         for i in 0..cfg.hosts {
             let region = regions[i % regions.len()].clone();
@@ -187,8 +217,7 @@ impl Fleet {
             })
             .collect();
 
-        // Physical compute: one row per (region, zone, model, metric) and day; yesterday's
-        // values differ so "newest row wins" is observable.
+        // Physical compute: the hosts of each (region, zone, model), a share of them allocated.
         let mut groups: BTreeMap<(String, &str, &str), (u64, u64)> = BTreeMap::new();
         for h in &hosts {
             let e = groups
@@ -197,31 +226,35 @@ impl Fleet {
             e.0 += h.vcpus;
             e.1 += h.memory_gb;
         }
-        let mut physical_compute = Vec::new();
-        for ((region, zone, model), (vcpus, mem_gb)) in &groups {
-            for (day, factor) in [(yesterday, 0.9), (today, 1.0)] {
-                let alloc_v = ((*vcpus as f64) * 0.55 * factor).round();
-                let reserved_v = (*vcpus as f64 * 0.04).round();
-                let alloc_m = (*mem_gb as f64 * 0.5 * factor).round();
-                let reserved_m = (*mem_gb as f64 * 0.05).round();
-                physical_compute.push(json!({"service_type": "ECS", "metric_type": "vCpu", "zone_type": zone, "region": region, "resource_type": model,
-                    "total": s(vcpus), "allocated": s(alloc_v), "available": s(*vcpus as f64 - alloc_v - reserved_v),
-                    "used": s((alloc_v * 0.6).round()), "free": s(*vcpus as f64 - (alloc_v * 0.6).round()), "used_ratio": s((alloc_v * 0.6).round() / *vcpus as f64),
-                    "resource_count": s(0), "timestamp": s(day)}));
-                physical_compute.push(json!({"service_type": "ECS", "metric_type": "memory", "zone_type": zone, "region": region, "resource_type": model,
-                    "total": tb(*mem_gb as f64), "allocated": tb(alloc_m), "available": tb(*mem_gb as f64 - alloc_m - reserved_m),
-                    "used": "0", "free": tb(*mem_gb as f64), "used_ratio": "0", "resource_count": "0", "timestamp": s(day)}));
-            }
-        }
-        let mut physical_storage = Vec::new();
+        let compute = groups
+            .into_iter()
+            .map(|((region, zone, model), (vcpus, mem_gb))| ComputeGroup {
+                region,
+                zone,
+                model,
+                vcpus: vcpus as f64,
+                memory_gb: mem_gb as f64,
+                allocated_vcpus: (vcpus as f64 * 0.55).round(),
+                reserved_vcpus: (vcpus as f64 * 0.04).round(),
+                allocated_gb: (mem_gb as f64 * 0.5).round(),
+                reserved_gb: (mem_gb as f64 * 0.05).round(),
+            })
+            .collect();
+        // Storage arrays per AZ and medium.
+        let mut arrays = Vec::new();
         for (ri, region) in regions.iter().enumerate() {
-            for (media, gb) in [
-                ("SAS", 400_000.0 + ri as f64 * 51_200.0),
-                ("SSD", 102_400.0),
-            ] {
-                let alloc = (gb * 0.6_f64).round();
-                physical_storage.push(json!({"device_type": "EVS", "metric_type": media, "resource_type": media, "zone_type": "MANAGE", "region": region,
-                    "allocated": tb(alloc), "available": tb(gb - alloc), "timestamp": s(today)}));
+            for az in [format!("{region}a"), format!("{region}b")] {
+                for (media, gb) in [("SAS", 200_000.0 + ri as f64 * 25_600.0), ("SSD", 51_200.0)] {
+                    let allocated_gb = (gb * (0.3 + rng.f64() * 0.6_f64)).round();
+                    arrays.push(StorageArray {
+                        region: region.clone(),
+                        az: az.clone(),
+                        media,
+                        gb,
+                        allocated_gb,
+                        used_gb: (allocated_gb * 0.7).round(),
+                    });
+                }
             }
         }
 
@@ -281,22 +314,6 @@ impl Fleet {
                 s(bms_total - bms_alloc),
                 s(bms_alloc),
             ));
-            for (media, gb) in [("SAS", 200_000.0), ("SSD", 51_200.0)] {
-                let alloc = (gb * (0.3 + rng.f64() * 0.6)).round();
-                let mut r = row(
-                    "EVS",
-                    "POD",
-                    region,
-                    az,
-                    media,
-                    tb(gb),
-                    tb(alloc),
-                    tb(gb - alloc),
-                    tb((alloc * 0.7).round()),
-                );
-                r["used_ratio"] = s(0.7 * alloc / gb);
-                services.entry("EVS").or_default().push(r);
-            }
             let dcc_v = 512u64;
             let dcc_alloc = rng.u64(..=dcc_v);
             services.entry("DCC").or_default().push(row(
@@ -464,13 +481,102 @@ impl Fleet {
         Fleet {
             hosts,
             switches,
-            physical_compute,
-            physical_storage,
+            compute,
+            arrays,
+            today_ms: today,
             services,
             cloud_alarms,
             hardware_alarms,
             tenant_resources,
         }
+    }
+
+    /// The physical compute rows (4.1.1): one per group, metric and day; yesterday's allocation
+    /// is lower, so "the newest row wins" is observable. `grown` and `pressure` change today's
+    /// and yesterday's allocation alike.
+    fn physical_compute_rows(&self, grown: f64, pressure: Option<&Pressure>) -> Vec<Value> {
+        let mut rows = Vec::new();
+        for g in &self.compute {
+            for (day, factor) in [(self.today_ms - 86_400_000, 0.9), (self.today_ms, 1.0)] {
+                let (alloc_v, alloc_m) = g.allocation(factor, grown, pressure);
+                let used_v = (alloc_v * 0.6).round();
+                rows.push(json!({"service_type": "ECS", "metric_type": "vCpu", "zone_type": g.zone, "region": g.region, "resource_type": g.model,
+                    "total": s(g.vcpus), "allocated": s(alloc_v), "available": s(g.vcpus - alloc_v - g.reserved_vcpus),
+                    "used": s(used_v), "free": s(g.vcpus - used_v), "used_ratio": s(used_v / g.vcpus),
+                    "resource_count": s(0), "timestamp": s(day)}));
+                rows.push(json!({"service_type": "ECS", "metric_type": "memory", "zone_type": g.zone, "region": g.region, "resource_type": g.model,
+                    "total": tb(g.memory_gb), "allocated": tb(alloc_m), "available": tb(g.memory_gb - alloc_m - g.reserved_gb),
+                    "used": "0", "free": tb(g.memory_gb), "used_ratio": "0", "resource_count": "0", "timestamp": s(day)}));
+            }
+        }
+        rows
+    }
+
+    /// The physical storage rows: the arrays summed per region and medium, in the management
+    /// zone, with no `total` (as the document's example).
+    fn physical_storage_rows(&self) -> Vec<Value> {
+        let mut sums: BTreeMap<(&str, &str), (f64, f64)> = BTreeMap::new();
+        for a in &self.arrays {
+            let e = sums.entry((a.region.as_str(), a.media)).or_default();
+            e.0 += a.allocated_gb;
+            e.1 += a.gb - a.allocated_gb;
+        }
+        sums.into_iter()
+            .map(|((region, media), (allocated, available))| {
+                json!({"device_type": "EVS", "metric_type": media, "resource_type": media, "zone_type": "MANAGE", "region": region,
+                       "allocated": tb(allocated), "available": tb(available), "timestamp": s(self.today_ms)})
+            })
+            .collect()
+    }
+
+    /// The EVS service rows (4.1.2): the same arrays, per AZ.
+    fn evs_rows(&self) -> Vec<Value> {
+        self.arrays
+            .iter()
+            .map(|a| {
+                let az_letter = &a.az[a.az.len() - 1..];
+                json!({"service_type": "EVS", "zone_type": "POD", "region": a.region, "metric_type": a.media, "resource_type": "",
+                    "total": tb(a.gb), "allocated": tb(a.allocated_gb), "available": tb(a.gb - a.allocated_gb), "used": tb(a.used_gb),
+                    "free": "0", "used_ratio": s(a.used_gb / a.gb), "resource_count": "0", "timestamp": s(self.today_ms),
+                    "az_id": a.az, "az_name": format!("AZ {az_letter}"), "az_name_en": format!("AZ{az_letter}")})
+            })
+            .collect()
+    }
+
+    /// What the site holds now, at the pool level (region and zone).
+    pub fn truth(&self, grown: f64, pressure: Option<&Pressure>) -> Truth {
+        const GIB: f64 = 1_073_741_824.0;
+        let mut t = Truth::default();
+        for g in &self.compute {
+            let at = [("region", g.region.as_str()), ("pool", g.zone)];
+            let (alloc_v, alloc_m) = g.allocation(1.0, grown, pressure);
+            t.add("capacity", "vcpu", &at, g.vcpus);
+            t.add("allocated", "vcpu", &at, alloc_v);
+            t.add("free", "vcpu", &at, g.vcpus - alloc_v - g.reserved_vcpus);
+            t.add("used", "vcpu", &at, (alloc_v * 0.6).round());
+            t.add("capacity", "memory", &at, g.memory_gb * GIB);
+            t.add("allocated", "memory", &at, alloc_m * GIB);
+            t.add(
+                "free",
+                "memory",
+                &at,
+                (g.memory_gb - alloc_m - g.reserved_gb) * GIB,
+            );
+            t.add("used", "memory", &at, 0.0);
+        }
+        for a in &self.arrays {
+            let at = [("region", a.region.as_str()), ("pool", "MANAGE")];
+            t.add("allocated", "storage", &at, a.allocated_gb * GIB);
+            t.add("free", "storage", &at, (a.gb - a.allocated_gb) * GIB);
+        }
+        // The host detail API (document 000): 2 sockets of vcpus / 4 cores, 2 threads each.
+        for h in &self.hosts {
+            let cluster = format!("{}-{}", h.region, h.model);
+            let at = [("region", h.region.as_str()), ("cluster", cluster.as_str())];
+            t.add("capacity", "cpu_cores", &at, (h.vcpus / 4 * 2) as f64);
+            t.add("capacity", "cpu_threads", &at, (h.vcpus / 4 * 4) as f64);
+        }
+        t
     }
 
     fn devices(&self, device_type: Option<&str>) -> Vec<Value> {
@@ -559,6 +665,15 @@ impl super::SimControl for EsmSim {
         &self.faults
     }
 
+    fn truth(&self) -> Truth {
+        let pressure = self
+            .pressure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.fleet.truth(self.grown(), pressure.as_ref())
+    }
+
     fn tokens(&self) -> &super::TokenStore {
         &self.tokens
     }
@@ -593,36 +708,51 @@ pub struct Pressure {
 }
 
 impl Pressure {
-    /// Rewrites one physical compute row when it belongs to the pressed pool.
-    fn apply(&self, row: &mut Value) {
-        let matches = row["zone_type"] == self.pool.as_str()
-            && self.region.as_deref().is_none_or(|r| row["region"] == r);
-        if matches {
-            set_allocated(row, |total, _| total * self.allocated_ratio);
-        }
+    fn presses(&self, g: &ComputeGroup) -> bool {
+        g.zone == self.pool && self.region.as_deref().is_none_or(|r| g.region == r)
     }
 }
 
-/// Sets a physical compute row's allocation to `f(total, allocated)`, keeping its reserved
-/// amount and shrinking `available` to match (never below 0); vCPUs stay whole.
-fn set_allocated(row: &mut Value, f: impl Fn(f64, f64) -> f64) {
-    let num = |v: &Value| {
-        v.as_str()
-            .and_then(|t| t.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let (total, allocated, available) = (
-        num(&row["total"]),
-        num(&row["allocated"]),
-        num(&row["available"]),
-    );
-    let reserved = (total - allocated - available).max(0.0);
-    let mut new = f(total, allocated).clamp(0.0, total - reserved);
-    if row["metric_type"] == "vCpu" {
-        new = new.round();
+/// An allocation moved by `f(total, allocated)`, kept within what is not reserved.
+fn moved(
+    total: f64,
+    allocated: f64,
+    reserved: f64,
+    whole: bool,
+    f: impl Fn(f64, f64) -> f64,
+) -> f64 {
+    let new = f(total, allocated).clamp(0.0, (total - reserved).max(0.0));
+    if whole {
+        new.round()
+    } else {
+        new
     }
-    row["allocated"] = s(new);
-    row["available"] = s((total - new - reserved).max(0.0));
+}
+
+impl ComputeGroup {
+    /// (vCPUs, GB) allocated on a day whose allocation is `factor` of today's, after `grown`
+    /// (a share of the total added per hour of running) and any pressure on the group.
+    fn allocation(&self, factor: f64, grown: f64, pressure: Option<&Pressure>) -> (f64, f64) {
+        let mut v = (self.allocated_vcpus * factor).round();
+        let mut m = (self.allocated_gb * factor).round();
+        if grown > 0.0 {
+            v = moved(self.vcpus, v, self.reserved_vcpus, true, |t, a| {
+                a + t * grown
+            });
+            m = moved(self.memory_gb, m, self.reserved_gb, false, |t, a| {
+                a + t * grown
+            });
+        }
+        if let Some(p) = pressure.filter(|p| p.presses(self)) {
+            v = moved(self.vcpus, v, self.reserved_vcpus, true, |t, _| {
+                t * p.allocated_ratio
+            });
+            m = moved(self.memory_gb, m, self.reserved_gb, false, |t, _| {
+                t * p.allocated_ratio
+            });
+        }
+        (v, m)
+    }
 }
 
 impl EsmSim {
@@ -647,6 +777,11 @@ impl EsmSim {
 
     fn cfg(&self) -> EsmSimConfig {
         self.cfg.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The share of each total allocated since start by `--growth-per-hour`.
+    fn grown(&self) -> f64 {
+        self.cfg().growth_per_hour * self.started.elapsed().as_secs_f64() / 3600.0
     }
 
     pub fn router(self: &Arc<Self>) -> Router {
@@ -932,7 +1067,10 @@ async fn data(
     }
 
     let f = &sim.fleet;
-    let now_ms = super::super::platforms::huawei_esm::api::epoch_ms(SystemTime::now());
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
     let in_window = |v: &Value| -> bool {
         let ts = v
             .get("timestamp")
@@ -957,19 +1095,10 @@ async fn data(
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .clone();
-                let grown = cfg.growth_per_hour * sim.started.elapsed().as_secs_f64() / 3600.0;
-                all.extend(f.physical_compute.iter().cloned().map(|mut row| {
-                    if grown > 0.0 {
-                        set_allocated(&mut row, |total, allocated| allocated + total * grown);
-                    }
-                    if let Some(p) = &pressure {
-                        p.apply(&mut row);
-                    }
-                    row
-                }));
+                all.extend(f.physical_compute_rows(sim.grown(), pressure.as_ref()));
             }
             if dt.is_empty() || dt.eq_ignore_ascii_case("EVS") {
-                all.extend(f.physical_storage.iter().cloned());
+                all.extend(f.physical_storage_rows());
             }
             all.into_iter().filter(|v| in_window(v)).collect()
         }
@@ -984,11 +1113,13 @@ async fn data(
                 }
                 s => s,
             };
-            match f.services.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            if key.eq_ignore_ascii_case("EVS") {
+                f.evs_rows().into_iter().filter(|v| in_window(v)).collect()
+            } else { match f.services.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
                 Some((_, rows)) => rows.iter().filter(|v| in_window(v)).cloned().collect(),
                 None if st.is_empty() => f.services.values().flatten().cloned().collect(),
                 None => return error(StatusCode::BAD_REQUEST, "AS.0001", "Parameter error: unknown service_type."),
-            }
+            } }
         }
         "v1/DeviceAsset/info" => f.devices(param(&q, "device_type")),
         "v1/CloudServiceAlarm/info" | "v1/DeviceAlarm/info" => {

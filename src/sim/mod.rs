@@ -1,12 +1,21 @@
 //! Simulators of the platforms' management APIs, for the demo, the tests and the benchmarks:
-//! documented paths, auth, paging and limits, a seeded synthetic fleet, and fault injection.
+//! documented paths, auth, paging and limits, a seeded synthetic fleet, its ground truth, and
+//! fault injection.
+//!
+//! A simulator knows what its fleet really holds: every simulator serves `GET /sim/truth`, the
+//! fleet's amounts in base units at the pool level (a [`Truth`]), summed from the fleet's own
+//! hosts, VMs, datastores and GPUs while the fleet is generated. Nothing of it comes from the
+//! collectors' code or from reading the simulator's own API answers back, so a test that compares
+//! headroom's pool view with it checks the collector's reading of the API, not its agreement
+//! with itself.
 
 pub mod cecstack;
 pub mod h3c_cloudos;
 pub mod huawei_esm;
 pub mod sangfor_scp;
+pub mod scp_auth;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -142,14 +151,72 @@ impl TokenStore {
     }
 }
 
+/// One amount of a simulated fleet: what it really holds of a resource, at one place.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct Figure {
+    /// `capacity`, `allocatable`, `allocated`, `used`, `free` or `reserved`.
+    pub family: String,
+    /// A resource name of headroom's vocabulary (`vcpu`, `cpu_cores`, `memory`, ...).
+    pub resource: String,
+    /// Where the amount is: the scope labels of the pool level (`az`, `region`, `datastore`, ...).
+    pub at: BTreeMap<String, String>,
+    /// In the base unit (bytes, hertz, counts).
+    pub value: f64,
+}
+
+/// The ground truth of a simulated fleet, built while the fleet is generated.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct Truth {
+    pub figures: Vec<Figure>,
+}
+
+impl Truth {
+    /// Adds `value` to the figure of (family, resource, at), starting it at 0.
+    pub fn add(&mut self, family: &str, resource: &str, at: &[(&str, &str)], value: f64) {
+        let at: BTreeMap<String, String> = at
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        match self
+            .figures
+            .iter_mut()
+            .find(|f| f.family == family && f.resource == resource && f.at == at)
+        {
+            Some(f) => f.value += value,
+            None => self.figures.push(Figure {
+                family: family.to_string(),
+                resource: resource.to_string(),
+                at,
+                value,
+            }),
+        }
+    }
+
+    /// The sum of the figures of (family, resource) whose place includes `within`.
+    pub fn total(&self, family: &str, resource: &str, within: &[(&str, &str)]) -> f64 {
+        self.figures
+            .iter()
+            .filter(|f| f.family == family && f.resource == resource)
+            .filter(|f| {
+                within
+                    .iter()
+                    .all(|(k, v)| f.at.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|f| f.value)
+            .sum()
+    }
+}
+
 /// What the control endpoints every simulator shares need from it.
 pub trait SimControl: Send + Sync + 'static {
     fn faults(&self) -> &FaultState;
     fn tokens(&self) -> &TokenStore;
+    /// What the fleet holds now.
+    fn truth(&self) -> Truth;
 }
 
-/// The control endpoints every simulator serves: `POST /sim/faults` and
-/// `POST /sim/expire-tokens`; merge into a simulator's router before its state is set.
+/// The control endpoints every simulator serves: `POST /sim/faults`, `POST /sim/expire-tokens`
+/// and `GET /sim/truth`; merge into a simulator's router before its state is set.
 pub fn control_routes<S: SimControl>() -> axum::Router<std::sync::Arc<S>> {
     axum::Router::new()
         .route("/sim/faults", axum::routing::post(set_faults::<S>))
@@ -157,6 +224,14 @@ pub fn control_routes<S: SimControl>() -> axum::Router<std::sync::Arc<S>> {
             "/sim/expire-tokens",
             axum::routing::post(expire_tokens::<S>),
         )
+        .route("/sim/truth", axum::routing::get(truth::<S>))
+}
+
+/// `GET /sim/truth`: the fleet's ground truth as JSON.
+pub async fn truth<S: SimControl>(
+    axum::extract::State(sim): axum::extract::State<std::sync::Arc<S>>,
+) -> axum::Json<Truth> {
+    axum::Json(sim.truth())
 }
 
 /// `POST /sim/faults` with a JSON [`Faults`].

@@ -20,8 +20,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore};
-use crate::platforms::sangfor_scp::auth as sign;
+use super::scp_auth;
+use super::{Fault, FaultState, Faults, SlidingWindow, TokenStore, Truth};
 
 /// The simulator's RSA-2048 test key (made for the simulator only; protects nothing).
 pub const RSA_MODULUS_HEX: &str = "AA71BB1F8E12CA4963DCCA6629E549C728B8D61DF983D22EBF5A7C2730A399A6426203CA7B7DFD8FA8D2DFE449061AB1C3D2E58DCE5B1E564674616175546D2EDF5E3B5303B144737A72602899257775CF6D371C7F1C86327184848CA795EAB4AAE39A20E517CA2B7C4957EF6F8EEBAC71D4940286C5AD5F6593D7C83441DE70432219B282BFE463E7B6B75C3F19EB57D2E39A4881BB7FFD2E0FA9CF4B9992D0A271FB65C89B589F15BE3DE420A2266110B0E8067E483E5442D3560698CFF5027E4269E4281724C0C7129F57BA86F1D98EF20B4411A03178D810E2CBE80369B7FD8A574996375DD1C67F43EBEB527A9B8E82BEDF84FE362779BCB2DE1476D08D";
@@ -127,6 +127,10 @@ pub struct Fleet {
     pub licenses: Value,
     pub platform: Value,
     pub system_version: Value,
+    /// EIPs (`/janus/20180725/floatingips`).
+    pub floating_ips: Vec<Value>,
+    /// What the fleet holds (empty for the vendor examples, whose totals nobody knows).
+    pub truth: Truth,
 }
 
 fn uuid(rng: &mut fastrand::Rng) -> String {
@@ -145,6 +149,10 @@ fn uuid(rng: &mut fastrand::Rng) -> String {
     )
 }
 
+const MIB: f64 = 1_048_576.0;
+/// The pseudo-pool of global quota items (document 004, §4.10).
+const GLOBAL_AZ: &str = "10000000-0000-0000-0000-000000000000";
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -153,19 +161,19 @@ const TAG_HIGH: &str = "00000000-0000-0000-0000-000000000000";
 
 impl Fleet {
     /// The synthetic platform. Pool physical totals are the sums over the pool's hosts (CPU,
-    /// memory, GPUs) and datastores (storage); the pool's quota view and every host's allocation
-    /// are the sums over its VMs; tenant quota use is the tenant's VMs per pool; EIP pool counts
-    /// are its EIPs.
+    /// memory, GPUs) and datastores (storage); every host's allocation is the sum over its VMs;
+    /// the pool's quota view is what the quotas handed out, its `total` below that, as in the
+    /// document's examples; tenant quota use is the tenant's VMs per pool; EIP pool counts are
+    /// its EIPs. GPUs appear in both the pool detail and the GPU API. The truth is summed from
+    /// the same hosts, VMs, datastores and cards as they are made.
     pub fn generate(cfg: &ScpSimConfig) -> Fleet {
         let mut rng = fastrand::Rng::with_seed(cfg.seed);
         let mut f = Fleet::default();
+        let mut truth = Truth::default();
         let tenants: Vec<(String, String)> = ["finance", "retail", "research", "ops"]
             .iter()
             .map(|n| (format!("{:032x}", rng.u128(..)), n.to_string()))
             .collect();
-        for (id, name) in &tenants {
-            f.projects.push(json!({"id": id, "name": name, "user_name": name, "enabled": 1, "role_type": "tenant", "azs": [], "dhs": []}));
-        }
         let pools = cfg.pools.max(1);
         let mut host_n = 0usize;
         // (pool index, host id, host name, cluster name, gpu cards)
@@ -218,6 +226,14 @@ impl Fleet {
                         "gpu": {"total": gpus, "used": 0.0, "ratio": 0.0, "memory_total_mb": f64::from(gpus) * 16384.0, "memory_used_mb": 0.0, "memory_ratio": 0.0}
                     }));
                     all_hosts.push((p, id, ip, gpus));
+                    let at = [("az", az_name.as_str())];
+                    truth.add("capacity", "cpu_hertz", &at, total_mhz * 1e6);
+                    truth.add("used", "cpu_hertz", &at, used_mhz * 1e6);
+                    truth.add("capacity", "cpu_cores", &at, f64::from(cores * sockets));
+                    truth.add("capacity", "cpu_threads", &at, f64::from(threads * sockets));
+                    truth.add("capacity", "memory", &at, mem_mb * MIB);
+                    truth.add("used", "memory", &at, mem_used * MIB);
+                    truth.add("reserved", "memory", &at, 8192.0 * MIB);
                 }
                 p_mhz += c_mhz;
                 p_used_mhz += c_used;
@@ -228,6 +244,24 @@ impl Fleet {
                 let ds_used = (ds_total * (0.2 + rng.f64() * 0.5)).round();
                 p_store.0 += ds_total;
                 p_store.1 += ds_used;
+                truth.add(
+                    "capacity",
+                    "storage",
+                    &[
+                        ("az", &az_name),
+                        ("datastore", &format!("vs-{cluster_name}")),
+                    ],
+                    ds_total * MIB,
+                );
+                truth.add(
+                    "used",
+                    "storage",
+                    &[
+                        ("az", &az_name),
+                        ("datastore", &format!("vs-{cluster_name}")),
+                    ],
+                    ds_used * MIB,
+                );
                 f.storages.push(json!({
                     "id": format!("{:08x}_vs_vol_rep2", rng.u32(..)), "name": format!("vs-{cluster_name}"), "description": "", "type": "vs", "status": "ok",
                     "storage_tag_id": TAG_HIGH, "storage_tag_name": "高性能存储", "az_id": az_id, "target": "", "total_mb": ds_total, "used_mb": ds_used,
@@ -243,6 +277,12 @@ impl Fleet {
                 }));
             }
             // An untagged local datastore (unusable by VMs until tagged).
+            truth.add(
+                "capacity",
+                "storage",
+                &[("az", &az_name), ("datastore", &format!("local-{}", p + 1))],
+                0.0,
+            );
             f.storages.push(json!({"id": format!("local-{p}"), "name": format!("local-{}", p + 1), "type": "local", "status": "offline", "storage_tag_id": "",
                 "az_id": az_id, "total_mb": 0, "used_mb": 0, "ratio": 0.0, "target": ""}));
             f.az_details.insert(az_id.clone(), json!({
@@ -293,6 +333,11 @@ impl Fleet {
             if placeholder {
                 continue;
             }
+            let at = [("az", az_name.as_str())];
+            truth.add("allocated", "vcpu", &at, f64::from(cores));
+            truth.add("allocated", "memory", &at, mem_mb * MIB);
+            truth.add("allocated", "instances", &at, 1.0);
+            truth.add("allocated", "gpu", &at, f64::from(u32::from(with_gpu)));
             let e = per_pool_alloc.entry(p).or_default();
             e.0 += f64::from(cores);
             e.1 += mem_mb;
@@ -321,11 +366,14 @@ impl Fleet {
                         a.1 + s["used_mb"].as_f64().unwrap_or(0.0),
                     )
                 });
+            // As in the document's examples, the quota view's `total` has no meaning as
+            // capacity: below what is allocated, and repeated for each policy of a tag.
             if let Some(d) = f.az_details.get_mut(az_id) {
                 d["virtual_resources"] = json!([
-                    {"provider": "hci", "namespace": "compute", "resource": "pool_cpu", "name": "CPU", "limit": -1, "allocated": cores, "total": 0.0, "occupied": run_cores, "unit": "核"},
-                    {"provider": "hci", "namespace": "compute", "resource": "pool_memory", "name": "内存", "limit": -1, "allocated": mem, "total": 0.0, "occupied": run_mem, "unit": "MB"},
-                    {"name": "High Performance Storage (默认)", "limit": -1, "allocated": storage, "total": store_total, "occupied": store_used, "unit": "MB"}
+                    {"provider": "hci", "namespace": "compute", "resource": "pool_cpu", "name": "CPU", "limit": -1, "allocated": cores, "total": 30.0, "occupied": run_cores, "unit": "核"},
+                    {"provider": "hci", "namespace": "compute", "resource": "pool_memory", "name": "内存", "limit": -1, "allocated": mem, "total": 24576.0, "occupied": run_mem, "unit": "MB"},
+                    {"name": "High Performance Storage (默认)", "limit": -1, "allocated": storage, "total": store_total, "occupied": store_used, "unit": "MB"},
+                    {"name": "High Performance Storage (高可用)", "limit": -1, "allocated": 0, "total": store_total, "occupied": 0, "unit": "MB"}
                 ]);
             }
         }
@@ -338,9 +386,16 @@ impl Fleet {
             h["gpu"]["used"] = json!(f64::from(used));
             h["gpu"]["memory_used_mb"] = json!(f64::from(used) * 16384.0);
         }
-        for (p, (az_id, _)) in pool_ids.iter().enumerate() {
+        for (p, (az_id, az_name)) in pool_ids.iter().enumerate() {
             let hosts: Vec<Value> = all_hosts.iter().filter(|h| h.0 == p && h.3 > 0).map(|(_, id, ip, cards)| {
                 let used = gpu_used.get(id).copied().unwrap_or(0);
+                let at = [("az", az_name.as_str())];
+                truth.add("capacity", "gpu", &at, f64::from(*cards));
+                truth.add("used", "gpu", &at, f64::from(used.min(*cards)));
+                truth.add("capacity", "gpu_memory", &at, f64::from(*cards) * 16384.0 * MIB);
+                truth.add("used", "gpu_memory", &at, f64::from(used.min(*cards)) * 16384.0 * MIB);
+                truth.add("capacity", "vgpu", &at, f64::from(*cards));
+                truth.add("allocated", "vgpu", &at, f64::from(used.min(*cards)));
                 let graphics: Vec<Value> = (0..*cards).map(|c| json!({
                     "gpu_name": "Tesla T4", "support_slice": 1, "uuid": format!("{id}-gpu{c}"), "brand": "NVIDIA", "description": "1GPU, 16GB", "type": "T4", "name": "NVIDIA Tesla T4",
                     "gpucore": [{"status": 0, "core_id": format!("0000:8{c}:00.0"), "mem_total": 16384, "mem_used": if c < used { 16384 } else { 0 },
@@ -419,6 +474,36 @@ impl Fleet {
             let pool = json!({"id": id, "name": name, "line_type_id": line, "description": "", "is_global": 1, "az_ids": [], "vlan": 0,
                 "allocation_pools": [{"start": "100.64.0.1", "end": format!("100.64.0.{count}")}], "ip_count": count,
                 "qos_downlink": 10_000_000, "qos_uplink": 10_000_000});
+            // The pool's EIPs: `used` of them handed out, `bound` of those bound to a VM, each
+            // with a 100 Mbps cap both ways.
+            for k in 0..used {
+                let (tid, _) = &tenants[k as usize % tenants.len()];
+                let mut eip = json!({"id": uuid(&mut rng), "floating_ip": format!("100.64.{i}.{}", k + 1), "floatingip_pool_id": id, "project_id": tid,
+                    "floating_port_id": uuid(&mut rng), "sharedbandwidth_id": "", "bandwidth": {"qos_uplink_kbps": 100_000, "qos_downlink_kbps": 100_000}});
+                if k < bound {
+                    eip["binding_info"] = json!({"router_id": "", "status": "active", "bind_type": "vm", "ip_address": format!("172.16.{i}.{}", k + 1),
+                        "bind_id": "", "vpc_id": "", "port_id": "", "az_id": pool_ids[k as usize % pools].0});
+                }
+                f.floating_ips.push(eip);
+            }
+            let at = [("eip_pool", *name)];
+            truth.add("capacity", "eip", &at, f64::from(*count));
+            truth.add("allocated", "eip", &at, f64::from(used));
+            truth.add("used", "eip", &at, f64::from(bound));
+            for (direction, in_use) in [
+                ("uplink", 123_000 + i as u64),
+                ("downlink", 456_000 + i as u64),
+            ] {
+                let at = [("eip_pool", *name), ("direction", direction)];
+                truth.add("capacity", "bandwidth", &at, 10_000_000.0 * 1000.0);
+                truth.add(
+                    "allocated",
+                    "bandwidth",
+                    &at,
+                    f64::from(used) * 100_000.0 * 1000.0,
+                );
+                truth.add("used", "bandwidth", &at, in_use as f64 * 1000.0);
+            }
             let mut detail = pool.clone();
             detail["ip_used"] = json!(used);
             detail["ip_bind"] = json!(bound);
@@ -430,11 +515,28 @@ impl Fleet {
         }
         for (t, (tid, _)) in tenants.iter().enumerate() {
             f.quotas.push(json!({"id": format!("{:064x}", rng.u128(..)), "category": "global", "provider": "hci", "namespace": "network", "resource": format!("eip_count::{line}"),
-                "name": "弹性IP", "project_id": tid, "unit": "个", "separated_quotas": [{"az_id": super::super::platforms::sangfor_scp::collect::GLOBAL_AZ, "in_use": eips_of[t], "reserved": 0, "allocation": 0}],
-                "az_quotas": [{"az_id": super::super::platforms::sangfor_scp::collect::GLOBAL_AZ, "hard_limit": 50}]}));
-            f.oss_accounts.push(json!({"id": uuid(&mut rng), "name": format!("oss-{}", tenants[t].1), "capacity_size": 104_857_600 * (t as u64 + 1),
-                "used_capacity_size": 1_048_576 * (t as u64 + 3), "object_count": 1000 * (t as u64 + 1), "location": "oss-dc-1", "user_id": "", "project_id": tid}));
+                "name": "弹性IP", "project_id": tid, "unit": "个", "separated_quotas": [{"az_id": GLOBAL_AZ, "in_use": eips_of[t], "reserved": 0, "allocation": 0}],
+                "az_quotas": [{"az_id": GLOBAL_AZ, "hard_limit": 50}]}));
+            let (quota_kb, used_kb, objects) = (
+                104_857_600 * (t as u64 + 1),
+                1_048_576 * (t as u64 + 3),
+                1000 * (t as u64 + 1),
+            );
+            f.oss_accounts.push(json!({"id": uuid(&mut rng), "name": format!("oss-{}", tenants[t].1), "capacity_size": quota_kb,
+                "used_capacity_size": used_kb, "object_count": objects, "location": "oss-dc-1", "user_id": "", "project_id": tid}));
+            truth.add("allocated", "object_storage", &[], quota_kb as f64 * 1024.0);
+            truth.add("used", "object_storage", &[], used_kb as f64 * 1024.0);
+            truth.add("used", "objects", &[], objects as f64);
         }
+        // Tenants and the pools they may use; a tenant with no pool, for the az_id filter.
+        let az_entries: Vec<Value> = pool_ids
+            .iter()
+            .map(|(id, name)| json!({"az_id": id, "type": "hci", "az_name": name, "az_tag": "public", "dh_ids": []}))
+            .collect();
+        for (id, name) in &tenants {
+            f.projects.push(json!({"id": id, "name": name, "user_name": name, "enabled": 1, "role_type": "tenant", "azs": az_entries, "dhs": []}));
+        }
+        f.projects.push(json!({"id": format!("{:032x}", rng.u128(..)), "name": "sandbox", "user_name": "sandbox", "enabled": 1, "role_type": "tenant", "azs": [], "dhs": []}));
         let (running, stopped) = f.servers.iter().fold((0, 0), |a, s| {
             if s["status"] == "running" {
                 (a.0 + 1, a.1)
@@ -443,13 +545,49 @@ impl Fleet {
             }
         });
         let online = f.hosts.iter().filter(|h| h["status"] == "running").count();
+        // The platform-wide summary: the pools' physical resources summed, under the names
+        // §4.3.5 uses (`graphics_num`, `graphics_mem`), and their quota views.
+        let mut physical: BTreeMap<String, (f64, f64, String)> = BTreeMap::new();
+        let mut quota_view: BTreeMap<String, (f64, f64, String)> = BTreeMap::new();
+        for d in f.az_details.values() {
+            for r in d["physical_resources"].as_array().into_iter().flatten() {
+                let name = match r["name"].as_str().unwrap_or("") {
+                    "gpu" => "graphics_num",
+                    "gpu_mem" => "graphics_mem",
+                    other => other,
+                };
+                let e = physical.entry(name.to_string()).or_insert((
+                    0.0,
+                    0.0,
+                    r["unit"].as_str().unwrap_or("").to_string(),
+                ));
+                e.0 += r["total"].as_f64().unwrap_or(0.0);
+                e.1 += r["used"].as_f64().unwrap_or(0.0);
+            }
+            for r in d["virtual_resources"].as_array().into_iter().flatten() {
+                let e = quota_view
+                    .entry(r["name"].as_str().unwrap_or("").to_string())
+                    .or_insert((0.0, 0.0, r["unit"].as_str().unwrap_or("").to_string()));
+                e.0 += r["allocated"].as_f64().unwrap_or(0.0);
+                e.1 += r["occupied"].as_f64().unwrap_or(0.0);
+            }
+        }
+        let physical: Vec<Value> = physical
+            .into_iter()
+            .map(|(name, (total, used, unit))| json!({"name": name, "total": round2(total), "used": round2(used), "unit": unit}))
+            .collect();
+        let virtual_resources: Vec<Value> = quota_view
+            .into_iter()
+            .map(|(name, (allocated, occupied, unit))| json!({"name": name, "limit": -1, "total": 0, "allocated": allocated, "occupied": occupied, "unit": unit}))
+            .collect();
         f.overview = json!({
-            "virtual_resources": [], "physical_resources": [],
+            "virtual_resources": virtual_resources, "physical_resources": physical,
             "host": {"total": f.hosts.len(), "online_count": online, "offline_count": f.hosts.len() - online, "alarm_count": 1},
             "server": {"total": f.servers.len(), "running_count": running, "offline_count": stopped, "alarm_count": 0, "error_count": 0},
             "nfv": {"total": 2, "running_count": 2, "offline_count": 0, "error_count": 0},
             "az": {"total": pools, "online_count": pools, "offline_count": 0, "alarm_count": 0}
         });
+        f.truth = truth;
         for (i, level) in ["p1", "p2", "p2", "p3"].iter().enumerate() {
             let (az_id, az_name) = &pool_ids[i % pools];
             f.alarms.push(json!({"id": uuid(&mut rng), "status": if i == 1 { "ack" } else { "open" }, "level": level, "object_type": if i % 2 == 0 { "host" } else { "storage" },
@@ -534,6 +672,10 @@ struct Counters {
 impl super::SimControl for ScpSim {
     fn faults(&self) -> &FaultState {
         &self.faults
+    }
+
+    fn truth(&self) -> Truth {
+        self.fleet.truth.clone()
     }
 
     fn tokens(&self) -> &super::TokenStore {
@@ -710,6 +852,25 @@ fn page_where(items: &[Value], q: &HashMap<String, String>, key: Option<&str>) -
     )
 }
 
+/// `/projects`: filtered by `az_id` (the tenants associated with that pool) when given.
+fn projects(items: &[Value], q: &HashMap<String, String>) -> Response {
+    match q.get("az_id") {
+        Some(az) => {
+            let kept: Vec<Value> = items
+                .iter()
+                .filter(|p| {
+                    p["azs"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|e| e["az_id"].as_str() == Some(az.as_str())))
+                })
+                .cloned()
+                .collect();
+            page(&kept, q)
+        }
+        None => page(items, q),
+    }
+}
+
 /// Checks the request's credentials: an AK/SK signature or a token.
 fn authenticate(
     sim: &ScpSim,
@@ -737,17 +898,14 @@ fn authenticate(
             Err("token invalid or expired")
         };
     }
-    let Some(p) = sign::parse_authorization(authorization) else {
+    let Some(p) = scp_auth::parse(authorization) else {
         return Err("missing or malformed Authorization");
     };
     sim.counters
         .signatures_checked
         .fetch_add(1, Ordering::Relaxed);
     let date = h("x-amz-date");
-    if p.access_key != cfg.access_key
-        || !p.signed_headers.split(';').any(|x| x == "x-amz-date")
-        || !date.starts_with(&p.date)
-    {
+    if p.access_key != cfg.access_key || !date.starts_with(&p.date) {
         return Err("signature does not match");
     }
     // The signature is valid for about 15 minutes either way.
@@ -771,16 +929,7 @@ fn authenticate(
     if !fresh {
         return Err("request expired");
     }
-    let expected = sign::signature(&sign::SignInput {
-        method: method.as_str(),
-        path,
-        body,
-        amz_date: date,
-        access_key: &p.access_key,
-        secret_key: &cfg.secret_key,
-        region: &p.region,
-        service: &p.service,
-    });
+    let expected = scp_auth::expected(method.as_str(), path, headers, body, &p, &cfg.secret_key)?;
     if expected != p.signature {
         return Err("signature does not match");
     }
@@ -905,7 +1054,8 @@ fn route(f: &Fleet, cfg: &ScpSimConfig, path: &str, q: &HashMap<String, String>)
         ("clusters", []) => page_where(&f.clusters, q, Some("az_id")),
         ("storages", []) => page_where(&f.storages, q, Some("az_id")),
         ("servers", []) => page_where(&f.servers, q, Some("az_id")),
-        ("projects", []) => page(&f.projects, q),
+        ("projects", []) => projects(&f.projects, q),
+        ("floatingips", []) => page_where(&f.floating_ips, q, Some("floatingip_pool_id")),
         ("quotas", []) => page(&f.quotas, q),
         ("oss-accounts", []) => page(&f.oss_accounts, q),
         ("volumes", []) => page_where(&f.volumes, q, Some("az_id")),
@@ -935,7 +1085,7 @@ fn login(sim: &ScpSim, cfg: &ScpSimConfig, body: &[u8]) -> Response {
     let creds = &v["auth"]["passwordCredentials"];
     let password = creds["password"]
         .as_str()
-        .and_then(|c| sign::decrypt_password(RSA_MODULUS_HEX, RSA_PRIVATE_EXPONENT_HEX, c));
+        .and_then(|c| scp_auth::decrypt_password(RSA_MODULUS_HEX, RSA_PRIVATE_EXPONENT_HEX, c));
     let ok_login = creds["username"] == cfg.username.as_str()
         && password.as_deref() == Some(cfg.password.as_bytes());
     if !ok_login {

@@ -453,3 +453,99 @@ pub fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
         .map(|(_, v)| v)
         .sum()
 }
+
+/// The ground truth a simulator serves at `GET /sim/truth` (`base` is its URL).
+pub async fn sim_truth(client: &reqwest::Client, base: &str) -> headroom::sim::Truth {
+    let url = format!("{base}/sim/truth");
+    let body = client
+        .get(&url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .unwrap_or_default();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{url}: {e}: {body}"))
+}
+
+/// The pool-view families a truth figure's `family` names.
+pub const POOL_FAMILIES: &[&str] = &[
+    "capacity",
+    "allocatable",
+    "allocated",
+    "used",
+    "free",
+    "reserved",
+];
+
+/// Holds the pool view of one target's exposition to a simulator's truth, and returns how many
+/// figures it compared:
+/// - every figure equals the sum of the series of its family and resource whose labels include
+///   its place (so a second source or a parent beside its children shows as a wrong sum);
+/// - per (family, resource), the target's total equals the truth's total (so a series outside
+///   every figure's place shows too);
+/// - every (family, resource) the target exports in the pool view has a truth, except those in
+///   `untruthed` (each with the reason the simulator cannot know it).
+pub fn assert_pool_view_is_the_truth(
+    body: &str,
+    truth: &headroom::sim::Truth,
+    untruthed: &[(&str, &str, &str)],
+) -> usize {
+    use std::collections::BTreeSet;
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    let mut compared = 0;
+    for f in &truth.figures {
+        let family = format!("headroom_resource_{}", f.family);
+        let mut want: Vec<(&str, &str)> = vec![("resource", f.resource.as_str())];
+        want.extend(f.at.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let got = sum_where(body, &family, &want);
+        assert!(
+            close(got, f.value),
+            "{family}{{resource=\"{}\"}} at {:?}: exported {got}, the simulator holds {}",
+            f.resource,
+            f.at,
+            f.value
+        );
+        compared += 1;
+    }
+    let mut pairs: BTreeSet<(String, String)> = BTreeSet::new();
+    for family in POOL_FAMILIES {
+        for (labels, _) in family_series(body, &format!("headroom_resource_{family}")) {
+            if let Some(r) = labels.get("resource") {
+                pairs.insert((family.to_string(), r.clone()));
+            }
+        }
+    }
+    for f in &truth.figures {
+        pairs.insert((f.family.clone(), f.resource.clone()));
+    }
+    for (family, resource) in pairs {
+        if untruthed
+            .iter()
+            .any(|(f, r, _)| *f == family && *r == resource)
+        {
+            continue;
+        }
+        let name = format!("headroom_resource_{family}");
+        let exported = sum_where(body, &name, &[("resource", &resource)]);
+        let held: f64 = truth
+            .figures
+            .iter()
+            .filter(|f| f.family == family && f.resource == resource)
+            .map(|f| f.value)
+            .sum();
+        let known = truth
+            .figures
+            .iter()
+            .any(|f| f.family == family && f.resource == resource);
+        assert!(
+            known,
+            "{name}{{resource=\"{resource}\"}} is exported but the simulator has no truth for it"
+        );
+        assert!(
+            close(exported, held),
+            "{name}{{resource=\"{resource}\"}}: the target sums to {exported}, the simulator holds {held}"
+        );
+    }
+    compared
+}
