@@ -123,6 +123,13 @@ impl Batch {
             return;
         }
         let mut out = Vec::with_capacity(labels.len() + 2);
+        // `service`, `resource`, `unit` lead, in that order, so a series reads the same on
+        // every platform.
+        if let Some((k, v)) = labels.iter().find(|(k, _)| *k == "service") {
+            if !v.is_empty() {
+                out.push((*k, (*v).to_string()));
+            }
+        }
         if let Some(r) = resource {
             let unit = match def.measures {
                 Measures::Ratio => "ratio",
@@ -137,7 +144,7 @@ impl Batch {
                 "{}: the resource and unit labels come from the Resource",
                 def.name
             );
-            if !v.is_empty() {
+            if !v.is_empty() && *k != "service" {
                 out.push((*k, (*v).to_string()));
             }
         }

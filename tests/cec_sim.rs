@@ -15,6 +15,9 @@ use headroom::telemetry::SelfMetrics;
 const STATIC: &str = "      headers: {Authorization: \"Bearer demo-cec-token\"}\n";
 const ALL: &[&str] = &["capacity", "vm_counts", "overcommit", "hosts", "instances"];
 
+/// Pool-view figures the simulator has no truth for, and why.
+const CEC_UNTRUTHED: &[(&str, &str, &str)] = &[];
+
 fn only(collectors: &[&str]) -> String {
     format!(
         "    budgets: {{api: 6000}}\n{}",
@@ -66,11 +69,15 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
         .iter()
         .map(|v| v["flavorInfo"]["gpu"].as_f64().unwrap_or(0.0))
         .sum();
+    // The pool view is what the simulated region holds: vCPU and memory per region, instances,
+    // GPUs, volumes and local disks per AZ and pool.
+    let truth = sim_truth(&http(), &format!("http://{sim}")).await;
+    assert!(assert_pool_view_is_the_truth(&body, &truth, CEC_UNTRUTHED) >= 20);
     assert_eq!(
         sum_where(
             &body,
             "headroom_resource_allocated",
-            &[("service", "ecs"), ("resource", "vcpu")]
+            &[("resource", "vcpu")]
         ),
         vcpus
     );
@@ -78,7 +85,7 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
         sum_where(
             &body,
             "headroom_resource_allocated",
-            &[("service", "ecs"), ("resource", "memory")]
+            &[("resource", "memory")]
         ),
         ram
     );
@@ -86,9 +93,18 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
         sum_where(
             &body,
             "headroom_resource_allocated",
-            &[("service", "ecs"), ("resource", "instances")]
+            &[("resource", "instances")]
         ),
         live.len() as f64
+    );
+    // The ECS service's per-pool drill-down sums to the same.
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_service_allocated",
+            &[("service", "ecs"), ("resource", "vcpu")]
+        ),
+        vcpus
     );
     assert_eq!(
         sum_where(
@@ -110,11 +126,7 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
     // GPUs in use on the hosts = the GPUs of the GPU instances.
     assert!(gpus > 0.0);
     assert_eq!(
-        sum_where(
-            &body,
-            "headroom_resource_used",
-            &[("service", "gpu"), ("resource", "gpu")]
-        ),
+        sum_where(&body, "headroom_resource_allocated", &[("resource", "gpu")]),
         gpus
     );
     assert_eq!(
@@ -127,11 +139,7 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
         0.0
     );
     assert_eq!(
-        sum_where(
-            &body,
-            "headroom_resource_used",
-            &[("service", "ecs"), ("resource", "memory")]
-        ),
+        sum_where(&body, "headroom_resource_used", &[("resource", "memory")]),
         ram
     );
     // VM counts by state agree with the list (soft-deleted excluded).
@@ -247,7 +255,7 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
         &[cec_target("cec", sim, "region0", STATIC, &extra)],
     );
     let (store, metrics, tasks) = one_shot(&cfg);
-    let line = r#"headroom_resource_allocatable{platform="cecstack",target="cec",service="ecs",resource="cpu""#;
+    let line = r#"headroom_resource_allocatable{platform="cecstack",target="cec",resource="vcpu""#;
     assert_each_fault_keeps_then_drops(&tasks[0], &store, &metrics, line, |f| set_faults(sim, f))
         .await;
 }
@@ -285,7 +293,7 @@ async fn the_corrected_vendor_examples_give_the_documented_values() {
         sum_where(
             &body,
             "headroom_resource_allocated",
-            &[("service", "ecs"), ("resource", "vcpu")]
+            &[("resource", "vcpu")]
         ),
         8.0
     );
@@ -335,4 +343,29 @@ async fn the_third_paging_scheme_reads_every_page() {
         3,
         "23 keys in pages of 10"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_view_is_the_truth_on_a_second_seed() {
+    let (sim, _) = cec_sim(CecSimConfig {
+        seed: 20261201,
+        pools: 3,
+        hosts: 13,
+        instances: 211,
+        ..Default::default()
+    })
+    .await;
+    let cfg = config(
+        "  interval: 300s",
+        &[cec_target("cec", sim, "region0", STATIC, &only(ALL))],
+    );
+    let (store, metrics, tasks) = one_shot(&cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    let body = render(&store, &metrics);
+    let truth = sim_truth(&http(), &format!("http://{sim}")).await;
+    assert!(assert_pool_view_is_the_truth(&body, &truth, CEC_UNTRUTHED) >= 30);
 }

@@ -99,7 +99,7 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
     {
         assert!(line.ends_with(" 1"), "{line}");
     }
-    // Physical vCPU of a pool equals the sum of its simulated hosts.
+    // Physical vCPU of a pool and model equals the sum of its simulated hosts.
     let fleet = _sim_fleet(sim).await;
     let want: u64 = fleet
         .iter()
@@ -108,9 +108,29 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
         .sum();
     let got = series_value(
         &body,
-        r#"headroom_resource_capacity{platform="huawei_esm",target="esm-demo",service="physical",resource="vcpu",unit="cores",region="cn-sim-1",pool="KVM_POD",server_model="C6xLarge"}"#,
+        r#"headroom_resource_capacity{platform="huawei_esm",target="esm-demo",resource="vcpu",unit="vcpus",region="cn-sim-1",pool="KVM_POD",server_model="C6xLarge"}"#,
     );
     assert_eq!(got, Some(want as f64));
+    // The whole pool view is what the simulated site holds: vCPU and memory per region and
+    // zone, storage per region, cores and threads per cluster.
+    let truth = sim_truth(&client, &format!("http://{sim}")).await;
+    assert!(assert_pool_view_is_the_truth(&body, &truth, ESM_UNTRUTHED) >= 20);
+    // The EVS service reports the same arrays as the physical storage rows: the two views
+    // agree, and the pool view counts them once.
+    let evs_allocated = sum_where(
+        &body,
+        "headroom_service_allocated",
+        &[("service", "evs"), ("resource", "storage")],
+    );
+    assert_eq!(evs_allocated, truth.total("allocated", "storage", &[]));
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_resource_allocated",
+            &[("resource", "storage")]
+        ),
+        evs_allocated
+    );
     promtool_check_metrics(body.as_bytes());
     assert_labels_in_catalogue(&body);
 
@@ -163,6 +183,9 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
     );
     daemon.stop().await;
 }
+
+/// Pool-view figures the simulator has no truth for, and why.
+const ESM_UNTRUTHED: &[(&str, &str, &str)] = &[];
 
 /// (region, zone, model, vcpus) of the default simulated fleet.
 async fn _sim_fleet(_sim: std::net::SocketAddr) -> Vec<(String, &'static str, &'static str, u64)> {
@@ -357,7 +380,8 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
     let (store, metrics, tasks) = one_shot(&cfg);
     let task = &tasks[0];
     // The 60/min simulator limit is real: the polls are spaced by the budget itself.
-    let capacity_line = r#"headroom_resource_capacity{platform="huawei_esm",target="esm",service="physical",resource="vcpu""#;
+    let capacity_line =
+        r#"headroom_resource_capacity{platform="huawei_esm",target="esm",resource="vcpu""#;
     assert_each_fault_keeps_then_drops(task, &store, &metrics, capacity_line, |f| {
         set_faults(sim, f)
     })
@@ -434,9 +458,9 @@ async fn tenant_allocation_agrees_with_service_capacity() {
             .sum()
     };
     let allocated = sum(
-        r#"headroom_resource_allocated{platform="huawei_esm",target="esm",service="ecs",resource="instances""#,
+        r#"headroom_service_allocated{platform="huawei_esm",target="esm",service="ecs",resource="instances""#,
     );
-    let by_tenant = sum(r#"headroom_tenant_resources{platform="huawei_esm",target="esm",tenant=""#);
+    let by_tenant = sum_where(&body, "headroom_tenant_resources", &[("service", "ecs")]);
     assert!(allocated > 0.0);
     assert_eq!(allocated, by_tenant, "{body}");
 }
@@ -484,7 +508,7 @@ async fn dcc_is_asked_again_as_dcc_generate_when_dcc_is_refused() {
     let body =
         String::from_utf8(store.render(None, &metrics, SystemTime::now())).unwrap_or_default();
     assert!(
-        body.contains(r#"service="dcc",resource="vcpu",unit="cores""#),
+        body.contains(r#"service="dcc",resource="vcpu",unit="vcpus""#),
         "DCC rows missing"
     );
 }
@@ -580,12 +604,7 @@ async fn the_pressure_control_fills_one_pool_and_releases_it() {
     let physical = PhysicalCapacity::new(sim);
     let poll = || physical.poll();
     let ratio = |body: &str, region: &str, pool: &str, resource: &str| {
-        let want = [
-            ("region", region),
-            ("pool", pool),
-            ("resource", resource),
-            ("service", "physical"),
-        ];
+        let want = [("region", region), ("pool", pool), ("resource", resource)];
         sum_where(body, "headroom_resource_allocated", &want)
             / sum_where(body, "headroom_resource_capacity", &want)
     };
@@ -621,6 +640,12 @@ async fn the_pressure_control_fills_one_pool_and_releases_it() {
     ];
     let free = sum_where(&pressed, "headroom_resource_free", &want);
     assert!(free >= 0.0 && free < 0.05 * sum_where(&pressed, "headroom_resource_capacity", &want));
+    // And it is still what the simulated site holds.
+    let mut truth = sim_truth(&client, &format!("http://{sim}")).await;
+    truth
+        .figures
+        .retain(|f| ["vcpu", "memory", "storage"].contains(&f.resource.as_str()));
+    assert!(assert_pool_view_is_the_truth(&pressed, &truth, ESM_UNTRUTHED) > 0);
 
     let bad = client
         .post(&url)
@@ -659,7 +684,6 @@ async fn a_growing_site_allocates_more_over_time_and_never_past_its_total() {
         ("region", "cn-sim-1"),
         ("pool", "KVM_POD"),
         ("resource", "memory"),
-        ("service", "physical"),
     ];
     let first = poll().await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -689,4 +713,30 @@ async fn a_growing_site_allocates_more_over_time_and_never_past_its_total() {
         allocated <= capacity && allocated >= 0.9 * capacity,
         "{allocated} of {capacity}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_view_is_the_truth_on_a_second_seed() {
+    let (sim, _) = esm_sim(EsmSimConfig {
+        seed: 20261201,
+        regions: 3,
+        hosts: 41,
+        ..Default::default()
+    })
+    .await;
+    let mut extra = only("physical_capacity");
+    extra.push_str("      host_details: {enabled: true}\n");
+    let cfg = config(
+        "  interval: 60s",
+        &[esm_target("esm", sim, "demo-password", &extra)],
+    );
+    let (store, metrics, tasks) = one_shot(&cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    let body = render(&store, &metrics);
+    let truth = sim_truth(&http(), &format!("http://{sim}")).await;
+    assert!(assert_pool_view_is_the_truth(&body, &truth, ESM_UNTRUTHED) >= 40);
 }
