@@ -751,6 +751,8 @@ pub fn cloudos_demo_target(cloudos: SocketAddr) -> String {
       project_id: {}
     # The simulator has no limit; the default 60/min would not fit every collector in 30 s.
     budgets: {{api: 600}}
+    # The simulated Nova allocates 4 vCPUs per thread (its API does not expose the ratio).
+    cloudos: {{cpu_allocation_ratio: 4.0}}
 "#,
         d.username, d.password, d.project_id
     )

@@ -145,3 +145,86 @@ impl Export {
 pub fn is_breakdown(label: &str) -> bool {
     BREAKDOWN_LABELS.contains(&label)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    const E: Export = Export::service(
+        &catalog::SERVICE_ALLOCATED,
+        "ecs",
+        Resource::Storage,
+        &["az"],
+        "s",
+        "c",
+    );
+
+    #[test]
+    fn a_series_matches_only_its_family_resource_service_and_labels() {
+        let ok = [
+            ("service", "ecs"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("az", "a"),
+        ];
+        assert!(E.matches(&catalog::SERVICE_ALLOCATED, &ok));
+        assert!(
+            E.matches(&catalog::SERVICE_ALLOCATED, &ok[..3]),
+            "a label may be absent"
+        );
+        assert!(!E.matches(&catalog::SERVICE_USED, &ok), "another family");
+        let other = [
+            ("service", "ecs"),
+            ("resource", "memory"),
+            ("unit", "bytes"),
+        ];
+        assert!(
+            !E.matches(&catalog::SERVICE_ALLOCATED, &other),
+            "another resource"
+        );
+        let svc = [
+            ("service", "evs"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+        ];
+        assert!(
+            !E.matches(&catalog::SERVICE_ALLOCATED, &svc),
+            "another service"
+        );
+        let extra = [
+            ("service", "ecs"),
+            ("resource", "storage"),
+            ("unit", "bytes"),
+            ("pool", "p"),
+        ];
+        assert!(
+            !E.matches(&catalog::SERVICE_ALLOCATED, &extra),
+            "an undeclared label"
+        );
+        assert_eq!(E.level(), vec!["az"]);
+    }
+
+    #[test]
+    fn declarations_are_checked_against_their_family() {
+        let bad = Export::of(
+            &catalog::RESOURCE_CAPACITY,
+            Resource::Memory,
+            &["tenant"],
+            "s",
+            "c",
+        );
+        assert_eq!(bad.problems().len(), 1);
+        let no_service = Export::of(&catalog::SERVICE_CAPACITY, Resource::Memory, &[], "s", "c");
+        assert_eq!(no_service.problems().len(), 1);
+        let other = Export::of(
+            &catalog::RESOURCE_CAPACITY,
+            Resource::OtherQuota,
+            &[],
+            "s",
+            "c",
+        );
+        assert_eq!(other.problems().len(), 1);
+        assert!(E.problems().is_empty());
+    }
+}

@@ -871,16 +871,44 @@ pub fn by_name(name: &str) -> Option<&'static MetricDef> {
     ALL.iter().copied().find(|d| d.name == name)
 }
 
-/// The text of `METRICS.md`, generated from [`ALL`].
+/// The first part of `METRICS.md`: the model, the vocabulary and every family, generated from
+/// [`Resource::ALL`] and [`ALL`]; `platforms::metrics_markdown` adds where each series comes
+/// from on each platform.
 pub fn markdown() -> String {
     let mut out = String::from(
         "# Metrics\n\n\
-         Generated from `src/catalog.rs` (the single source of metric names); a test fails when this\n\
-         file and the catalogue differ. Regenerate with `UPDATE_METRICS_MD=1 cargo test --test catalog`.\n\n\
-         Values are in base units (bytes, cores, hertz, seconds, counts, ratios 0-1); where a family says\n\
+         Generated from `src/catalog/` (the families and the resource vocabulary) and from what each\n\
+         collector declares beside its code (`src/platforms/<platform>/collect.rs`); a test fails when\n\
+         this file differs. Regenerate with `UPDATE_METRICS_MD=1 cargo test --test catalog`.\n\n\
+         Values are in base units (bytes, hertz, seconds, counts, ratios 0-1); where a family says\n\
          `unit label`, the `unit` label names the unit of each series. Platform families are served from\n\
-         the last good snapshot of a background poll (see `CACHED` below); self-metrics are live.\n\n",
+         the last good snapshot of a background poll (see `CACHED` below); self-metrics are live.\n\n\
+         ## The capacity model\n\n\
+         | view | families | a `sum` over one target and resource is |\n|---|---|---|\n\
+         | pool | `headroom_resource_*` | the platform's hardware or pool, exactly once: each (target, resource) has one scope level and each family one source |\n\
+         | service | `headroom_service_*{service}` | what one cloud service, quota view or second API reports: meaningful per service only, never added to the pool view |\n\
+         | host | `headroom_host_resource_*{host}` | the same hardware per host (drill-down) |\n\
+         | cluster | `headroom_cluster_resource_*{cluster}` | the same hardware per cluster (drill-down) |\n\
+         | tenant | `headroom_quota_*`, `headroom_tenant_*` | per tenant |\n\n\
+         Level labels (where an amount is): `region`, `az`, `pool`, `cluster`, `datastore`, `eip_pool`,\n\
+         `direction`. Breakdown labels (a split of one level's amount, which may differ between the\n\
+         families of one resource; rules sum them away): `server_model`, `storage_type`, `gpu_model`,\n\
+         `flavor`, `eip_type`. `capacity` is what exists, `allocatable` what may be allocated, `allocated`\n\
+         what is promised to instances or tenants, `used` what is consumed, `free` what the platform says\n\
+         remains, `reserved` what it holds back.\n\n\
+         ## Resources\n\n\
+         Every `resource` label value has one meaning and one `unit` on every platform (ratio families\n\
+         carry `unit=\"ratio\"`).\n\n| resource | unit | meaning |\n|---|---|---|\n",
     );
+    for r in Resource::ALL {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            r.name(),
+            r.unit().as_str(),
+            r.meaning().replace('|', "\\|")
+        ));
+    }
+    out.push('\n');
     for (title, source) in [
         (
             "Capacity and inventory (from platform APIs)",

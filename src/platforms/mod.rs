@@ -173,3 +173,38 @@ pub(crate) fn each_collector(
         .filter_map(|c| Some((c.name, make(c.name, &c.options)?)))
         .collect()
 }
+
+/// `METRICS.md`: the catalogue, then, per platform, every series each collector declares, with
+/// the API field it comes from and its conversion.
+pub fn metrics_markdown() -> String {
+    let mut out = crate::catalog::markdown();
+    out.push_str(
+        "\n## Where each series comes from\n\n\
+         Per platform and collector, as declared beside the code that fills the series. `labels` are\n\
+         the labels a series may carry besides platform, target, resource, unit and service.\n",
+    );
+    for kind in PlatformKind::ALL {
+        out.push_str(&format!(
+            "\n### {}\n\n| family | resource | service | labels | collector | from | conversion |\n|---|---|---|---|---|---|---|\n",
+            kind.as_str()
+        ));
+        for c in kind.collectors() {
+            for e in c.exports {
+                let cell = |s: &str| s.replace('|', "\\|");
+                out.push_str(&format!(
+                    "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+                    e.family.name,
+                    e.resource
+                        .map(|r| format!("`{}`", r.name()))
+                        .unwrap_or_default(),
+                    e.service.unwrap_or(""),
+                    e.labels.join(", "),
+                    c.name,
+                    cell(e.source),
+                    cell(e.conversion)
+                ));
+            }
+        }
+    }
+    out
+}
