@@ -232,24 +232,28 @@ PERCENT_STEPS = [
     {"color": "red", "value": 0.9},
 ]
 
-# The resources of the overview, as the platforms name them, with the unit of the panel.
+# The resources of the overview (one name each in the vocabulary, one meaning and unit on every
+# platform; METRICS.md lists them), with the unit of the panel.
 RESOURCES = [
-    ("CPU", 'resource=~"vcpu|cpu",unit="cores"', "short"),
-    ("Memory", 'resource="memory",unit="bytes"', "bytes"),
-    ("Storage", 'resource=~"storage|disk|local_disk",unit="bytes"', "bytes"),
-    ("GPU", 'resource=~"gpu|vgpu",unit="count"', "short"),
-    ("EIP", 'resource="eip",unit="count"', "short"),
+    ("vCPU", "vcpu", "short"),
+    ("CPU threads", "cpu_threads", "short"),
+    ("Memory", "memory", "bytes"),
+    ("Storage", "storage", "bytes"),
+    ("Local disk", "local_disk", "bytes"),
+    ("GPU cards", "gpu", "short"),
+    ("EIP", "eip", "short"),
 ]
 
 
-def resource_panel(name, sel, unit):
+def resource_panel(name, resource, unit):
     by = "sum by (platform, target, resource)"
+    sel = f'resource="{resource}"'
     return panel(
         "timeseries",
         f"{name}: capacity, allocatable, allocated, used, free",
-        f"{name} summed per target (and resource name where platforms differ) from the finest "
-        "level each platform reports. Free is the platform's own figure, else allocatable - "
-        "allocated, else capacity - allocated.",
+        f"{name} per target from the pool view, which counts each target's hardware once (one "
+        "level per resource). Free is the platform's own figure, else allocatable - allocated, "
+        "else capacity - allocated.",
         [
             query(
                 kinds(
@@ -261,7 +265,7 @@ def resource_panel(name, sel, unit):
                         ("free", f"{by} (pool:headroom_resource_free:effective{{{SCOPE},{sel}}})"),
                     ]
                 ),
-                "{{target}} {{resource}} {{kind}}",
+                "{{target}} {{kind}}",
             )
         ],
         unit,
@@ -310,7 +314,7 @@ def overview():
             "Allocation ratio by target",
             "Allocated over allocatable (or capacity) per target and resource, from the sums of "
             "each target (region, AZ and pool filters do not apply).",
-            [query(f"target:headroom_resource_allocation:ratio{{{PT}}}", "{{target}} {{service}} {{resource}}")],
+            [query(f"target:headroom_resource_allocation:ratio{{{PT}}}", "{{target}} {{resource}}")],
             "percentunit",
             w=12,
         )
@@ -582,7 +586,7 @@ def quotas():
             "timeseries",
             "vCPU quota: used and limit",
             "Per tenant.",
-            [query(used_and_limit('unit="cores"'), "{{tenant}} {{resource}} {{kind}}")],
+            [query(used_and_limit('resource="vcpu"'), "{{tenant}} {{resource}} {{kind}}")],
             "short",
             w=12,
         ),
@@ -616,6 +620,89 @@ def quotas():
         "headroom-quotas",
         "headroom / Quotas",
         "Tenant quotas nearest to their limit, and what tenants hold.",
+        variables,
+        panels,
+    )
+
+
+def services():
+    """The service view: what each cloud service, quota view or second API reports about the
+    hardware the pool view counts. Never summed with the pool view."""
+    variables = [
+        DATASOURCE_VAR,
+        variable("platform", "Platform", 'label_values(headroom_service_allocated, platform)'),
+        variable("target", "Target", 'label_values(headroom_service_allocated{platform=~"$platform"}, target)'),
+        variable("service", "Service", 'label_values(headroom_service_allocated{platform=~"$platform",target=~"$target"}, service)'),
+    ]
+    svc = PT + ',service=~"$service"'
+    by = "sum by (target, service, resource, unit)"
+    panels = [
+        panel(
+            "table",
+            "Services: capacity, allocated, used, free",
+            "What each cloud service reports (ESM's ten services, the SCP quota view, pool summary "
+            "and ECS/EVS sums, the CloudOS bare-metal service, the CECSTACK ECS drill-down), per "
+            "target, service and resource. These describe hardware the pool view already counts: "
+            "the Capacity overview is the total, this is how each service sees its share.",
+            [query(kinds([(fam, f"{by} (headroom_service_{fam}{{{svc}}})") for fam in ("capacity", "allocated", "used", "free")]), table=True)],
+            "short",
+            w=24,
+            h=10,
+        ),
+        panel(
+            "bargauge",
+            "Service allocation",
+            "Allocated over capacity, per service and resource, where the service states its "
+            "capacity.",
+            [query(f"sort_desc({by} (headroom_service_allocated{{{svc}}}) / ({by} (headroom_service_capacity{{{svc}}}) > 0))",
+                   "{{target}} {{service}} {{resource}}", instant=True)],
+            "percentunit",
+            w=12,
+            h=10,
+            thresholds=PERCENT_STEPS,
+        ),
+        panel(
+            "timeseries",
+            "Service allocation over time",
+            "Allocated per service and resource, over time (the trend each service's own "
+            "bookkeeping shows).",
+            [query(f"{by} (headroom_service_allocated{{{svc}}})", "{{target}} {{service}} {{resource}}")],
+            "short",
+            w=12,
+            h=10,
+        ),
+        panel(
+            "table",
+            "Quota views: allocated, used, limit and the total as reported",
+            "A platform's quota view of its pools (Sangfor SCP `virtual_resources`): what its "
+            "quotas handed out and what is occupied, the limit, and the `total` the platform "
+            "reports, whose meaning as capacity its document does not define (its own example shows "
+            "30 vCPU beside 274 allocated). Shown as reported; never a denominator.",
+            [query(kinds([
+                ("allocated", f'sum by (target, az, resource, storage_type) (headroom_service_allocated{{{PT},service="quota_view"}})'),
+                ("used", f'sum by (target, az, resource, storage_type) (headroom_service_used{{{PT},service="quota_view"}})'),
+                ("limit", f'sum by (target, az, resource, storage_type) (headroom_service_limit{{{PT},service="quota_view"}})'),
+                ("total as reported", f'sum by (target, az, resource, storage_type) (headroom_service_total_reported{{{PT},service="quota_view"}})'),
+            ]), table=True)],
+            "short",
+            w=12,
+            h=10,
+        ),
+        panel(
+            "timeseries",
+            "Service utilisation",
+            "Utilisation a service or monitoring API reports (ESM services' used ratio, SCP pool "
+            "monitoring).",
+            [query(f"headroom_service_utilization_ratio{{{svc}}}", "{{target}} {{service}} {{resource}} {{region}}{{az}}{{pool}}")],
+            "percentunit",
+            w=24,
+        ),
+    ]
+    return dashboard(
+        "headroom-services",
+        "headroom / Cloud services",
+        "Each cloud service's own view of capacity (service view): ESM services, quota views, "
+        "bare metal. The Capacity overview counts the hardware; this shows how services see it.",
         variables,
         panels,
     )
@@ -767,6 +854,7 @@ DASHBOARDS = {
     "headroom-pools.json": pools,
     "headroom-gpu.json": gpu,
     "headroom-quotas.json": quotas,
+    "headroom-services.json": services,
     "headroom-exporter.json": exporter,
 }
 

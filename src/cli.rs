@@ -62,6 +62,10 @@ pub enum Command {
         /// Poll interval of every collector.
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         interval: Duration,
+        /// Share of each ESM pool's total allocated per hour, so the forecasts have a trend
+        /// (0: a site that does not change).
+        #[arg(long, default_value_t = 0.001)]
+        growth_per_hour: f64,
     },
     /// Run one platform simulator.
     Simulate {
@@ -169,7 +173,11 @@ pub fn main() -> ExitCode {
             Command::Run { config, listen } => run(&config, listen).await,
             Command::Once { config } => once(&config).await,
             Command::CheckConfig { config } => check_config(&config),
-            Command::Demo { listen, interval } => demo(listen, interval).await,
+            Command::Demo {
+                listen,
+                interval,
+                growth_per_hour,
+            } => demo(listen, interval, growth_per_hour).await,
             Command::Simulate {
                 platform,
                 listen,
@@ -803,14 +811,14 @@ pub fn demo_config(targets: &[String], listen: SocketAddr, interval: Duration) -
     )
 }
 
-async fn demo(listen: SocketAddr, interval: Duration) -> ExitCode {
+async fn demo(listen: SocketAddr, interval: Duration, growth_per_hour: f64) -> ExitCode {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap_or(listen);
     let (esm, _esm_sim, _esm_task) =
         // The demo's ESM pools fill slowly (0.1 % of their total per hour, about 20 days from
         // half full to full), so the exhaustion forecasts have a trend to show.
         match start_esm_simulator(
             sim::huawei_esm::EsmSimConfig {
-                growth_per_hour: 0.001,
+                growth_per_hour,
                 ..Default::default()
             },
             loopback,

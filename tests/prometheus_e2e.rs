@@ -2,7 +2,9 @@
 //! Prometheus (Debian `prometheus`) with the shipped rules, alerting a real Alertmanager (Debian
 //! `prometheus-alertmanager`). The ESM simulator's pressure control drives one pool above the
 //! critical threshold: the alert must reach Alertmanager, and clear when the pool is released.
-//! Meanwhile every dashboard panel query and template-variable query must return data.
+//! Meanwhile every dashboard panel query and template-variable query must return data, and every
+//! series of every Capacity overview and GPU panel (its own query, the variables at "All") must
+//! equal what the simulators hold, from their ground truth (`/sim/truth`).
 //!
 //! The rules are loaded as shipped except that every `for:` is shortened to 0s, so the test
 //! takes minutes instead of hours; the `for:` durations themselves are covered by the promtool
@@ -10,6 +12,7 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::io::BufRead as _;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::prom;
+use headroom::sim::Truth;
 use serde_json::Value;
 
 /// A child process killed when the test ends, however it ends.
@@ -49,11 +53,28 @@ fn spawn(cmd: &mut Command, name: &'static str, log: &Path) -> Running {
     Running(child)
 }
 
-/// Starts `headroom demo` on an ephemeral port; returns it with the exporter's, the ESM
-/// simulator's and the CECSTACK simulator's addresses, read from what it prints.
-fn start_demo(dir: &Path) -> (Running, SocketAddr, SocketAddr, SocketAddr) {
+/// The demo's addresses, read from what it prints.
+struct Demo {
+    exporter: SocketAddr,
+    esm: SocketAddr,
+    scp: SocketAddr,
+    cloudos: SocketAddr,
+    cec: SocketAddr,
+}
+
+/// Starts `headroom demo` on an ephemeral port, its ESM site not growing (so the truth does not
+/// move between a scrape and the comparison).
+fn start_demo(dir: &Path) -> (Running, Demo) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--interval", "30s"])
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--interval",
+            "30s",
+            "--growth-per-hour",
+            "0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::from(
             std::fs::File::create(dir.join("demo.log")).unwrap_or_else(|e| panic!("{e}")),
@@ -69,10 +90,12 @@ fn start_demo(dir: &Path) -> (Running, SocketAddr, SocketAddr, SocketAddr) {
         let host = url.split("://").nth(1)?.split('/').next()?;
         host.parse().ok()
     };
-    let (mut esm, mut cec, mut metrics) = (None, None, None);
+    let (mut esm, mut scp, mut cloudos, mut cec, mut metrics) = (None, None, None, None, None);
     for line in lines.by_ref() {
         let line = line.unwrap_or_default();
         esm = esm.or_else(|| addr_after(&line, "Huawei ESM simulator:"));
+        scp = scp.or_else(|| addr_after(&line, "Sangfor SCP simulator:"));
+        cloudos = cloudos.or_else(|| addr_after(&line, "H3C CloudOS simulator:"));
         cec = cec.or_else(|| addr_after(&line, "CECSTACK simulator:"));
         metrics = metrics.or_else(|| addr_after(&line, "metrics:"));
         if metrics.is_some() {
@@ -81,10 +104,207 @@ fn start_demo(dir: &Path) -> (Running, SocketAddr, SocketAddr, SocketAddr) {
     }
     // Keep reading so the demo never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    match (esm, cec, metrics) {
-        (Some(e), Some(c), Some(m)) => (running, m, e, c),
+    match (esm, scp, cloudos, cec, metrics) {
+        (Some(esm), Some(scp), Some(cloudos), Some(cec), Some(exporter)) => (
+            running,
+            Demo {
+                exporter,
+                esm,
+                scp,
+                cloudos,
+                cec,
+            },
+        ),
         _ => panic!("the demo did not print its addresses"),
     }
+}
+
+/// Each demo target's simulator truth.
+async fn truths(demo: &Demo) -> BTreeMap<String, Truth> {
+    headroom::http::install_crypto_provider();
+    let http = reqwest::Client::new();
+    // The SCP simulator serves HTTPS with a certificate made at start.
+    let https = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut out = BTreeMap::new();
+    for (target, client, base) in [
+        ("esm-demo", &http, format!("http://{}", demo.esm)),
+        ("scp-demo", &https, format!("https://{}", demo.scp)),
+        ("cloudos-demo", &http, format!("http://{}", demo.cloudos)),
+        ("cec-demo", &http, format!("http://{}", demo.cec)),
+    ] {
+        out.insert(target.to_string(), common::sim_truth(client, &base).await);
+    }
+    out
+}
+
+/// The level labels a dashboard series may be grouped by (a truth figure's place uses them).
+const PLACES: &[&str] = &[
+    "region",
+    "az",
+    "pool",
+    "cluster",
+    "datastore",
+    "eip_pool",
+    "direction",
+    "gpu_model",
+];
+
+/// What the simulators hold for one series of a Capacity overview or GPU panel: the panel's
+/// query, the series' labels; `None` when the query is not one that truth can answer.
+fn expected(
+    expr: &str,
+    labels: &serde_json::Map<String, Value>,
+    truths: &BTreeMap<String, Truth>,
+) -> Option<f64> {
+    let label = |k: &str| labels.get(k).and_then(Value::as_str).unwrap_or("");
+    let truth = truths.get(label("target"))?;
+    // The resource: the series' label, else the one the query selects.
+    let resource = match label("resource") {
+        "" => expr
+            .split("resource=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())?
+            .to_string(),
+        r => r.to_string(),
+    };
+    // The series' place, in the labels the truth places this resource by (a series may carry
+    // more, such as a datastore's cluster).
+    let at = |family: &str| -> Vec<(&str, &str)> {
+        PLACES
+            .iter()
+            .filter(|k| {
+                truth
+                    .figures
+                    .iter()
+                    .any(|f| f.family == family && f.resource == resource && f.at.contains_key(**k))
+            })
+            .filter_map(|k| Some((*k, labels.get(*k)?.as_str()?)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect()
+    };
+    let has = |family: &str| {
+        truth
+            .figures
+            .iter()
+            .any(|f| f.family == family && f.resource == resource)
+    };
+    let total = |family: &str| has(family).then(|| truth.total(family, &resource, &at(family)));
+    let free = || {
+        total("free")
+            .or_else(|| Some(total("allocatable")? - total("allocated")?))
+            .or_else(|| Some(total("capacity")? - total("allocated")?))
+    };
+    let allocation = || {
+        let a = total("allocated")?;
+        total("allocatable")
+            .or_else(|| total("capacity"))
+            .or_else(|| Some(a + total("free")?))
+            .map(|d| a / d)
+    };
+    let usage = || Some(total("used")? / total("capacity").or_else(|| total("allocatable"))?);
+    if expr.contains("exhaustion") {
+        return None;
+    }
+    if expr.contains("headroom_resource_fill:ratio") {
+        return match label("basis") {
+            "allocated" => allocation(),
+            "used" => usage(),
+            _ => None,
+        };
+    }
+    if expr.contains("target:headroom_resource_allocation:ratio") {
+        return allocation();
+    }
+    match label("kind") {
+        "free" => free(),
+        "" if expr.contains("free:effective") => free(),
+        "" => None,
+        family => total(family),
+    }
+}
+
+/// Compares every series of the Capacity overview and GPU dashboards with the truth; returns the
+/// mismatches, and how many series were compared per panel.
+async fn compare_with_truth(
+    apis: &Apis,
+    truths: &BTreeMap<String, Truth>,
+) -> (Vec<String>, BTreeMap<String, usize>) {
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+    let mut wrong = Vec::new();
+    let mut compared = BTreeMap::new();
+    for file in ["headroom-overview.json", "headroom-gpu.json"] {
+        let d: Value = serde_json::from_str(
+            &std::fs::read_to_string(prom::repo().join("dashboards").join(file))
+                .unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+        for p in d["panels"].as_array().cloned().unwrap_or_default() {
+            let title = format!("{file} \"{}\"", p["title"].as_str().unwrap_or_default());
+            for t in p["targets"].as_array().cloned().unwrap_or_default() {
+                let expr = t["expr"].as_str().unwrap_or_default();
+                let result = apis
+                    .query(&as_grafana_sends_it(expr))
+                    .await
+                    .unwrap_or_default();
+                // Host tables: the hosts' sum per target and kind is the target's amount.
+                let by_host = expr.contains("headroom_host_resource_");
+                let mut sums: BTreeMap<(String, String), (f64, serde_json::Map<String, Value>)> =
+                    BTreeMap::new();
+                for series in &result {
+                    let labels = series["metric"].as_object().cloned().unwrap_or_default();
+                    let got: f64 = series["value"][1]
+                        .as_str()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(f64::NAN);
+                    if by_host {
+                        let key = (
+                            labels
+                                .get("target")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                            labels
+                                .get("kind")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                        );
+                        let mut kept = serde_json::Map::new();
+                        for k in ["target", "kind", "resource"] {
+                            if let Some(v) = labels.get(k) {
+                                kept.insert(k.to_string(), v.clone());
+                            }
+                        }
+                        let e = sums.entry(key).or_insert((0.0, kept));
+                        e.0 += got;
+                        continue;
+                    }
+                    let Some(want) = expected(expr, &labels, truths) else {
+                        continue;
+                    };
+                    *compared.entry(title.clone()).or_insert(0) += 1;
+                    if !close(got, want) {
+                        wrong.push(format!(
+                            "{title}: {labels:?} is {got}, the simulators hold {want}"
+                        ));
+                    }
+                }
+                for ((_, _), (got, labels)) in sums {
+                    let Some(want) = expected(expr, &labels, truths) else {
+                        continue;
+                    };
+                    *compared.entry(title.clone()).or_insert(0) += 1;
+                    if !close(got, want) {
+                        wrong.push(format!("{title}: {labels:?} sums to {got} over the hosts, the simulators hold {want}"));
+                    }
+                }
+            }
+        }
+    }
+    (wrong, compared)
 }
 
 /// The shipped rules, with every `for:` shortened to 0s.
@@ -317,7 +537,8 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
 
-    let (_demo, exporter, esm, cec) = start_demo(&dir);
+    let (_demo, demo) = start_demo(&dir);
+    let (exporter, esm, cec) = (demo.exporter, demo.esm, demo.cec);
 
     // Debian's Alertmanager will not start without its default templates in this place.
     assert!(
@@ -422,6 +643,26 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
         before < 0.8,
         "the pool starts below the warning threshold: {before}"
     );
+
+    // Every Capacity overview and GPU panel shows what the simulated sites hold.
+    // (Until every collector has polled and Prometheus has evaluated the rules, some panels
+    // are partial: compare until they agree, then say what differs.)
+    let truths = truths(&demo).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (wrong, compared) = loop {
+        let (wrong, compared) = compare_with_truth(&apis, &truths).await;
+        if (wrong.is_empty() && compared.len() >= 11) || Instant::now() > deadline {
+            break (wrong, compared);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    assert!(
+        wrong.is_empty(),
+        "panels that differ from the truth:\n{}\n{compared:?}",
+        wrong.join("\n")
+    );
+    // Each panel but the forecast was compared, most of them on every platform.
+    assert!(compared.values().sum::<usize>() >= 100, "{compared:?}");
     assert!(
         !apis
             .alertmanager_alerts()

@@ -199,8 +199,11 @@ impl Fleet {
             let cards = if *gpu { 2 } else { 0 };
             let used = gpu_used.get(host).copied().unwrap_or(0);
             let at = [("az", az.as_str()), ("pool", pool.as_str())];
-            truth.add("capacity", "gpu", &at, cards as f64);
-            truth.add("used", "gpu", &at, used.min(cards) as f64);
+            if cards > 0 {
+                let model = [at[0], at[1], ("gpu_model", "NVIDIA Tesla T4")];
+                truth.add("capacity", "gpu", &model, cards as f64);
+                truth.add("used", "gpu", &model, used.min(cards) as f64);
+            }
             truth.add("capacity", "local_disk", &at, 4.0 * 1_200_243_695_616.0);
             truth.add("free", "local_disk", &at, 1_200_243_695_616.0);
             truth.add("capacity", "local_disk_devices", &at, 4.0);

@@ -389,7 +389,7 @@ impl Fleet {
         for (p, (az_id, az_name)) in pool_ids.iter().enumerate() {
             let hosts: Vec<Value> = all_hosts.iter().filter(|h| h.0 == p && h.3 > 0).map(|(_, id, ip, cards)| {
                 let used = gpu_used.get(id).copied().unwrap_or(0);
-                let at = [("az", az_name.as_str())];
+                let at = [("az", az_name.as_str()), ("gpu_model", "Tesla T4")];
                 truth.add("capacity", "gpu", &at, f64::from(*cards));
                 truth.add("used", "gpu", &at, f64::from(used.min(*cards)));
                 truth.add("capacity", "gpu_memory", &at, f64::from(*cards) * 16384.0 * MIB);
