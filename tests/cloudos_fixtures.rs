@@ -650,3 +650,104 @@ fn compute_nodes_are_read_without_their_credentials() {
         );
     }
 }
+
+/// Nova's VMware driver reports a whole vCenter cluster as one hypervisor: it is no host (no
+/// inventory, no host series, no free slots computed over the cluster's sums), its figures go to
+/// the cluster view, and the AZ counts it once.
+#[test]
+fn a_vmware_cluster_hypervisor_is_a_cluster_not_a_host() {
+    let raw = serde_json::json!({"hypervisors": [
+        {"id": "1", "hypervisor_hostname": "cvk1(CVM10.0.0.1)", "hypervisor_type": "QEMU", "state": "up", "status": "enabled",
+         "service": {"host": "compcas1"}, "vcpus": 64, "vcpus_used": 10, "memory_mb": 1024, "memory_mb_used": 512, "free_ram_mb": 512,
+         "local_gb": 100, "local_gb_used": 10, "free_disk_gb": 90, "running_vms": 3},
+        {"id": "2", "hypervisor_hostname": "domain-c7.4f1c", "hypervisor_type": "VMware vCenter Server", "state": "up", "status": "enabled",
+         "service": {"host": "vcenter1-compute"}, "vcpus": 160, "vcpus_used": 40, "memory_mb": 4096, "memory_mb_used": 1024, "free_ram_mb": 3072,
+         "local_gb": 800, "local_gb_used": 80, "free_disk_gb": 720, "running_vms": 9}
+    ]});
+    let (hvs, _) = api::parse_items::<Hypervisor>("t", api::list(&raw, "hypervisors"));
+    assert!(hvs[1].is_vmware_cluster() && !hvs[0].is_vmware_cluster());
+    let azs = BTreeMap::from([
+        ("compcas1".to_string(), "az1".to_string()),
+        ("vcenter1-compute".to_string(), "az1".to_string()),
+    ]);
+    let one = Ratios {
+        cpu: 1.0,
+        ram: 1.0,
+        disk: 1.0,
+    };
+    let mut b = Batch::new();
+    normalise_hypervisors(&hvs, &azs, one, &mut b);
+    let host_memory: f64 = b
+        .samples()
+        .iter()
+        .filter(|s| s.def.name == catalog::HOST_RESOURCE_CAPACITY.name)
+        .filter(|s| s.labels.contains(&("resource", "memory".to_string())))
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(host_memory, 1024.0 * MIB, "only the CAS host is a host");
+    assert!(!b
+        .samples()
+        .iter()
+        .any(|s| s.def.name == catalog::HOST_INFO.name
+            && s.labels.iter().any(|(_, v)| v.starts_with("domain-c7"))));
+    assert_series(
+        &b,
+        catalog::HOSTS.name,
+        &[("state", "up"), ("az", "az1")],
+        1.0,
+    );
+    let cluster = |r: &'static str, u: &'static str| {
+        [
+            ("resource", r),
+            ("unit", u),
+            ("cluster", "domain-c7.4f1c"),
+            ("az", "az1"),
+        ]
+    };
+    assert_series(
+        &b,
+        catalog::CLUSTER_RESOURCE_CAPACITY.name,
+        &cluster("memory", "bytes"),
+        4096.0 * MIB,
+    );
+    assert_series(
+        &b,
+        catalog::CLUSTER_RESOURCE_ALLOCATED.name,
+        &cluster("vcpu", "vcpus"),
+        40.0,
+    );
+    // The AZ: the host and the cluster, each once.
+    let az = |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("az", "az1")];
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &az("memory", "bytes"),
+        5120.0 * MIB,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &az("cpu_threads", "threads"),
+        224.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATED.name,
+        &az("vcpu", "vcpus"),
+        50.0,
+    );
+    // Free slots: a 2-vCPU, 256 MB flavor fits 2 more times on the CAS host (its memory); the
+    // cluster's sums would claim 12 more, which no single ESXi host may hold.
+    let flavors: Vec<Flavor> = serde_json::from_value(
+        serde_json::json!([{"id": "f", "name": "small", "vcpus": 2, "ram": 256, "disk": 0}]),
+    )
+    .unwrap_or_default();
+    let mut b = Batch::new();
+    normalise_flavor_slots(&flavors, &hvs, &azs, one, &mut b);
+    assert_series(
+        &b,
+        catalog::FLAVOR_FREE_SLOTS.name,
+        &[("flavor", "small"), ("az", "az1")],
+        2.0,
+    );
+}

@@ -13,7 +13,7 @@
 //! the **host view**, per cluster to the **cluster view**; the views are never summed together.
 //! [`BREAKDOWN_LABELS`] split one level's amount further (by server model, GPU model, flavor, ...)
 //! and may differ between the families of one resource; rules sum them away before comparing
-//! families. `crate::platforms` declares, per collector, which series it fills from which field
+//! families. The platforms declare, per collector, which series it fills from which field
 //! ([`exports`]), and a test holds every simulator's output to those declarations.
 
 pub mod exports;

@@ -2,7 +2,7 @@
 //! meaning and one unit on every platform.
 //!
 //! A collector names a resource with a [`Resource`], never with a string, so it cannot invent a
-//! name or pair a name with another unit: [`crate::collect::Batch`] writes the `resource` and
+//! name or pair a name with another unit: the `Batch` a collector fills writes the `resource` and
 //! `unit` labels from the variant. Virtual CPUs, physical cores, hardware threads and CPU hertz
 //! are four different resources, so no sum can mix them.
 
