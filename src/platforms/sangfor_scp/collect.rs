@@ -132,7 +132,7 @@ fn tag_and_policy(name: &str) -> (&str, &str) {
 }
 
 /// The resource a quota-view entry is about, and its storage tag and policy.
-fn quota_view_kind<'a>(r: &'a api::VirtualResource) -> Option<(Resource, &'a str, &'a str)> {
+fn quota_view_kind(r: &api::VirtualResource) -> Option<(Resource, &str, &str)> {
     let name = r.name.as_str();
     let unit = unit_scale(r.unit.as_str())?.1;
     Some(match (unit, r.resource.as_str(), name) {
