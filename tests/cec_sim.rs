@@ -359,13 +359,7 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
         "  interval: 300s",
         &[cec_target("cec", sim, "region0", STATIC, &only(ALL))],
     );
-    let (store, metrics, tasks) = one_shot(&cfg);
-    for t in &tasks {
-        t.poll_once()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
-    }
-    let body = render(&store, &metrics);
+    let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, CEC_UNTRUTHED) >= 30);
 }

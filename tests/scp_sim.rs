@@ -853,9 +853,7 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     })
     .await;
     let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
-    let (store, metrics, tasks) = one_shot(&cfg);
-    poll_all(&tasks).await;
-    let body = render(&store, &metrics);
+    let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 60);
 }

@@ -96,13 +96,7 @@ fn esm_examples() -> Vec<String> {
 }
 
 async fn poll(cfg: &headroom::config::Config) -> Vec<String> {
-    let (store, metrics, tasks) = one_shot(cfg);
-    for t in &tasks {
-        t.poll_once()
-            .await
-            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
-    }
-    platform_lines(&render(&store, &metrics))
+    platform_lines(&poll_and_render(cfg).await)
 }
 
 /// `name{labels} value` → a promtool input series of that value for an hour.

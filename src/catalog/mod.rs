@@ -125,52 +125,21 @@ pub const BREAKDOWN_LABELS: &[&str] = &[
     "flavor",
     "eip_type",
 ];
-const SCOPE_LABELS: &[&str] = &[
-    "region",
-    "az",
-    "pool",
-    "cluster",
-    "datastore",
-    "eip_pool",
-    "direction",
-    "server_model",
-    "storage_type",
-    "gpu_model",
-    "flavor",
-    "eip_type",
-];
+/// The level and breakdown labels, and any extra ones: the scope labels a family's series may
+/// carry.
+macro_rules! scope_labels {
+    ($($extra:literal),*) => {
+        &[
+            "region", "az", "pool", "cluster", "datastore", "eip_pool", "direction",
+            "server_model", "storage_type", "gpu_model", "flavor", "eip_type", $($extra),*
+        ]
+    };
+}
+const SCOPE_LABELS: &[&str] = scope_labels!();
 /// The overcommit ratio also says at which level it is configured (`level`).
-const RATIO_SCOPE_LABELS: &[&str] = &[
-    "region",
-    "az",
-    "pool",
-    "cluster",
-    "datastore",
-    "eip_pool",
-    "direction",
-    "server_model",
-    "storage_type",
-    "gpu_model",
-    "flavor",
-    "eip_type",
-    "level",
-];
+const RATIO_SCOPE_LABELS: &[&str] = scope_labels!("level");
 /// A service view series may also carry the storage policy of a quota-view entry.
-const SERVICE_SCOPE_LABELS: &[&str] = &[
-    "region",
-    "az",
-    "pool",
-    "cluster",
-    "datastore",
-    "eip_pool",
-    "direction",
-    "server_model",
-    "storage_type",
-    "gpu_model",
-    "flavor",
-    "eip_type",
-    "policy",
-];
+const SERVICE_SCOPE_LABELS: &[&str] = scope_labels!("policy");
 const RESOURCE_LABELS: &[&str] = &["platform", "target", "resource", "unit"];
 const SERVICE_LABELS: &[&str] = &["platform", "target", "service", "resource", "unit"];
 const HOST_RESOURCE_LABELS: &[&str] = &["platform", "target", "host", "resource", "unit"];
@@ -933,4 +902,21 @@ pub fn markdown() -> String {
     }
     out.push_str(&format!("CACHED: \"{CACHED}\"\n"));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_labels_are_the_level_and_breakdown_labels() {
+        let both: Vec<&str> = LEVEL_LABELS
+            .iter()
+            .chain(BREAKDOWN_LABELS)
+            .copied()
+            .collect();
+        assert_eq!(SCOPE_LABELS, both.as_slice());
+        assert_eq!(RATIO_SCOPE_LABELS.last(), Some(&"level"));
+        assert_eq!(SERVICE_SCOPE_LABELS.last(), Some(&"policy"));
+    }
 }

@@ -549,3 +549,15 @@ pub fn assert_pool_view_is_the_truth(
     }
     compared
 }
+
+/// Polls every enabled collector of a config once (each must succeed) and returns the
+/// exposition.
+pub async fn poll_and_render(cfg: &headroom::config::Config) -> String {
+    let (store, metrics, tasks) = one_shot(cfg);
+    for t in &tasks {
+        t.poll_once()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.collector_name));
+    }
+    render(&store, &metrics)
+}
