@@ -37,12 +37,10 @@ fn batch(snapshot: usize) -> Batch {
         let host = format!("host-{snapshot:03}-{:05}", i / families.len());
         let region = format!("region-{}", i % 3);
         let az = format!("{region}{}", ['a', 'b'][i % 2]);
-        b.push(
+        b.put(
             def,
+            catalog::Resource::Vcpu,
             &[
-                ("service", "ecs"),
-                ("resource", "vcpu"),
-                ("unit", "cores"),
                 ("region", &region),
                 ("az", &az),
                 ("pool", "KVM_POD"),

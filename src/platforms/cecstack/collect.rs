@@ -1,12 +1,17 @@
-//! CECSTACK collectors: which APIs each one calls, and how their answers become the metric
-//! vocabulary.
+//! CECSTACK collectors: which APIs each one calls, and how their answers become the capacity
+//! model. What each series is filled from is declared beside its code (`*_EXPORTS`) and printed
+//! in `METRICS.md`.
 //!
 //! Mapping decisions (the document's ambiguities, spec §4 and §6):
-//! - Region capacity: `allocatable` → allocatable, `usage` → used, `remain` → free, in the unit
-//!   the payload states (`核` → cores; `Gi`/`Mi`/`Ki` binary, `G`/`M`/`K` decimal bytes; anything
-//!   else is dropped and counted). The example's `remain` is not `allocatable − usage`: both are
-//!   exported as reported, and `headroom_resource_free_discrepancy` shows the difference.
-//! - CPU overcommit is exported at every level it is configured (`level` = region, az, pool,
+//! - Region capacity (§1.38) is the pool view at the region level: `allocatable` →
+//!   allocatable, `usage` → used, `remain` → free, in the unit the payload states (`核`; `Gi`/
+//!   `Mi`/`Ki` binary, `G`/`M`/`K` decimal bytes; anything else is dropped and counted). The
+//!   document does not say whether `cpu.allocatable` counts vCPUs after overcommit or physical
+//!   CPUs; it is read as vCPUs that may be allocated (the reading that never overstates what is
+//!   free: were it physical, what may be allocated would be larger). The example's `remain` is
+//!   not `allocatable − usage`: both are exported as reported, and
+//!   `headroom_resource_free_discrepancy` shows the difference.
+//! - vCPU overcommit is exported at every level it is configured (`level` = region, az, pool,
 //!   flavor_type); a flavor type's ratio 0 means "not set" and is left out.
 //! - Hosts carry no AZ: a host's pool (and the pool's AZ) come from `resource-pool/hosts` and
 //!   `resource-pools`. GPUs per host: the cards listed in `gpuInfo.gpus` (or the count, where a
@@ -16,8 +21,10 @@
 //! - Instances: the VM `ram` is bytes in every example although the table says GiB; a value
 //!   under 4096 is read as GiB (and logged). GPUs come from the flavor's `gpu` count, as `gpu` or
 //!   `vgpu` by the flavor type's `deviceType`. Volumes are the attached `volumeSize` (GiB), each
-//!   volume counted once. `softDeleted` VMs hold nothing and are skipped. Sums are per AZ, pool
-//!   and flavor (the finest level; `sum by (pool)` gives pools), per host and per tenant.
+//!   volume counted once. `softDeleted` VMs hold nothing and are skipped. vCPU and memory
+//!   allocated are summed per region (the level of the region's capacity) and, per AZ, pool and
+//!   flavor, into the service view `service="ecs"`; instances, GPUs and volumes per AZ and pool
+//!   (split by flavor); per host and per tenant.
 //! - Free slots per flavor and pool: the document gives no per-host or per-pool CPU capacity, so
 //!   they cannot be computed (only the region total exists).
 

@@ -1,34 +1,41 @@
-//! CloudOS collectors: which APIs each one calls, and how their answers become the metric
-//! vocabulary.
+//! CloudOS collectors: which APIs each one calls, and how their answers become the capacity
+//! model. What each series is filled from is declared beside its code (`*_EXPORTS`) and printed
+//! in `METRICS.md`.
 //!
 //! Mapping decisions (the document's ambiguities, spec §4 and §6):
-//! - Hypervisors are Nova's allocation view: `vcpus` (logical CPUs) → vcpu capacity,
-//!   `vcpus_used` (vCPUs of the host's VMs) → allocated; `memory_mb`/`memory_mb_used`/
-//!   `free_ram_mb` and `local_gb`/`local_gb_used`/`free_disk_gb` → capacity/allocated/free
-//!   (MB ×2^20, GB ×2^30). Per AZ they are summed into `headroom_resource_*{service="ecs"}`
-//!   (AZ from the host aggregates; Nova reports no free vCPUs, so none is exported).
+//! - Hypervisors are Nova's allocation view. Nova's `vcpus` is the host's logical CPUs:
+//!   `cpu_threads` capacity; `vcpus_used` (the vCPUs of the host's instances) is `vcpu`
+//!   allocated, and what may be allocated is threads × `cloudos.cpu_allocation_ratio` (the API
+//!   does not expose Nova's ratio; the default 1.0 never overstates). `memory_mb`/
+//!   `memory_mb_used`/`free_ram_mb` and `local_gb`/`local_gb_used`/`free_disk_gb` are memory
+//!   and local disk capacity/allocated/free (MB ×2^20, GB ×2^30). Per AZ (from the host
+//!   aggregates) they are the pool view.
+//! - Nova's VMware driver reports a whole vCenter cluster as one hypervisor (type `VMware
+//!   vCenter Server`): it is no host. Its figures go to the cluster view and count once in its
+//!   AZ's pool view; its ESXi hosts are in the host view from `virtualization_hosts`; free
+//!   flavor slots leave it out (the cluster's sums would overstate what fits on one host).
 //! - A CAS hypervisor is named `cvknode191(CVM10.1.1.1)`: the `host` label drops the manager
 //!   part, so hypervisor and CAS host series of one host carry the same `host`.
-//! - Storage pools (`hostpool?all=yes`) list a shared pool under every node of a cluster: a
-//!   pool of type `fs` (shared) is counted once per (host pool, cluster, name, path), any other
-//!   type once per node. `totalSize` → capacity, `freeSize` → free, `preAllocation`
-//!   (provisioned, may exceed total) → allocated, all MB.
+//! - Storage pools (`hostpool?all=yes`), the pool view of storage per datastore, list a shared
+//!   pool under every node of a cluster: a pool of type `fs` (shared) is counted once per (host
+//!   pool, cluster, name, path), any other type once per node. `totalSize` → capacity,
+//!   `freeSize` → free, `preAllocation` (provisioned, may exceed total) → allocated, all MB.
 //! - CAS hosts: CPU hertz = `cpuCount` (logical CPUs) × `cpuFrequence` MHz; cores =
-//!   sockets × cores per socket; `cpuRate`/`memRate`/`diskRate` are percent. VMware hosts:
-//!   `numCpuCores` is the host's total cores and hertz = cores × `cpuMHz` (vSphere's
-//!   definition); `overallCpuUsage`/`overallMemoryUsage` are not exported (the document's
-//!   meaning contradicts its example, spec §6 item 32). A CAS host's memory capacity comes from
-//!   the hypervisor list (the same host, not repeated); a VMware host's from `memorySize` (MB),
-//!   since Nova's VMware driver reports a whole cluster as one hypervisor.
-//! - Bare metal: counts by `provision_state` and maintenance; capacity per AZ sums every node,
-//!   allocated the nodes with an instance, free the `available` nodes outside maintenance
-//!   without an instance (Ironic's meaning; the document enumerates no states).
+//!   sockets × cores per socket; `cpuRate`/`memRate`/`diskRate` are percent. A CAS host's threads
+//!   and memory come from its hypervisor (not repeated). VMware hosts: `numCpuCores` is the
+//!   host's total cores, hertz = cores × `cpuMHz` (vSphere's definition), threads and memory
+//!   (`memorySize`, MB) are the host's own; `overallCpuUsage`/`overallMemoryUsage` are not
+//!   exported (the document's meaning contradicts its example, spec §6 item 32).
+//! - Bare metal is the service view `service="bms"` (nodes may also be Nova hypervisors): counts
+//!   by `provision_state` and maintenance; capacity per AZ sums every node, allocated the nodes
+//!   with an instance, free the `available` nodes outside maintenance without an instance
+//!   (Ironic's meaning; the document enumerates no states); `properties.cpus` is threads.
 //! - Quotas: each `max<X>` limit beside its `total<X>Used` usage; -1 is unlimited (no limit
 //!   series). RAM is MB and volume storage GB; the rest are counts. Keys the table below does not
-//!   know keep a snake_case name of their own.
-//! - Free flavor slots assume the configured allocation ratios (default 1.0: the API does not
-//!   expose Nova's), skip hosts that are down or disabled, and are per flavor: slots of two
-//!   flavors compete for the same hosts, so they must not be added up.
+//!   know are `other`, the key in `quota_key`.
+//! - Free flavor slots assume the configured allocation ratios, skip hosts that are down or
+//!   disabled, and are per flavor: slots of two flavors compete for the same hosts, so they must
+//!   not be added up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

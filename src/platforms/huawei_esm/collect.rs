@@ -1,17 +1,24 @@
-//! ESM collectors: which APIs each one calls, and how their rows become the metric vocabulary.
+//! ESM collectors: which APIs each one calls, and how their rows become the capacity model.
+//! What each series is filled from is declared beside its code (`*_EXPORTS`) and printed in
+//! `METRICS.md`.
 //!
 //! Mapping decisions (the document's ambiguities, spec §5):
+//! - The physical rows (4.1.1) are the pool view: vCPU and memory per region and zone, split by
+//!   server model; storage per region and zone, split by medium. The cloud-service rows (4.1.2)
+//!   describe the same hardware again (the EVS example repeats the physical storage example's
+//!   numbers) or a service's own units: they are the service view, `service` = the
+//!   `service_type` asked for (the answer's spelling varies: `ecs-vm`, `DeH`, `deh`, ...).
 //! - `total` → capacity, `allocated` → allocated, `available` (what remains to allocate) →
-//!   free, `used` → used, `used_ratio` (a 0-1 fraction in the examples) → utilization ratio.
-//!   ESM's own `free` is a consumption-based remainder that agrees with neither `total − used` nor
-//!   `available` in the examples; `used` and the ratio carry that view, so it is not exported.
-//!   Capacity is exported as reported, never recomputed (the physical example's total is not
-//!   allocated + available).
+//!   free, `used` → used, `used_ratio` (a 0-1 fraction in the examples) → utilization ratio
+//!   (`unit="ratio"`). ESM's own `free` is a consumption-based remainder that agrees with neither
+//!   `total − used` nor `available` in the examples; `used` and the ratio carry that view, so it
+//!   is not exported. Capacity is exported as reported, never recomputed.
 //! - "TB" is `terabyte_bytes` bytes (2^40 by default: the examples are GB/1024).
 //! - `zone_type` (MANAGE, POD, KVM_POD, EIP_POD, ...) is the `pool` label: ESM has no pool id,
 //!   and the zone is the resource pool the capacity belongs to.
-//! - The `service` label comes from the `service_type` asked for, not from the answer, whose
-//!   spelling varies (`ecs-vm`, `DeH`, `deh`, ...).
+//! - Host detail (document 000): `sockets × cores` are cores, times `threads` are threads (the
+//!   example's 88 logical CPUs are 44 cores); memory module sizes (`32 GB`) are binary, disk sizes
+//!   as the OS prints them (`10.7GB`, a 10 GiB disk) decimal.
 //! - Rows repeat per daily snapshot within the time window; the newest per series is kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

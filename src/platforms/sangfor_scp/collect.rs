@@ -1,38 +1,50 @@
-//! SCP collectors: which APIs each one calls, and how their answers become the metric vocabulary.
+//! SCP collectors: which APIs each one calls, and how their answers become the capacity model.
+//! What each series is filled from is declared beside its code (`*_EXPORTS`) and printed in
+//! `METRICS.md`.
 //!
 //! Mapping decisions (the document's ambiguities, spec §5 and §7.6):
 //! - Units: `mhz` → hertz (×10^6); `MB`/`mb` → bytes (×2^20: the document equates 1024 MB with
 //!   1 GB); OSS `KB` → bytes (×2^10); `Kbps` → bits/s (×1000); `核` → cores; `张`/`个`/`台` →
-//!   count. A unit the mapping does not know drops the value (counted), never guessed.
-//! - `physical_resources` of a resource pool (AZ) is the pool's physical capacity
-//!   (`service="physical"`, `az` label = the pool's name). `gpu`/`graphics_num` and
-//!   `gpu_mem`/`graphics_mem` are the same thing under the two spellings.
-//! - `virtual_resources` is the pool's quota view (`service="quota"`): `allocated` → allocated,
-//!   `occupied` → used, `total` → allocatable only when it is above 0 (the examples show 0.0 next
-//!   to hundreds of allocated cores, i.e. "not reported"); `limit` → `headroom_resource_limit`,
-//!   except -1 (unlimited, documented), which has no series. Storage entries carry the storage
-//!   tag and policy in their display name, which becomes `storage_type`.
-//! - Hosts: `total_mhz`/`used_mhz`, `core_count`, sockets and threads, memory, raw disk sum
-//!   (`resource="disk"`, not datastore capacity), GPUs and the configured overcommit
-//!   (`allocation_ratio`, per CPU and memory) go to the host families; the formula for
-//!   allocatable vCPU is not documented, so none is computed. Cores are summed per pool into
-//!   `headroom_resource_capacity{service="physical",resource="cpu",unit="cores"}`, which only hosts
-//!   report. `allocation_max` and reserved memory have no documented meaning and are not exported.
-//! - Clusters go to `headroom_cluster_resource_*` (a drill-down level), datastores to
-//!   `headroom_resource_*{service="datastore"}` per datastore (`storage_type` = tag name, tag id,
-//!   or `untagged`: an untagged datastore cannot be used by VMs).
-//! - VMs are summed per pool (`service="ecs"`), per host (host families) and per tenant
-//!   (`headroom_tenant_resource_allocated`, and counted in `headroom_tenant_resources`); DR
+//!   count. A unit the mapping does not know, or one that is not the resource's, drops the
+//!   value (counted), never guessed.
+//! - The pool view, one source per resource and family: CPU hertz and memory from a pool's
+//!   `physical_resources` (`az` = the pool's name); cores, threads and reserved memory summed from
+//!   the hosts; storage per datastore (`storages`); GPUs, GPU memory and vGPUs per pool and model
+//!   from the GPU API; vCPU, memory, GPUs and instances allocated summed from the VMs; EIPs and
+//!   bandwidth per EIP pool; object storage per target.
+//! - The pool detail's storage and GPUs are the same hardware the datastores and the GPU API
+//!   count: they are the service view `service="pool_summary"`. (`gpu`/`graphics_num` and
+//!   `gpu_mem`/`graphics_mem` are the same thing under the two spellings.)
+//! - `virtual_resources` is the pool's quota view ("该虚拟化资源是指SCP的配额资源"), the service
+//!   view `service="quota_view"`: `allocated` → allocated, `occupied` → used, `limit` → limit
+//!   (-1, unlimited, has no series). The document gives `total` no meaning as capacity, and its
+//!   examples show it below what is allocated (30 vCPU beside 274; 24,576 MB beside 119,808):
+//!   it is `headroom_service_total_reported`, as reported, never capacity or allocatable. A
+//!   storage entry's name is `<tag> (<policy>)`: `storage_type` = the tag, `policy` = 默认 /
+//!   高可用; every policy entry repeats the tag's `total`, reported once per tag.
+//! - Hosts: `total_mhz`/`used_mhz`, `core_count`, sockets, threads (`thread_per_socket` ×
+//!   sockets, 2019 on), memory, reserved memory (`reserves.memory_mb`, "reserved memory, MB"),
+//!   the raw disk sum (`local_disk`, not datastore capacity), GPUs and the configured overcommit
+//!   (`allocation_ratio` of vCPU and memory) go to the host view. The formula for allocatable
+//!   vCPU is not documented, so none is computed, and vCPUs are never divided by cores or
+//!   threads. `allocation_max` has no documented meaning and is not exported.
+//! - Clusters go to the cluster view; datastores carry `storage_type` = tag name, tag id, or
+//!   `untagged` (an untagged datastore cannot be used by VMs).
+//! - VMs are summed per pool, per host and per tenant; their provisioned disks are the service
+//!   view `service="ecs"` (VMs name no datastore, the level storage is counted at). DR
 //!   placeholders (`vmtype="placeholder"`) hold no resources and are skipped. Per-VM series only
 //!   with `per_vm: true`.
 //! - Shared disks (`volumes`, the only volumes this API lists) are summed per pool as
 //!   `service="evs"`; `size` is GB (×2^30), every status counted (the recycle bin still holds
 //!   its storage).
-//! - Pool utilisation comes from the monitoring API's newest datapoint, in percent (÷100).
+//! - Pool utilisation comes from the monitoring API's newest datapoint, in percent (÷100), as
+//!   `service="monitoring"` (capacity and used already give the pool's share).
 //! - Quotas: `hard_limit` -1 (unlimited) gives no limit series; `in_use` is used. Known keys get
-//!   the shared resource names (`cores` → vcpu, `ram` → memory, `storage_tag::<id>` → storage,
+//!   the vocabulary's names (`cores` → vcpu, `ram` → memory, `storage_tag::<id>` → storage,
 //!   `eip_count::<line>` → eip, `eip_bandwidth::<line>` → bandwidth, `nvidia_<m>_ram` →
-//!   gpu_memory); others keep their key. The global pseudo-pool `10000000-…` has no `az` label.
+//!   gpu_memory, `gpu_slice_count` → vgpu); other counted keys are `other` with the key in
+//!   `quota_key`, keys in other units are dropped (counted). The global pseudo-pool
+//!   `10000000-…` has no `az` label.
 //! - EIP pools: `ip_count` → capacity, `ip_used` → allocated, `ip_bind` → used. Bandwidth per
 //!   direction: `qos_uplink`/`qos_downlink` → capacity, `pool_in_kbps` (uplink) /
 //!   `pool_out_kbps` (downlink) → used, and the pool's single `allocated_bandwidth` → allocated in
