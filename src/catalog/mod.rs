@@ -159,7 +159,7 @@ const QUOTA_SCOPE_LABELS: &[&str] = &[
 const CACHED: &str =
     "Cached from a background poll of the platform API, not fetched at scrape time.";
 
-/// A gauge family of a platform, about a resource.
+/// A gauge family of a platform (`$measures`: whether and how it names a resource).
 macro_rules! measured {
     ($ident:ident, $name:literal, $view:ident, $measures:ident, $unit:literal, $labels:expr, $optional:expr, $help:literal) => {
         pub const $ident: MetricDef = MetricDef {
@@ -453,20 +453,7 @@ measured!(
 /// A gauge family of a platform that names no resource.
 macro_rules! plain {
     ($ident:ident, $name:literal, $view:ident, $unit:literal, $labels:expr, $optional:expr, $help:literal) => {
-        pub const $ident: MetricDef = MetricDef {
-            name: $name,
-            kind: Kind::Gauge,
-            unit: $unit,
-            help: concat!(
-                $help,
-                " Cached from a background poll of the platform API, not fetched at scrape time."
-            ),
-            labels: $labels,
-            optional_labels: $optional,
-            source: Source::Platform,
-            view: View::$view,
-            measures: Measures::Nothing,
-        };
+        measured!($ident, $name, $view, Nothing, $unit, $labels, $optional, $help);
     };
 }
 plain!(
