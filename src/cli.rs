@@ -21,7 +21,7 @@ use crate::telemetry::SelfMetrics;
 #[derive(Parser, Debug)]
 #[command(
     name = "headroom",
-    version,
+    version = crate::telemetry::VERSION_LONG,
     about = "Capacity telemetry exporter for private clouds (Huawei ESM, ...)"
 )]
 pub struct Cli {
@@ -41,8 +41,8 @@ pub enum Command {
     Run {
         #[arg(long, env = "HEADROOM_CONFIG")]
         config: PathBuf,
-        /// Overrides server.listen.
-        #[arg(long)]
+        /// Overrides server.listen (`host:port`, `ip:port` or `:port`).
+        #[arg(long, visible_alias = "web.listen-address", value_parser = config::parse_listen)]
         listen: Option<SocketAddr>,
     },
     /// Poll every enabled collector once and print the exposition; exit 1 if any failed.
@@ -440,6 +440,8 @@ pub struct Daemon {
     pub store: Arc<Store>,
     pub metrics: Arc<SelfMetrics>,
     pub addr: SocketAddr,
+    /// What `/sd` lists as this exporter's address (follows `server.external_address`).
+    external: Arc<std::sync::RwLock<String>>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
@@ -468,9 +470,11 @@ impl Daemon {
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         info!(address = %addr, targets = cfg.targets.len(), "Serving /metrics.");
+        let external = Arc::new(std::sync::RwLock::new(external_address(&cfg, addr)));
         let state = AppState {
             store: Arc::clone(&store),
             metrics: Arc::clone(&metrics),
+            external: Arc::clone(&external),
         };
         let server = tokio::spawn(server::serve(
             listener,
@@ -495,6 +499,7 @@ impl Daemon {
             store,
             metrics,
             addr,
+            external,
             shutdown,
             server,
             sweeper,
@@ -510,7 +515,10 @@ impl Daemon {
                 for w in &cfg.warnings {
                     warn!("{w}");
                 }
-                self.runtime.apply(&cfg)
+                self.runtime.apply(&cfg)?;
+                *self.external.write().unwrap_or_else(|e| e.into_inner()) =
+                    external_address(&cfg, self.addr);
+                Ok(())
             });
         match result {
             Ok(()) => {
@@ -535,6 +543,26 @@ impl Daemon {
         self.runtime.shutdown(Duration::from_secs(5)).await;
         let _ = self.server.await;
         let _ = self.sweeper.await;
+    }
+}
+
+/// The address `/sd` lists for this exporter: `server.external_address`; else the bound address,
+/// with this host's name in place of an unspecified IP (0.0.0.0 or ::), which no Prometheus
+/// can scrape. Never the request's `Host` header, which a client chooses.
+fn external_address(cfg: &Config, bound: SocketAddr) -> String {
+    if let Some(a) = &cfg.server.external_address {
+        return a.clone();
+    }
+    if bound.ip().is_unspecified() {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "localhost".into());
+        format!("{host}:{}", bound.port())
+    } else {
+        bound.to_string()
     }
 }
 

@@ -107,6 +107,7 @@ impl Runtime {
             }
             let cancel = CancellationToken::new();
             let mut tasks = Vec::new();
+            prepare_counters(&self.metrics, &p.config);
             for c in &p.config.collectors {
                 self.store.register(
                     &p.config.name,
@@ -272,6 +273,13 @@ impl PollTask {
     }
 }
 
+/// A target's counters at 0, before its first poll (see `SelfMetrics::prepare_target`).
+fn prepare_counters(metrics: &SelfMetrics, t: &crate::config::TargetConfig) {
+    let collectors: Vec<&str> = t.collectors.iter().map(|c| c.name).collect();
+    let scopes: Vec<&str> = t.platform.limit_scopes().iter().map(|s| s.name).collect();
+    metrics.prepare_target(&t.name, &collectors, &scopes);
+}
+
 /// Builds the poll tasks of every enabled collector of a configuration without starting loops
 /// (for `headroom once`).
 pub fn one_shot_tasks(
@@ -281,6 +289,7 @@ pub fn one_shot_tasks(
 ) -> Result<Vec<PollTask>, String> {
     let mut tasks = Vec::new();
     for t in &config.targets {
+        prepare_counters(metrics, t);
         let budgets = Arc::new(Budgets::new(t.platform.limit_scopes(), &t.budgets, None));
         let client = ApiClient::new(t, budgets, Arc::clone(metrics))
             .map_err(|e| format!("target `{}`: {e}", t.name))?;

@@ -22,6 +22,8 @@ use crate::telemetry::SelfMetrics;
 pub struct AppState {
     pub store: Arc<Store>,
     pub metrics: Arc<SelfMetrics>,
+    /// The `host:port` `/sd` lists (from the configuration, never from a request).
+    pub external: Arc<std::sync::RwLock<String>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -58,18 +60,39 @@ pub async fn serve(
     }
 }
 
+/// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 §12.5.3): `gzip` with a q-value
+/// above 0, or, when gzip is not named, `*` with one; `q=0` refuses.
+pub fn accepts_gzip(accept_encoding: &str) -> bool {
+    let (mut gzip, mut any) = (None, None);
+    for item in accept_encoding.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")))
+            .find_map(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(q),
+            "*" => any = Some(q),
+            _ => {}
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0.0)
+}
+
 fn exposition(body: Vec<u8>, headers: &HeaderMap) -> Response {
     let gzip = headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(',')
-                .any(|e| e.trim().split(';').next() == Some("gzip"))
-        });
-    let mut resp_headers = vec![(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(store::CONTENT_TYPE),
-    )];
+        .is_some_and(accepts_gzip);
+    // The answer depends on Accept-Encoding: caches in between must know.
+    let mut resp_headers = vec![
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(store::CONTENT_TYPE),
+        ),
+        (header::VARY, HeaderValue::from_static("Accept-Encoding")),
+    ];
     let body = if gzip {
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(body.len() / 8),
@@ -129,18 +152,19 @@ async fn probe(
 }
 
 /// Prometheus HTTP service discovery: one scrape target per configured target, scraped through
-/// `/probe`, so several Prometheus servers can split targets with `hashmod` relabelling.
-async fn service_discovery(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost:9740")
-        .to_string();
+/// `/probe`, so several Prometheus servers can split targets with `hashmod` relabelling. Each
+/// has an `instance` of its own (`address/target`): with the address alone, every target would
+/// share one `up` series.
+async fn service_discovery(State(s): State<AppState>) -> Response {
+    let address = s.external.read().unwrap_or_else(|e| e.into_inner()).clone();
     let groups: Vec<serde_json::Value> = s
         .store
         .targets()
         .into_iter()
-        .map(|t| serde_json::json!({"targets": [host], "labels": {"__metrics_path__": "/probe", "__param_target": t}}))
+        .map(|t| {
+            serde_json::json!({"targets": [address], "labels": {
+                "__metrics_path__": "/probe", "__param_target": t, "instance": format!("{address}/{t}")}})
+        })
         .collect();
     axum::Json(groups).into_response()
 }
@@ -226,4 +250,28 @@ async fn status_page(State(s): State<AppState>) -> Html<String> {
          <h2>Rate budgets</h2><ul>{budget}</ul></body></html>\n",
         env!("CARGO_PKG_VERSION")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_follows_the_q_values() {
+        for (header, want) in [
+            ("gzip", true),
+            ("gzip, deflate, br", true),
+            ("deflate, gzip;q=0.5", true),
+            ("gzip;q=0", false),
+            ("gzip;q=0.0, identity", false),
+            ("*", true),
+            ("*;q=0", false),
+            ("gzip;q=0, *", false),
+            ("identity", false),
+            ("", false),
+            ("GZIP;Q=1", true),
+        ] {
+            assert_eq!(accepts_gzip(header), want, "{header:?}");
+        }
+    }
 }

@@ -2,8 +2,8 @@
 //! kept live in a `prometheus` registry whose family names, help and labels come from the catalogue.
 
 use prometheus::{
-    CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
-    IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, CounterVec, Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::catalog::{self, MetricDef};
@@ -23,6 +23,7 @@ pub struct SelfMetrics {
     pub tls_insecure: IntGaugeVec,
     pub reload_successful: IntGauge,
     pub reload_timestamp: Gauge,
+    process: ProcessMetrics,
     /// Configured targets and their platforms: series of other targets are not served, and
     /// series of these get a `platform` label.
     targets: std::sync::RwLock<Option<std::collections::HashMap<String, String>>>,
@@ -36,6 +37,54 @@ impl std::fmt::Debug for SelfMetrics {
 
 fn opts(def: &MetricDef) -> Opts {
     Opts::new(def.name, def.help)
+}
+
+/// The version as `--version` prints it: version, revision, compiler, target.
+pub const VERSION_LONG: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (revision ",
+    env!("HEADROOM_REVISION"),
+    ", rustc ",
+    env!("HEADROOM_RUSTC"),
+    ", ",
+    env!("HEADROOM_TARGET"),
+    ")"
+);
+
+/// The `process_*` families, refreshed from `/proc` when the self-metrics are encoded.
+struct ProcessMetrics {
+    cpu_seconds: Counter,
+    /// The CPU time the counter was last brought to (it only moves forward).
+    cpu_counted: std::sync::Mutex<f64>,
+    resident: Gauge,
+    virtual_memory: Gauge,
+    start_time: Gauge,
+    open_fds: Gauge,
+    max_fds: Gauge,
+}
+
+impl ProcessMetrics {
+    fn refresh(&self) {
+        let s = crate::process::ProcessStats::read();
+        if let Some(cpu) = s.cpu_seconds {
+            let mut counted = self.cpu_counted.lock().unwrap_or_else(|e| e.into_inner());
+            if cpu > *counted {
+                self.cpu_seconds.inc_by(cpu - *counted);
+                *counted = cpu;
+            }
+        }
+        for (gauge, value) in [
+            (&self.resident, s.resident_bytes),
+            (&self.virtual_memory, s.virtual_bytes),
+            (&self.start_time, s.start_time_seconds),
+            (&self.open_fds, s.open_fds),
+            (&self.max_fds, s.max_fds),
+        ] {
+            if let Some(v) = value {
+                gauge.set(v);
+            }
+        }
+    }
 }
 
 impl SelfMetrics {
@@ -106,8 +155,33 @@ impl SelfMetrics {
                 .unwrap_or_else(|e| panic!("{e}")),
         );
         build_info
-            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .with_label_values(&[
+                env!("CARGO_PKG_VERSION"),
+                env!("HEADROOM_REVISION"),
+                env!("HEADROOM_RUSTC"),
+                env!("HEADROOM_OS"),
+                env!("HEADROOM_ARCH"),
+            ])
             .set(1);
+        let gauge = |d: &MetricDef| {
+            reg(
+                &registry,
+                Gauge::with_opts(opts(d)).unwrap_or_else(|e| panic!("{}: {e}", d.name)),
+            )
+        };
+        let process = ProcessMetrics {
+            cpu_seconds: reg(
+                &registry,
+                Counter::with_opts(opts(&catalog::PROCESS_CPU_SECONDS))
+                    .unwrap_or_else(|e| panic!("{e}")),
+            ),
+            cpu_counted: std::sync::Mutex::new(0.0),
+            resident: gauge(&catalog::PROCESS_RESIDENT_MEMORY),
+            virtual_memory: gauge(&catalog::PROCESS_VIRTUAL_MEMORY),
+            start_time: gauge(&catalog::PROCESS_START_TIME),
+            open_fds: gauge(&catalog::PROCESS_OPEN_FDS),
+            max_fds: gauge(&catalog::PROCESS_MAX_FDS),
+        };
         SelfMetrics {
             api_requests: counter(&registry, &catalog::API_REQUESTS),
             api_request_duration,
@@ -121,6 +195,7 @@ impl SelfMetrics {
             tls_insecure,
             reload_successful,
             reload_timestamp,
+            process,
             registry,
             targets: std::sync::RwLock::new(None),
         }
@@ -129,6 +204,7 @@ impl SelfMetrics {
     /// Appends the self-metrics in text format; with `target`, only that target's series and
     /// the target-independent ones.
     pub fn encode(&self, out: &mut Vec<u8>, target: Option<&str>) {
+        self.process.refresh();
         let mut families = self.registry.gather();
         let known = self.targets.read().unwrap_or_else(|e| e.into_inner());
         let keep = |value: &str| {
@@ -167,6 +243,27 @@ impl SelfMetrics {
         families.retain(|f| !f.get_metric().is_empty());
         // Encoding into a Vec cannot fail for well-formed families.
         let _ = TextEncoder::new().encode(&families, out);
+    }
+
+    /// Creates every counter series a target's collectors and limit scopes can take, at 0, so a
+    /// rule sees the first event as an increase (a counter that appears at 1 has none): errors
+    /// per collector and reason, skipped polls, throttles and budget waits per scope, token
+    /// requests per result.
+    pub fn prepare_target(&self, target: &str, collectors: &[&str], scopes: &[&str]) {
+        for c in collectors {
+            for reason in crate::collect::ErrorReason::ALL {
+                self.collector_errors
+                    .with_label_values(&[target, c, reason.as_str()]);
+            }
+            self.collector_skipped.with_label_values(&[target, c]);
+        }
+        for scope in scopes {
+            self.api_throttled.with_label_values(&[target, scope]);
+            self.api_budget_wait.with_label_values(&[target, scope]);
+        }
+        for result in ["success", "failure"] {
+            self.token_refreshes.with_label_values(&[target, result]);
+        }
     }
 
     /// Sets the targets of the current configuration, as (target, platform); series of other

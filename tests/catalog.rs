@@ -18,7 +18,12 @@ fn names_follow_prometheus_conventions() {
     let mut seen = std::collections::BTreeSet::new();
     for def in headroom::catalog::ALL {
         assert!(seen.insert(def.name), "duplicate {}", def.name);
-        assert!(def.name.starts_with("headroom_"), "{}", def.name);
+        // The process families keep the name every Prometheus client library gives them.
+        assert!(
+            def.name.starts_with("headroom_") || def.name.starts_with("process_"),
+            "{}",
+            def.name
+        );
         assert!(
             def.name
                 .chars()
@@ -38,5 +43,13 @@ fn names_follow_prometheus_conventions() {
             "{}: avoid `type` as a label",
             def.name
         );
+        // Prometheus owns these: a family label `instance` would arrive as `exported_instance`.
+        for owned in ["instance", "job"] {
+            assert!(
+                !def.labels.contains(&owned) && !def.optional_labels.contains(&owned),
+                "{}: `{owned}` is Prometheus's label",
+                def.name
+            );
+        }
     }
 }

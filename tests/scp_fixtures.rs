@@ -658,8 +658,8 @@ fn servers_are_summed_per_pool_host_and_tenant() {
         &b,
         catalog::INSTANCE_RESOURCE_ALLOCATED.name,
         &[
-            ("instance", "Tiny-lxm0001"),
-            ("instance_id", "ef2ec1d6-3710-4afe-880a-981c1aad3444"),
+            ("vm", "Tiny-lxm0001"),
+            ("vm_id", "ef2ec1d6-3710-4afe-880a-981c1aad3444"),
             ("resource", "memory"),
             ("unit", "bytes"),
             ("az", "10.134.48.24"),

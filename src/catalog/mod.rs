@@ -411,13 +411,13 @@ measured!(
     &[
         "platform",
         "target",
-        "instance",
-        "instance_id",
+        "vm",
+        "vm_id",
         "resource",
         "unit"
     ],
     &["az", "host", "tenant"],
-    "Per-instance (VM) allocation; exported only when a collector's per-instance option is on."
+    "Per-VM allocation (`vm` and `vm_id`: Prometheus owns `instance`); exported only when a collector's per-VM option is on."
 );
 measured!(
     QUOTA_LIMIT,
@@ -745,8 +745,56 @@ self_metric!(
     "headroom_build_info",
     Kind::Gauge,
     "info",
-    &["version"],
-    "Build information; always 1."
+    &["version", "revision", "rustc", "os", "arch"],
+    "Build information: version, git revision, compiler version, target OS and architecture; always 1."
+);
+self_metric!(
+    PROCESS_CPU_SECONDS,
+    "process_cpu_seconds_total",
+    Kind::Counter,
+    "seconds",
+    &[],
+    "User and system CPU time the process has used (from /proc, the client libraries' convention)."
+);
+self_metric!(
+    PROCESS_RESIDENT_MEMORY,
+    "process_resident_memory_bytes",
+    Kind::Gauge,
+    "bytes",
+    &[],
+    "Resident memory of the process."
+);
+self_metric!(
+    PROCESS_VIRTUAL_MEMORY,
+    "process_virtual_memory_bytes",
+    Kind::Gauge,
+    "bytes",
+    &[],
+    "Virtual memory size of the process."
+);
+self_metric!(
+    PROCESS_START_TIME,
+    "process_start_time_seconds",
+    Kind::Gauge,
+    "seconds",
+    &[],
+    "Unix time the process started."
+);
+self_metric!(
+    PROCESS_OPEN_FDS,
+    "process_open_fds",
+    Kind::Gauge,
+    "count",
+    &[],
+    "Open file descriptors."
+);
+self_metric!(
+    PROCESS_MAX_FDS,
+    "process_max_fds",
+    Kind::Gauge,
+    "count",
+    &[],
+    "Limit on open file descriptors (the soft limit)."
 );
 
 /// Every family, in the order `/metrics` and `METRICS.md` list them.
@@ -813,6 +861,12 @@ pub const ALL: &[&MetricDef] = &[
     &CONFIG_RELOAD_SUCCESSFUL,
     &CONFIG_RELOAD_TIMESTAMP,
     &BUILD_INFO,
+    &PROCESS_CPU_SECONDS,
+    &PROCESS_RESIDENT_MEMORY,
+    &PROCESS_VIRTUAL_MEMORY,
+    &PROCESS_START_TIME,
+    &PROCESS_OPEN_FDS,
+    &PROCESS_MAX_FDS,
 ];
 
 /// Index of a platform family in [`ALL`]; snapshots key their encoded lines by it.

@@ -26,6 +26,39 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// `host:port` Prometheus reaches this exporter at, as `/sd` lists it; `None`: the listen
+    /// address, or this host's name and the port when listening on every address.
+    pub external_address: Option<String>,
+}
+
+/// A listen address as exporters take it: `host:port`, `ip:port`, `[v6]:port`, or `:port` for
+/// every IPv4 address. A host name is resolved (its first address).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let t = text.trim();
+    if let Some(port) = t.strip_prefix(':') {
+        return port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([0, 0, 0, 0], p)))
+            .map_err(|_| format!("`{t}`: `{port}` is not a port number"));
+    }
+    if let Ok(a) = t.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let Some((host, port)) = t.rsplit_once(':') else {
+        return Err(format!(
+            "`{t}` is not an address such as 0.0.0.0:9740, :9740 or localhost:9740"
+        ));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!(
+            "`{t}` is not an address such as 0.0.0.0:9740, :9740 or localhost:9740"
+        ));
+    }
+    use std::net::ToSocketAddrs as _;
+    t.to_socket_addrs()
+        .map_err(|e| format!("`{t}`: cannot resolve `{host}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{t}`: `{host}` has no address"))
 }
 
 /// Settings of one target, with defaults applied.
@@ -99,17 +132,26 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     let listen_raw = server
         .opt_str("listen", &mut ctx)
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listen = match listen_raw.parse::<SocketAddr>() {
+    let listen = match parse_listen(&listen_raw) {
         Ok(a) => a,
-        Err(_) => {
-            ctx.problems.add(
-                "server.listen",
-                format!("`{listen_raw}` is not an address such as 0.0.0.0:9740"),
-            );
+        Err(e) => {
+            ctx.problems.add("server.listen", e);
             // A placeholder: the config is rejected anyway.
             SocketAddr::from(([127, 0, 0, 1], 9740))
         }
     };
+    let external_address = server.opt_str("external_address", &mut ctx);
+    if let Some(a) = &external_address {
+        let ok = a
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !ok {
+            ctx.problems.add(
+                "server.external_address",
+                format!("`{a}` is not host:port (the address Prometheus scrapes this exporter at)"),
+            );
+        }
+    }
     server.finish(&mut ctx);
 
     let mut d = top.obj("defaults", &mut ctx);
@@ -164,7 +206,10 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
 
     if ctx.problems.is_empty() {
         Ok(Config {
-            server: ServerConfig { listen },
+            server: ServerConfig {
+                listen,
+                external_address,
+            },
             targets,
             warnings,
         })
@@ -463,5 +508,30 @@ targets:
         let dump = format!("{cfg:?}");
         assert!(!dump.contains("pa55-word-value"), "{dump}");
         assert!(!dump.contains("appcode-value"), "{dump}");
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::parse_listen;
+
+    #[test]
+    fn listen_addresses_as_exporters_take_them() {
+        assert_eq!(
+            parse_listen(":9740").map(|a| a.to_string()),
+            Ok("0.0.0.0:9740".into())
+        );
+        assert_eq!(
+            parse_listen("127.0.0.1:1").map(|a| a.to_string()),
+            Ok("127.0.0.1:1".into())
+        );
+        assert_eq!(
+            parse_listen("[::1]:9740").map(|a| a.to_string()),
+            Ok("[::1]:9740".into())
+        );
+        assert!(parse_listen("localhost:9740").is_ok_and(|a| a.ip().is_loopback()));
+        for bad in [":", ":x", "9740", "host:", ":99999"] {
+            assert!(parse_listen(bad).is_err(), "{bad}");
+        }
     }
 }

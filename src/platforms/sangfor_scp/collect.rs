@@ -726,10 +726,10 @@ pub const VMS_EXPORTS: &[Export] = &[
     Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Storage, &["tenant", "az"], "servers storage_mb", "MB x 2^20"),
     Export::service(&catalog::TENANT_RESOURCE_ALLOCATED, "ecs", Resource::Gpu, &["tenant", "az"], "servers gpu_status.graphics_count", "cards"),
     Export::plain(&catalog::TENANT_RESOURCES, &["tenant", "service", "az"], "servers", "VMs per tenant and pool (service ecs)"),
-    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Vcpu, &["instance", "instance_id", "az", "host", "tenant"], "servers cores", "per VM (per_vm: true)"),
-    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Memory, &["instance", "instance_id", "az", "host", "tenant"], "servers memory_mb", "MB x 2^20"),
-    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Storage, &["instance", "instance_id", "az", "host", "tenant"], "servers storage_mb", "MB x 2^20"),
-    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Gpu, &["instance", "instance_id", "az", "host", "tenant"], "servers gpu_status.graphics_count", "cards"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Vcpu, &["vm", "vm_id", "az", "host", "tenant"], "servers cores", "per VM (per_vm: true)"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Memory, &["vm", "vm_id", "az", "host", "tenant"], "servers memory_mb", "MB x 2^20"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Storage, &["vm", "vm_id", "az", "host", "tenant"], "servers storage_mb", "MB x 2^20"),
+    Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Gpu, &["vm", "vm_id", "az", "host", "tenant"], "servers gpu_status.graphics_count", "cards"),
 ];
 
 /// VM sums per pool, host and tenant, built one VM at a time: the VM list is folded page by
@@ -806,8 +806,8 @@ impl ServerSums {
                     &catalog::INSTANCE_RESOURCE_ALLOCATED,
                     resource,
                     &[
-                        ("instance", name),
-                        ("instance_id", s.id.as_str()),
+                        ("vm", name),
+                        ("vm_id", s.id.as_str()),
                         ("az", &az),
                         ("host", host),
                         ("tenant", tenant),
