@@ -25,9 +25,12 @@ use crate::telemetry::SelfMetrics;
     about = "Capacity telemetry exporter for private clouds (Huawei ESM, ...)"
 )]
 pub struct Cli {
-    /// Log level: error, warn, info, debug, trace.
-    #[arg(long, global = true, default_value = "info", env = "HEADROOM_LOG")]
-    pub log_level: String,
+    /// Log level: error, warn, info, debug, trace (anything else is an error).
+    #[arg(long, global = true, default_value = "info", env = "HEADROOM_LOG", value_parser = crate::logging::parse_level)]
+    pub log_level: tracing::Level,
+    /// Log format: text, logfmt or json.
+    #[arg(long, global = true, default_value = "text", env = "HEADROOM_LOG_FORMAT", value_parser = crate::logging::parse_format)]
+    pub log_format: crate::logging::LogFormat,
     /// Configuration file (for `run` when no subcommand is given).
     #[arg(long, env = "HEADROOM_CONFIG")]
     pub config: Option<PathBuf>,
@@ -128,23 +131,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
 }
 
-fn init_logging(level: &str) {
-    let level = level
-        .parse::<tracing::Level>()
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false)
-        // Colour only on a terminal: the journal and log files get plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
+    crate::logging::init(cli.log_level, cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -360,14 +350,15 @@ async fn once(path: &Path) -> ExitCode {
     let mut failed = false;
     for h in handles {
         match h.await {
+            // Through the log, so a machine format stays one format.
             Ok((target, collector, Err(e))) => {
                 failed = true;
-                eprintln!("error: {target}/{collector}: {e}");
+                error!(target_name = %target, collector, reason = %e.reason, error = %e.message, "Collector failed; `once` exits 1.");
             }
             Ok(_) => {}
             Err(e) => {
                 failed = true;
-                eprintln!("error: a poll task failed: {e}");
+                error!(error = %e, "A poll task failed.");
             }
         }
     }

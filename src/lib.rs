@@ -12,6 +12,7 @@ pub mod collect;
 pub mod config;
 pub mod http;
 pub mod lenient;
+pub mod logging;
 pub mod platforms;
 pub mod process;
 pub mod schedule;

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::budget::Budgets;
 use crate::collect::{Collector, ErrorReason, PollContext, PollError};
@@ -129,6 +129,7 @@ impl Runtime {
                     collector,
                     store: Arc::clone(&self.store),
                     metrics: Arc::clone(&self.metrics),
+                    health: Health::default(),
                 };
                 tasks.push(tokio::spawn(task.run(cancel.clone())));
             }
@@ -185,6 +186,31 @@ pub struct PollTask {
     pub collector: Arc<dyn Collector>,
     pub store: Arc<Store>,
     pub metrics: Arc<SelfMetrics>,
+    /// How the last poll went, so only changes are logged above debug (see [`Health`]).
+    pub health: Health,
+}
+
+/// A collector's last outcome: a success after a failure (or the first one) is logged at info,
+/// a failure at warn, and a success like the one before at debug only, so a healthy site's log
+/// stays quiet.
+#[derive(Debug, Default)]
+pub struct Health(std::sync::atomic::AtomicU8);
+
+impl Health {
+    // 0 (the default): no poll finished yet.
+    const UP: u8 = 1;
+    const DOWN: u8 = 2;
+
+    /// Records a success; returns the state before it.
+    fn succeeded(&self) -> u8 {
+        self.0
+            .swap(Health::UP, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn failed(&self) {
+        self.0
+            .store(Health::DOWN, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl PollTask {
@@ -251,7 +277,17 @@ impl PollTask {
                     dropped + duplicates,
                     duration,
                 );
-                info!(target_name = %self.target, collector = self.collector_name, series, dropped, seconds = duration.as_secs_f64(), "Poll succeeded.");
+                match self.health.succeeded() {
+                    Health::UP => {
+                        debug!(target_name = %self.target, collector = self.collector_name, series, dropped, seconds = duration.as_secs_f64(), "Poll succeeded.")
+                    }
+                    Health::DOWN => {
+                        info!(target_name = %self.target, collector = self.collector_name, series, dropped, seconds = duration.as_secs_f64(), "Poll succeeded again: the collector recovered.")
+                    }
+                    _ => {
+                        info!(target_name = %self.target, collector = self.collector_name, series, dropped, seconds = duration.as_secs_f64(), "First poll succeeded.")
+                    }
+                }
                 Ok(series)
             }
             Err(e) => {
@@ -259,6 +295,7 @@ impl PollTask {
                     .collector_errors
                     .with_label_values(&[&self.target, self.collector_name, e.reason.as_str()])
                     .inc();
+                self.health.failed();
                 warn!(target_name = %self.target, collector = self.collector_name, reason = %e.reason, error = %e.message, "Poll failed; keeping the last good data until it expires.");
                 self.store.fail(
                     &self.target,
@@ -306,6 +343,7 @@ pub fn one_shot_tasks(
                 collector,
                 store: Arc::clone(store),
                 metrics: Arc::clone(metrics),
+                health: Health::default(),
             });
         }
     }

@@ -44,6 +44,7 @@ async fn run_for(takes: Duration, interval: Duration, virtual_time: Duration) ->
         }),
         store,
         metrics: Arc::clone(&metrics),
+        health: Default::default(),
     };
     let cancel = CancellationToken::new();
     let handle = tokio::spawn(task.run(cancel.clone()));
