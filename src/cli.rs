@@ -373,12 +373,16 @@ async fn once(path: &Path) -> ExitCode {
 }
 
 /// Runs the daemon until SIGTERM/SIGINT, reloading on SIGHUP.
+/// The exit status of `run` on an invalid configuration (sysexits' `EX_CONFIG`): the systemd
+/// unit does not restart on it (`RestartPreventExitStatus=78`), since a restart cannot mend it.
+pub const EXIT_CONFIG: u8 = 78;
+
 async fn run(path: &Path, listen_override: Option<SocketAddr>) -> ExitCode {
     let cfg = match config::load(path) {
         Ok(c) => c,
         Err(p) => {
             print_problems(path, &p);
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     let listen = listen_override.unwrap_or(cfg.server.listen);
