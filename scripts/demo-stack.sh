@@ -18,7 +18,7 @@ for _ in $(seq 100); do
 done
 grep -q "metrics:" "$dir/demo.out" || { cat "$dir/demo.log"; exit 1; }
 
-prometheus-alertmanager --config.file=rules/alertmanager.example.yml --storage.path="$dir/am" \
+prometheus-alertmanager --config.file=alertmanager/alertmanager.example.yml --storage.path="$dir/am" \
   --web.listen-address=127.0.0.1:9093 --cluster.listen-address= >"$dir/alertmanager.log" 2>&1 &
 
 cat >"$dir/prometheus.yml" <<YAML

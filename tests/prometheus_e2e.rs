@@ -552,7 +552,7 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
             .arg(format!(
                 "--config.file={}",
                 prom::repo()
-                    .join("rules/alertmanager.example.yml")
+                    .join("alertmanager/alertmanager.example.yml")
                     .display()
             ))
             .arg(format!("--storage.path={}", dir.join("am-data").display()))
@@ -734,8 +734,8 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
     assert!(summary.contains("cn-sim-1/KVM_POD"), "{summary}");
     assert_eq!(alert["labels"]["basis"], "allocated");
     assert_eq!(
-        alert["annotations"]["runbook"],
-        "rules/README.md#headroomcapacityhigh"
+        alert["annotations"]["runbook_url"],
+        "file:///usr/share/doc/headroom/rules/README.md#headroomcapacityhigh"
     );
 
     // Every dashboard query and variable returns data (the forecast needs the pool to have

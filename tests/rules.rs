@@ -46,10 +46,10 @@ fn the_alertmanager_example_passes_amtool() {
     let amtool = prom::tool("amtool", "AMTOOL");
     let out = run(Command::new(&amtool)
         .arg("check-config")
-        .arg(prom::repo().join("rules/alertmanager.example.yml")));
+        .arg(prom::repo().join("alertmanager/alertmanager.example.yml")));
     assert!(out.contains("SUCCESS"), "{out}");
     // Its routes and inhibitions name alerts that exist.
-    let text = std::fs::read_to_string(prom::repo().join("rules/alertmanager.example.yml"))
+    let text = std::fs::read_to_string(prom::repo().join("alertmanager/alertmanager.example.yml"))
         .unwrap_or_default();
     let alerts: BTreeSet<String> = rules().into_iter().filter_map(|r| r.alert).collect();
     for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
@@ -59,6 +59,28 @@ fn the_alertmanager_example_passes_amtool() {
                 "the example names {word}, which no rule raises"
             );
         }
+    }
+    // Every exporter-health alert goes to the monitoring receiver: one left out would page the
+    // capacity planners about a broken exporter, or nobody.
+    let route = text
+        .lines()
+        .find(|l| l.contains("alertname=~"))
+        .unwrap_or_default();
+    let routed: BTreeSet<&str> = route
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.starts_with("Headroom"))
+        .collect();
+    let health: Vec<String> = rules()
+        .into_iter()
+        .filter(|r| r.group == "headroom-exporter-alerts")
+        .filter_map(|r| r.alert)
+        .collect();
+    assert!(health.len() >= 8, "{health:?}");
+    for alert in &health {
+        assert!(
+            routed.contains(alert.as_str()),
+            "{alert} is not routed to the monitoring receiver: {route}"
+        );
     }
 }
 
@@ -146,9 +168,10 @@ fn every_alert_has_a_severity_a_summary_a_description_and_a_runbook_section() {
                 "{name}: {key} names no label or value: {text:?}"
             );
         }
-        let anchor = format!("rules/README.md#{}", name.to_lowercase());
+        // An absolute URL from the one base `scripts/install-rules.sh --runbook-base` replaces.
+        let anchor = format!("{RUNBOOK_BASE}#{}", name.to_lowercase());
         assert_eq!(
-            r.annotations["runbook"].as_str(),
+            r.annotations["runbook_url"].as_str(),
             Some(anchor.as_str()),
             "{name}"
         );
@@ -158,6 +181,9 @@ fn every_alert_has_a_severity_a_summary_a_description_and_a_runbook_section() {
         );
     }
 }
+
+/// Where the shipped rules point their runbooks: the README the packages install.
+const RUNBOOK_BASE: &str = "file:///usr/share/doc/headroom/rules/README.md";
 
 #[test]
 fn the_forecast_window_appears_in_the_forecast_group_only() {
@@ -192,4 +218,52 @@ fn the_name_scanner_finds_metrics_and_recordings_but_not_labels_or_strings() {
         unknown_names("headroom_no_such_family + headroom_api_request_duration_seconds_bucket"),
         vec!["headroom_no_such_family".to_string()]
     );
+}
+
+#[test]
+fn install_rules_points_every_runbook_url_at_the_given_base_and_changes_nothing_else() {
+    let dest = std::env::temp_dir().join(format!("headroom-install-rules-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dest);
+    let script = prom::repo().join("scripts/install-rules.sh");
+    let base = "https://git.example.com/ops/headroom/blob/main/rules/README.md?plain=1&x=a/b";
+    let out = run(Command::new(&script)
+        .arg(&dest)
+        .arg("--runbook-base")
+        .arg(base)
+        .env("PATH", prom::path_with_tools()));
+    assert!(out.contains("installed"), "{out}");
+    for file in ["headroom.rules.yml", "headroom.alerts.yml"] {
+        let shipped =
+            std::fs::read_to_string(prom::repo().join("rules").join(file)).unwrap_or_default();
+        let installed = std::fs::read_to_string(dest.join(file)).unwrap_or_default();
+        assert_eq!(
+            installed,
+            shipped.replace(&format!("{RUNBOOK_BASE}#"), &format!("{base}#")),
+            "{file}"
+        );
+        let doc = load_yaml(&dest.join(file));
+        for g in doc["groups"].as_vec().cloned().unwrap_or_default() {
+            for r in g["rules"].as_vec().cloned().unwrap_or_default() {
+                if let Some(alert) = r["alert"].as_str() {
+                    assert_eq!(
+                        r["annotations"]["runbook_url"].as_str(),
+                        Some(format!("{base}#{}", alert.to_lowercase()).as_str())
+                    );
+                }
+            }
+        }
+    }
+    assert!(!dest.join(".headroom.rules.yml.tmp").exists());
+    // A base that is not an absolute URL, or carries an anchor, is refused with exit 2.
+    for bad in ["wiki/headroom", "https://x.example/a#b"] {
+        let status = Command::new(&script)
+            .arg(&dest)
+            .arg("--runbook-base")
+            .arg(bad)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status.code(), Some(2), "{bad}");
+    }
+    let _ = std::fs::remove_dir_all(&dest);
 }

@@ -185,7 +185,7 @@ async fn the_vendor_examples_fire_only_the_alerts_their_numbers_call_for() {
             out.push_str(&format!("              {k}: \"{v}\"\n"));
         }
         out.push_str(&format!(
-            "            exp_annotations:\n              summary: \"{summary}\"\n              description: \"{description}\"\n              runbook: \"rules/README.md#headroomcapacityhigh\"\n"
+            "            exp_annotations:\n              summary: \"{summary}\"\n              description: \"{description}\"\n              runbook_url: \"file:///usr/share/doc/headroom/rules/README.md#headroomcapacityhigh\"\n"
         ));
         out
     };

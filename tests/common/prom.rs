@@ -24,6 +24,20 @@ pub fn tool(name: &str, env_var: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// `PATH` with the folder of `promtool` first, for scripts that check what they install.
+pub fn path_with_tools() -> std::ffi::OsString {
+    let promtool = tool("promtool", "PROMTOOL");
+    let mut dirs: Vec<PathBuf> = promtool
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
