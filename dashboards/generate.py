@@ -18,13 +18,45 @@ SCHEMA_VERSION = 42  # Grafana 13 (older Grafana loads it as well)
 
 # Label filters built from the template variables. An absent label matches `.*`, so "All" keeps
 # the series of platforms that do not report a region, AZ or pool.
-PT = 'platform=~"$platform",target=~"$target"'
+PT = 'job=~"$job",platform=~"$platform",target=~"$target"'
 SCOPE = PT + ',region=~"$region",az=~"$az",pool=~"$pool"'
 # Quotas carry an AZ on some platforms and a region on none, so their dashboard has no region.
 QUOTA = PT + ',az=~"$az",tenant=~"$tenant"'
-SELF = 'platform=~"$platform",target=~"$target"'
+# The exporter's own series are per replica (each sends its own requests): filtered by instance.
+SELF = PT + ',instance=~"$instance"'
 
-PLACE = "{{target}}{{region}}/{{az}}{{pool}}"
+# The labels that place a pool-view series, outermost first (METRICS.md, "levels").
+POOL_PLACES = ["region", "az", "pool", "cluster", "datastore", "eip_pool", "direction"]
+SEP = " · "
+# Families where the lower of two replicas' figures is the one that never overstates free capacity.
+LOWEST = {"capacity", "allocatable", "free", "limit"}
+
+
+def once(expr, lowest=False):
+    """One series per place, whoever scraped it.
+
+    Two replicas of headroom polling the same targets (an HA pair: one job, two instances), or
+    two jobs scraping one exporter, report the same figures under different `job`/`instance`
+    labels; summed as they come, every total would double. The capacity panels keep one of them.
+    Where replicas differ for a moment (each polls at its own time) they keep the one that does
+    not overstate free capacity: the highest allocated, used or fill, the lowest capacity, free,
+    limit or margin (`lowest=True`).
+    """
+    return f"{'min' if lowest else 'max'} without (job, instance) ({expr})"
+
+
+def placed(expr, labels):
+    """Adds `_<label>` = " / <value>" for each place label a series has, so a legend of
+    `{{target}}{{_region}}{{_az}}{{_pool}}` reads "esm-1 / cn-north-1 / pool-a" with no
+    doubled or dangling separator where a platform reports no region or pool."""
+    for label in labels:
+        expr = f'label_replace({expr}, "_{label}", " / $1", "{label}", "(.+)")'
+    return expr
+
+
+def at(labels, first="target"):
+    """The legend of a place: the first label, then each place label after a separator."""
+    return "{{" + first + "}}" + "".join("{{_" + label + "}}" for label in labels)
 
 
 def tagged(expr, label, value):
@@ -51,6 +83,22 @@ def panel(kind, title, description, queries, unit, w=12, h=8, **extra):
         "w": w,
         "h": h,
         **extra,
+    }
+
+
+def row(title):
+    """A row header: the panels after it, up to the next row, sit under its title."""
+    return {"kind": "row", "title": title}
+
+
+def render_row(r, pid, y):
+    return {
+        "id": pid,
+        "type": "row",
+        "title": r["title"],
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+        "panels": [],
     }
 
 
@@ -97,7 +145,9 @@ def render_panel(p, pid, x, y):
             {
                 "id": "organize",
                 "options": {
-                    "excludeByName": {"Time": True, "job": True, "instance": True, "__name__": True},
+                    # The capacity queries keep one replica's series and drop job and instance
+                    # (`once`); the exporter's tables are per replica and keep instance.
+                    "excludeByName": {"Time": True, "job": True, "__name__": True},
                     "renameByName": {"Value": p.get("value_name", "Value")},
                 },
             }
@@ -172,11 +222,17 @@ DATASOURCE_VAR = {
 RESOURCE_SERIES = '{__name__=~"headroom_resource_(capacity|allocatable|allocated|used|free)"'
 
 
+def job_variable(series):
+    """The Prometheus job(s) headroom is scraped as; the other variables list what they hold."""
+    return variable("job", "Job", f"label_values({series}, job)")
+
+
 def scope_variables():
     return [
         DATASOURCE_VAR,
-        variable("platform", "Platform", f"label_values({RESOURCE_SERIES}}}, platform)"),
-        variable("target", "Target", f'label_values({RESOURCE_SERIES},platform=~"$platform"}}, target)'),
+        job_variable(RESOURCE_SERIES + "}"),
+        variable("platform", "Platform", f'label_values({RESOURCE_SERIES},job=~"$job"}}, platform)'),
+        variable("target", "Target", f'label_values({RESOURCE_SERIES},job=~"$job",platform=~"$platform"}}, target)'),
         variable("region", "Region", f"label_values({RESOURCE_SERIES},{PT}}}, region)"),
         variable("az", "AZ", f'label_values({RESOURCE_SERIES},{PT},region=~"$region"}}, az)'),
         variable("pool", "Pool", f'label_values({RESOURCE_SERIES},{PT},region=~"$region",az=~"$az"}}, pool)'),
@@ -184,14 +240,19 @@ def scope_variables():
 
 
 def dashboard(uid, title, description, variables, panels):
-    x = y = row_h = 0
+    x = y = line_h = 0
     rendered = []
     for pid, p in enumerate(panels, start=1):
+        if p["kind"] == "row":
+            y, x, line_h = y + line_h, 0, 0
+            rendered.append(render_row(p, pid, y))
+            y += 1
+            continue
         if x + p["w"] > 24:
-            x, y, row_h = 0, y + row_h, 0
+            x, y, line_h = 0, y + line_h, 0
         rendered.append(render_panel(p, pid, x, y))
         x += p["w"]
-        row_h = max(row_h, p["h"])
+        line_h = max(line_h, p["h"])
     return {
         "uid": uid,
         "title": title,
@@ -258,14 +319,14 @@ def resource_panel(name, resource, unit):
             query(
                 kinds(
                     [
-                        ("capacity", f"{by} (headroom_resource_capacity{{{SCOPE},{sel}}})"),
-                        ("allocatable", f"{by} (headroom_resource_allocatable{{{SCOPE},{sel}}})"),
-                        ("allocated", f"{by} (headroom_resource_allocated{{{SCOPE},{sel}}})"),
-                        ("used", f"{by} (headroom_resource_used{{{SCOPE},{sel}}})"),
-                        ("free", f"{by} (pool:headroom_resource_free:effective{{{SCOPE},{sel}}})"),
+                        ("capacity", f"{by} ({once(f'headroom_resource_capacity{{{SCOPE},{sel}}}', True)})"),
+                        ("allocatable", f"{by} ({once(f'headroom_resource_allocatable{{{SCOPE},{sel}}}', True)})"),
+                        ("allocated", f"{by} ({once(f'headroom_resource_allocated{{{SCOPE},{sel}}}')})"),
+                        ("used", f"{by} ({once(f'headroom_resource_used{{{SCOPE},{sel}}}')})"),
+                        ("free", f"{by} ({once(f'pool:headroom_resource_free:effective{{{SCOPE},{sel}}}', True)})"),
                     ]
                 ),
-                "{{target}} {{kind}}",
+                "{{target}}" + SEP + "{{kind}}",
             )
         ],
         unit,
@@ -275,14 +336,15 @@ def resource_panel(name, resource, unit):
 
 def overview():
     panels = [
+        row("Fullest and soonest full"),
         panel(
             "bargauge",
             "Fullest pools",
             "The 20 fullest pools, datastores, GPU models and EIP pools: allocated or used share "
             "(basis) of what may be allocated. Above 1 where the platform overcommits against "
             "physical capacity.",
-            [query(f"topk(20, pool:headroom_resource_fill:ratio{{{SCOPE}}})",
-                   "{{target}} {{region}}{{az}}{{pool}}{{datastore}}{{eip_pool}}{{gpu_model}} {{resource}} {{basis}}",
+            [query(f"topk(20, {placed(once(f'pool:headroom_resource_fill:ratio{{{SCOPE}}}'), POOL_PLACES + ['gpu_model'])})",
+                   at(POOL_PLACES + ["gpu_model"]) + SEP + "{{resource}} {{basis}}",
                    instant=True)],
             "percentunit",
             w=12,
@@ -294,7 +356,7 @@ def overview():
             "Days to exhaustion",
             "Days until the free amount reaches 0 at the trend of the last 7 days (nearest "
             "first; only shrinking pools; 365 means a year or more).",
-            [query(f"bottomk(20, pool:headroom_resource_exhaustion:days{{{SCOPE}}})", table=True)],
+            [query(f"bottomk(20, {once(f'pool:headroom_resource_exhaustion:days{{{SCOPE}}}', True)})", table=True)],
             "d",
             w=12,
             h=12,
@@ -307,14 +369,16 @@ def overview():
             ],
         ),
     ]
+    panels.append(row("Per resource"))
     panels += [resource_panel(*r) for r in RESOURCES]
+    panels.append(row("Per target and pool"))
     panels.append(
         panel(
             "timeseries",
             "Allocation ratio by target",
             "Allocated over allocatable (or capacity) per target and resource, from the sums of "
             "each target (region, AZ and pool filters do not apply).",
-            [query(f"target:headroom_resource_allocation:ratio{{{PT}}}", "{{target}} {{resource}}")],
+            [query(once(f"target:headroom_resource_allocation:ratio{{{PT}}}"), "{{target}}" + SEP + "{{resource}}")],
             "percentunit",
             w=12,
         )
@@ -324,8 +388,10 @@ def overview():
             "timeseries",
             "Free memory by pool",
             "What is left to allocate, per pool.",
-            [query(f"sum by (target, region, az, pool) (pool:headroom_resource_free:effective{{{SCOPE},resource=\"memory\"}})",
-                   PLACE)],
+            [query(placed("sum by (target, region, az, pool) ("
+                          + once(f'pool:headroom_resource_free:effective{{{SCOPE},resource="memory"}}', True) + ")",
+                          ["region", "az", "pool"]),
+                   at(["region", "az", "pool"]))],
             "bytes",
             w=12,
         )
@@ -339,20 +405,24 @@ def overview():
     )
 
 
+HOST = "{{target}} / {{host}}" + SEP
+
+
 def pools():
     host_mem = kinds(
         [
-            ("capacity", f'headroom_host_resource_capacity{{{SCOPE},resource="memory"}}'),
-            ("allocated", f'headroom_host_resource_allocated{{{SCOPE},resource="memory"}}'),
+            ("capacity", once(f'headroom_host_resource_capacity{{{SCOPE},resource="memory"}}', True)),
+            ("allocated", once(f'headroom_host_resource_allocated{{{SCOPE},resource="memory"}}')),
         ]
     )
     panels = [
+        row("Pool"),
         panel(
             "timeseries",
             "Pool fill",
             "Allocated or used share (basis) of each resource of the selected pools.",
-            [query(f"pool:headroom_resource_fill:ratio{{{SCOPE}}}",
-                   "{{target}} {{region}}{{az}}{{pool}}{{datastore}} {{resource}} {{basis}}")],
+            [query(placed(once(f"pool:headroom_resource_fill:ratio{{{SCOPE}}}"), POOL_PLACES + ["gpu_model"]),
+                   at(POOL_PLACES + ["gpu_model"]) + SEP + "{{resource}} {{basis}}")],
             "percentunit",
             w=24,
             thresholds=PERCENT_STEPS,
@@ -363,7 +433,7 @@ def pools():
             "What the pool's hosts may hold after losing the largest one, minus what is "
             "allocated, in the resource's unit (memory in bytes, GPUs in cards). Below 0, the "
             "pool cannot lose its largest host.",
-            [query(f"pool:headroom_n_minus_one:margin{{{SCOPE}}}", table=True)],
+            [query(once(f"pool:headroom_n_minus_one:margin{{{SCOPE}}}", True), table=True)],
             "short",
             w=12,
             value_name="Margin",
@@ -374,7 +444,8 @@ def pools():
             "stat",
             "N-1 status",
             "OK when the pool survives losing its largest host.",
-            [query(f"pool:headroom_n_minus_one:ok{{{SCOPE}}}", "{{target}} {{az}}{{pool}} {{resource}}", instant=True)],
+            [query(placed(once(f"pool:headroom_n_minus_one:ok{{{SCOPE}}}", True), POOL_PLACES),
+                   at(POOL_PLACES) + SEP + "{{resource}}", instant=True)],
             "none",
             w=12,
             mappings=[
@@ -382,11 +453,13 @@ def pools():
             ],
             thresholds=[{"color": "red", "value": None}, {"color": "green", "value": 1}],
         ),
+        row("Hosts"),
         panel(
             "bargauge",
             "Host allocation",
             "Allocated share of each host's capacity (above 1 where the host overcommits).",
-            [query(f"sort_desc(host:headroom_host_resource_allocation:ratio{{{SCOPE}}})", "{{host}} {{resource}}", instant=True)],
+            [query(f"sort_desc({once(f'host:headroom_host_resource_allocation:ratio{{{SCOPE}}}')})",
+                   HOST + "{{resource}}", instant=True)],
             "percentunit",
             w=12,
             h=12,
@@ -396,7 +469,7 @@ def pools():
             "timeseries",
             "Host usage",
             "Used share of each host's capacity, or the platform's own utilisation.",
-            [query(f"host:headroom_host_resource_usage:ratio{{{SCOPE}}}", "{{host}} {{resource}}")],
+            [query(once(f"host:headroom_host_resource_usage:ratio{{{SCOPE}}}"), HOST + "{{resource}}")],
             "percentunit",
             w=12,
             h=12,
@@ -405,7 +478,7 @@ def pools():
             "timeseries",
             "Host memory",
             "Memory capacity and allocation per host.",
-            [query(host_mem, "{{host}} {{kind}}")],
+            [query(host_mem, HOST + "{{kind}}")],
             "bytes",
             w=12,
         ),
@@ -413,18 +486,28 @@ def pools():
             "table",
             "Hosts",
             "Host inventory of the selected pools.",
-            [query(f"headroom_host_info{{{SCOPE}}}", table=True)],
+            [query(once(f"headroom_host_info{{{SCOPE}}}"), table=True)],
             "none",
             w=12,
         ),
+        panel(
+            "timeseries",
+            "Hosts by state",
+            "Number of hosts or devices per state.",
+            [query(f"sum by (target, state) ({once(f'headroom_hosts{{{SCOPE}}}')})", "{{target}}" + SEP + "{{state}}")],
+            "short",
+            w=12,
+        ),
+        row("Overcommit and flavors"),
         panel(
             "timeseries",
             "Overcommit ratios",
             "Configured overcommit (allocation) ratios at every level the platform reports: "
             "region, AZ, pool, flavor type and host.",
             [
-                query(f"headroom_resource_overcommit_ratio{{{SCOPE}}}", "{{target}} {{level}} {{az}}{{pool}}{{flavor}} {{resource}}"),
-                query(f"headroom_host_resource_overcommit_ratio{{{SCOPE}}}", "{{host}} {{resource}}"),
+                query(placed(once(f"headroom_resource_overcommit_ratio{{{SCOPE}}}", True), ["region", "az", "pool", "cluster", "flavor"]),
+                      at(["region", "az", "pool", "cluster", "flavor"]) + SEP + "{{resource}} at {{level}} level"),
+                query(once(f"headroom_host_resource_overcommit_ratio{{{SCOPE}}}", True), HOST + "{{resource}}"),
             ],
             "none",
             w=12,
@@ -434,15 +517,8 @@ def pools():
             "Free slots per flavor",
             "How many more instances of each flavor fit on the current hosts (flavors compete "
             "for the same hosts: do not add them up).",
-            [query(f"sort_desc(headroom_flavor_free_slots{{{SCOPE}}})", "{{target}} {{az}}{{pool}} {{flavor}}", instant=True)],
-            "short",
-            w=12,
-        ),
-        panel(
-            "timeseries",
-            "Hosts by state",
-            "Number of hosts or devices per state.",
-            [query(f"sum by (target, state) (headroom_hosts{{{SCOPE}}})", "{{target}} {{state}}")],
+            [query(f"sort_desc({placed(once(f'headroom_flavor_free_slots{{{SCOPE}}}', True), ['region', 'az', 'pool', 'cluster'])})",
+                   at(["region", "az", "pool", "cluster"]) + SEP + "{{flavor}}", instant=True)],
             "short",
             w=12,
         ),
@@ -460,17 +536,39 @@ def gpu():
     def by_model(resource):
         return kinds(
             [
-                (fam, f'sum by (target, gpu_model) (headroom_resource_{fam}{{{SCOPE},resource="{resource}",gpu_model!=""}})')
+                (fam, "sum by (target, gpu_model) ("
+                 + once(f'headroom_resource_{fam}{{{SCOPE},resource="{resource}",gpu_model!=""}}', fam in LOWEST)
+                 + ")")
                 for fam in ("capacity", "allocated", "used")
             ]
         )
 
+    def by_pool(resource, families):
+        return placed(
+            kinds(
+                [
+                    (fam, "sum by (target, region, az, pool) ("
+                     + once(f'headroom_resource_{fam}{{{SCOPE},resource="{resource}"}}', fam in LOWEST)
+                     + ")")
+                    for fam in families
+                ]
+            ),
+            ["region", "az", "pool"],
+        )
+
+    def by_host(resource, families):
+        return kinds(
+            [(fam, once(f'headroom_host_resource_{fam}{{{SCOPE},resource="{resource}"}}', fam in LOWEST) + " > 0")
+             for fam in families]
+        )
+
     panels = [
+        row("By model"),
         panel(
             "timeseries",
             "GPU cards by model",
             "Cards that exist, are allocated to instances, and are in use, per model.",
-            [query(by_model("gpu"), "{{target}} {{gpu_model}} {{kind}}")],
+            [query(by_model("gpu"), "{{target}}" + SEP + "{{gpu_model}}" + SEP + "{{kind}}")],
             "short",
             w=12,
         ),
@@ -478,44 +576,46 @@ def gpu():
             "timeseries",
             "GPU memory by model",
             "GPU memory that exists and is in use, per model.",
-            [query(by_model("gpu_memory"), "{{target}} {{gpu_model}} {{kind}}")],
+            [query(by_model("gpu_memory"), "{{target}}" + SEP + "{{gpu_model}}" + SEP + "{{kind}}")],
             "bytes",
             w=12,
         ),
+        row("By pool"),
         panel(
             "bargauge",
             "GPU fill by pool",
             "Allocated or used share of GPU cards, vGPUs and GPU memory per pool and model.",
-            [query(f'sort_desc(pool:headroom_resource_fill:ratio{{{SCOPE},resource=~"gpu|vgpu|gpu_memory"}})',
-                   "{{target}} {{az}}{{pool}} {{gpu_model}} {{resource}} {{basis}}", instant=True)],
+            [query("sort_desc("
+                   + placed(once(f'pool:headroom_resource_fill:ratio{{{SCOPE},resource=~"gpu|vgpu|gpu_memory"}}'),
+                            POOL_PLACES + ["gpu_model"])
+                   + ")",
+                   at(POOL_PLACES + ["gpu_model"]) + SEP + "{{resource}} {{basis}}", instant=True)],
             "percentunit",
-            w=12,
+            w=8,
             thresholds=PERCENT_STEPS,
         ),
         panel(
             "timeseries",
             "GPU cards by pool",
             "Cards per pool, whatever their model.",
-            [query(kinds([(fam, f'sum by (target, region, az, pool) (headroom_resource_{fam}{{{SCOPE},resource="gpu"}})')
-                          for fam in ("capacity", "allocated", "used")]), PLACE + " {{kind}}")],
+            [query(by_pool("gpu", ("capacity", "allocated", "used")), at(["region", "az", "pool"]) + SEP + "{{kind}}")],
             "short",
-            w=12,
+            w=8,
         ),
         panel(
             "timeseries",
             "GPU memory by pool",
             "GPU memory per pool, whatever the model.",
-            [query(kinds([(fam, f'sum by (target, region, az, pool) (headroom_resource_{fam}{{{SCOPE},resource="gpu_memory"}})')
-                          for fam in ("capacity", "used")]), PLACE + " {{kind}}")],
+            [query(by_pool("gpu_memory", ("capacity", "used")), at(["region", "az", "pool"]) + SEP + "{{kind}}")],
             "bytes",
-            w=12,
+            w=8,
         ),
+        row("By host"),
         panel(
             "table",
             "GPU memory by host",
             "GPU memory per host: capacity and in use.",
-            [query(kinds([(fam, f'headroom_host_resource_{fam}{{{SCOPE},resource="gpu_memory"}} > 0')
-                          for fam in ("capacity", "used")]), table=True)],
+            [query(by_host("gpu_memory", ("capacity", "used")), table=True)],
             "bytes",
             w=12,
             value_name="GPU memory",
@@ -524,10 +624,9 @@ def gpu():
             "table",
             "GPU cards by host",
             "GPU cards per host: capacity, allocated and in use.",
-            [query(kinds([(fam, f'headroom_host_resource_{fam}{{{SCOPE},resource="gpu"}} > 0')
-                          for fam in ("capacity", "allocated", "used")]), table=True)],
+            [query(by_host("gpu", ("capacity", "allocated", "used")), table=True)],
             "short",
-            w=24,
+            w=12,
             value_name="Cards",
         ),
     ]
@@ -540,11 +639,15 @@ def gpu():
     )
 
 
+TENANT = "{{target}}{{_az}}" + SEP + "{{tenant}}" + SEP
+
+
 def quotas():
     variables = [
         DATASOURCE_VAR,
-        variable("platform", "Platform", "label_values(headroom_quota_used, platform)"),
-        variable("target", "Target", 'label_values(headroom_quota_used{platform=~"$platform"}, target)'),
+        job_variable("headroom_quota_used"),
+        variable("platform", "Platform", 'label_values(headroom_quota_used{job=~"$job"}, platform)'),
+        variable("target", "Target", 'label_values(headroom_quota_used{job=~"$job",platform=~"$platform"}, target)'),
         variable("az", "AZ", f"label_values(headroom_quota_used{{{PT}}}, az)"),
         variable("tenant", "Tenant", f'label_values(headroom_quota_used{{{PT},az=~"$az"}}, tenant)'),
     ]
@@ -552,18 +655,21 @@ def quotas():
     def used_and_limit(unit_sel):
         return kinds(
             [
-                ("used", f"sum by (target, tenant, resource) (headroom_quota_used{{{QUOTA},{unit_sel}}})"),
-                ("limit", f"sum by (target, tenant, resource) (headroom_quota_limit{{{QUOTA},{unit_sel}}})"),
+                (fam, "sum by (target, tenant, resource) ("
+                 + once(f"headroom_quota_{fam}{{{QUOTA},{unit_sel}}}", fam in LOWEST) + ")")
+                for fam in ("used", "limit")
             ]
         )
 
     panels = [
+        row("Nearest to their limit"),
         panel(
             "bargauge",
             "Nearest to their limit",
             "Quota used over limit per tenant and resource, fullest first (unlimited quotas have "
             "no limit and are not shown).",
-            [query(f"topk(30, tenant:headroom_quota_usage:ratio{{{QUOTA}}})", "{{target}} {{tenant}} {{resource}}", instant=True)],
+            [query(f"topk(30, {placed(once(f'tenant:headroom_quota_usage:ratio{{{QUOTA}}}'), ['az'])})",
+                   TENANT + "{{resource}}", instant=True)],
             "percentunit",
             w=12,
             h=14,
@@ -577,16 +683,18 @@ def quotas():
             "timeseries",
             "Quota use over time (10 fullest)",
             "How the fullest quotas evolved.",
-            [query(f"topk(10, tenant:headroom_quota_usage:ratio{{{QUOTA}}})", "{{target}} {{tenant}} {{resource}}")],
+            [query(f"topk(10, {placed(once(f'tenant:headroom_quota_usage:ratio{{{QUOTA}}}'), ['az'])})",
+                   TENANT + "{{resource}}")],
             "percentunit",
             w=12,
             h=14,
         ),
+        row("Used and limit"),
         panel(
             "timeseries",
             "vCPU quota: used and limit",
             "Per tenant.",
-            [query(used_and_limit('resource="vcpu"'), "{{tenant}} {{resource}} {{kind}}")],
+            [query(used_and_limit('resource="vcpu"'), "{{target}}" + SEP + "{{tenant}}" + SEP + "{{kind}}")],
             "short",
             w=12,
         ),
@@ -594,7 +702,7 @@ def quotas():
             "timeseries",
             "Memory and storage quota: used and limit",
             "Per tenant.",
-            [query(used_and_limit('unit="bytes"'), "{{tenant}} {{resource}} {{kind}}")],
+            [query(used_and_limit('unit="bytes"'), "{{target}}" + SEP + "{{tenant}}" + SEP + "{{resource}} {{kind}}")],
             "bytes",
             w=12,
         ),
@@ -611,7 +719,8 @@ def quotas():
             "Allocated to tenants (from their instances)",
             "What each tenant's instances hold, summed from the instance list, beside the quota "
             "bookkeeping.",
-            [query(f"sum by (target, tenant, resource, unit) (headroom_tenant_resource_allocated{{{QUOTA}}})", table=True)],
+            [query("sum by (target, tenant, resource, unit) ("
+                   + once(f"headroom_tenant_resource_allocated{{{QUOTA}}}") + ")", table=True)],
             "short",
             w=12,
         ),
@@ -625,18 +734,28 @@ def quotas():
     )
 
 
+# A service's utilisation is per place, and per flavor or storage type where it says.
+SERVICE_PLACES = ["region", "az", "pool", "flavor", "storage_type"]
+SERVICE = "{{target}}" + SEP + "{{service}}" + SEP + "{{resource}}"
+
+
 def services():
     """The service view: what each cloud service, quota view or second API reports about the
     hardware the pool view counts. Never summed with the pool view."""
     variables = [
         DATASOURCE_VAR,
-        variable("platform", "Platform", 'label_values(headroom_service_allocated, platform)'),
-        variable("target", "Target", 'label_values(headroom_service_allocated{platform=~"$platform"}, target)'),
-        variable("service", "Service", 'label_values(headroom_service_allocated{platform=~"$platform",target=~"$target"}, service)'),
+        job_variable("headroom_service_allocated"),
+        variable("platform", "Platform", 'label_values(headroom_service_allocated{job=~"$job"}, platform)'),
+        variable("target", "Target", 'label_values(headroom_service_allocated{job=~"$job",platform=~"$platform"}, target)'),
+        variable("service", "Service", f"label_values(headroom_service_allocated{{{PT}}}, service)"),
     ]
     svc = PT + ',service=~"$service"'
-    by = "sum by (target, service, resource, unit)"
+
+    def svc_sum(fam):
+        return "sum by (target, service, resource, unit) (" + once(f"headroom_service_{fam}{{{svc}}}", fam in LOWEST) + ")"
+
     panels = [
+        row("Services"),
         panel(
             "table",
             "Services: capacity, allocated, used, free",
@@ -644,7 +763,7 @@ def services():
             "and ECS/EVS sums, the CloudOS bare-metal service, the CECSTACK ECS drill-down), per "
             "target, service and resource. These describe hardware the pool view already counts: "
             "the Capacity overview is the total, this is how each service sees its share.",
-            [query(kinds([(fam, f"{by} (headroom_service_{fam}{{{svc}}})") for fam in ("capacity", "allocated", "used", "free")]), table=True)],
+            [query(kinds([(fam, svc_sum(fam)) for fam in ("capacity", "allocated", "used", "free")]), table=True)],
             "short",
             w=24,
             h=10,
@@ -654,8 +773,7 @@ def services():
             "Service allocation",
             "Allocated over capacity, per service and resource, where the service states its "
             "capacity.",
-            [query(f"sort_desc({by} (headroom_service_allocated{{{svc}}}) / ({by} (headroom_service_capacity{{{svc}}}) > 0))",
-                   "{{target}} {{service}} {{resource}}", instant=True)],
+            [query(f"sort_desc({svc_sum('allocated')} / ({svc_sum('capacity')} > 0))", SERVICE, instant=True)],
             "percentunit",
             w=12,
             h=10,
@@ -666,11 +784,12 @@ def services():
             "Service allocation over time",
             "Allocated per service and resource, over time (the trend each service's own "
             "bookkeeping shows).",
-            [query(f"{by} (headroom_service_allocated{{{svc}}})", "{{target}} {{service}} {{resource}}")],
+            [query(svc_sum("allocated"), SERVICE)],
             "short",
             w=12,
             h=10,
         ),
+        row("Quota views and utilisation"),
         panel(
             "table",
             "Quota views: allocated, used, limit and the total as reported",
@@ -679,13 +798,13 @@ def services():
             "reports, whose meaning as capacity its document does not define (its own example shows "
             "30 vCPU beside 274 allocated). Shown as reported; never a denominator.",
             [query(kinds([
-                ("allocated", f'sum by (target, az, resource, storage_type) (headroom_service_allocated{{{PT},service="quota_view"}})'),
-                ("used", f'sum by (target, az, resource, storage_type) (headroom_service_used{{{PT},service="quota_view"}})'),
-                ("limit", f'sum by (target, az, resource, storage_type) (headroom_service_limit{{{PT},service="quota_view"}})'),
-                ("total as reported", f'sum by (target, az, resource, storage_type) (headroom_service_total_reported{{{PT},service="quota_view"}})'),
+                (kind, "sum by (target, az, resource, storage_type) ("
+                 + once(f'headroom_service_{fam}{{{PT},service="quota_view"}}', fam in LOWEST) + ")")
+                for kind, fam in (("allocated", "allocated"), ("used", "used"), ("limit", "limit"),
+                                  ("total as reported", "total_reported"))
             ]), table=True)],
             "short",
-            w=12,
+            w=24,
             h=10,
         ),
         panel(
@@ -693,7 +812,8 @@ def services():
             "Service utilisation",
             "Utilisation a service or monitoring API reports (ESM services' used ratio, SCP pool "
             "monitoring).",
-            [query(f"headroom_service_utilization_ratio{{{svc}}}", "{{target}} {{service}} {{resource}} {{region}}{{az}}{{pool}}")],
+            [query(placed(once(f"headroom_service_utilization_ratio{{{svc}}}"), SERVICE_PLACES),
+                   at(SERVICE_PLACES) + SEP + "{{service}}" + SEP + "{{resource}}")],
             "percentunit",
             w=24,
         ),
@@ -708,22 +828,33 @@ def services():
     )
 
 
+def replica(legend):
+    """An exporter-health legend: per replica of headroom, each of which sends its own requests."""
+    return legend + " ({{instance}})"
+
+
+COLLECTOR = replica("{{target}}" + SEP + "{{collector}}")
+
+
 def exporter():
     variables = [
         DATASOURCE_VAR,
-        variable("platform", "Platform", "label_values(headroom_collector_up, platform)"),
-        variable("target", "Target", 'label_values(headroom_collector_up{platform=~"$platform"}, target)'),
+        job_variable("headroom_collector_up"),
+        variable("instance", "Instance", 'label_values(headroom_collector_up{job=~"$job"}, instance)'),
+        variable("platform", "Platform", 'label_values(headroom_collector_up{job=~"$job",instance=~"$instance"}, platform)'),
+        variable("target", "Target", 'label_values(headroom_collector_up{job=~"$job",instance=~"$instance",platform=~"$platform"}, target)'),
     ]
     errors = (
-        f"sum by (target, collector, reason) (increase(headroom_collector_errors_total{{{SELF}}}[$__rate_interval]))"
+        f"sum by (instance, target, collector, reason) (increase(headroom_collector_errors_total{{{SELF}}}[$__rate_interval]))"
         "\n  or\n"
         + tagged(
-            f"sum by (target, collector) (increase(headroom_collector_skipped_total{{{SELF}}}[$__rate_interval]))",
+            f"sum by (instance, target, collector) (increase(headroom_collector_skipped_total{{{SELF}}}[$__rate_interval]))",
             "reason",
             "skipped",
         )
     )
     panels = [
+        row("Collectors"),
         panel(
             "stat",
             "Collectors up",
@@ -766,7 +897,7 @@ def exporter():
             "Data age",
             "Seconds since each collector's last successful poll; above 3 intervals its data is "
             "dropped.",
-            [query(f"time() - headroom_collector_last_success_timestamp_seconds{{{SELF}}}", "{{target}} {{collector}}")],
+            [query(f"time() - headroom_collector_last_success_timestamp_seconds{{{SELF}}}", COLLECTOR)],
             "s",
             w=12,
         ),
@@ -776,18 +907,21 @@ def exporter():
             "Wall time of the last poll over the collector's interval, budget waits included; "
             "above 100 % the budget cannot serve the interval.",
             [query(f"headroom_collector_duration_seconds{{{SELF}}} / headroom_collector_interval_seconds{{{SELF}}}",
-                   "{{target}} {{collector}}")],
+                   COLLECTOR)],
             "percentunit",
             w=12,
             thresholds=[{"color": "green", "value": None}, {"color": "red", "value": 1}],
         ),
+        row("Platform APIs"),
         panel(
             "timeseries",
             "API requests against budget",
             "Requests per second sent to each target, beside the rate budget of its limit scopes.",
             [
-                query(f"sum by (target) (rate(headroom_api_requests_total{{{SELF}}}[$__rate_interval]))", "{{target}} sent"),
-                query(f"headroom_api_budget_requests_per_second{{{SELF}}}", "{{target}} budget {{scope}}"),
+                query(f"sum by (instance, target) (rate(headroom_api_requests_total{{{SELF}}}[$__rate_interval]))",
+                      replica("{{target}}" + SEP + "sent")),
+                query(f"headroom_api_budget_requests_per_second{{{SELF}}}",
+                      replica("{{target}}" + SEP + "budget of {{scope}}")),
             ],
             "reqps",
             w=12,
@@ -796,10 +930,10 @@ def exporter():
             "timeseries",
             "Throttles and retries",
             "HTTP 429 answers per limit scope (each pauses the scope) and requests sent again.",
-            [query(kinds([
-                ("throttled", f"sum by (target, scope) (increase(headroom_api_throttled_total{{{SELF}}}[$__rate_interval]))"),
-                ("retried", f"sum by (target) (increase(headroom_api_retries_total{{{SELF}}}[$__rate_interval]))"),
-            ]), "{{target}} {{scope}} {{kind}}")],
+            [query(placed(kinds([
+                ("throttled", f"sum by (instance, target, scope) (increase(headroom_api_throttled_total{{{SELF}}}[$__rate_interval]))"),
+                ("retried", f"sum by (instance, target) (increase(headroom_api_retries_total{{{SELF}}}[$__rate_interval]))"),
+            ]), ["scope"]), replica("{{target}}{{_scope}}" + SEP + "{{kind}}"))],
             "short",
             w=12,
         ),
@@ -808,7 +942,7 @@ def exporter():
             "Failed and skipped polls by reason",
             "Failed polls by reason (timeout, auth, throttled, http, parse, budget) and polls "
             "skipped because the previous one was still running.",
-            [query(errors, "{{target}} {{collector}} {{reason}}")],
+            [query(errors, replica("{{target}}" + SEP + "{{collector}}" + SEP + "{{reason}}"))],
             "short",
             w=12,
         ),
@@ -816,8 +950,8 @@ def exporter():
             "timeseries",
             "API latency (p95)",
             "95th percentile of request duration per target and API.",
-            [query(f"histogram_quantile(0.95, sum by (target, api, le) (rate(headroom_api_request_duration_seconds_bucket{{{SELF}}}[$__rate_interval])))",
-                   "{{target}} {{api}}")],
+            [query(f"histogram_quantile(0.95, sum by (instance, target, api, le) (rate(headroom_api_request_duration_seconds_bucket{{{SELF}}}[$__rate_interval])))",
+                   replica("{{target}}" + SEP + "{{api}}"))],
             "s",
             w=12,
         ),
@@ -825,8 +959,8 @@ def exporter():
             "timeseries",
             "Time waiting for the budget",
             "Share of time requests of each limit scope spent waiting for the rate budget.",
-            [query(f"sum by (target, scope) (rate(headroom_api_budget_wait_seconds_total{{{SELF}}}[$__rate_interval]))",
-                   "{{target}} {{scope}}")],
+            [query(f"sum by (instance, target, scope) (rate(headroom_api_budget_wait_seconds_total{{{SELF}}}[$__rate_interval]))",
+                   replica("{{target}}" + SEP + "{{scope}}"))],
             "percentunit",
             w=12,
         ),
@@ -834,8 +968,8 @@ def exporter():
             "timeseries",
             "Token requests",
             "Authentication token requests by result.",
-            [query(f"sum by (target, result) (increase(headroom_auth_token_refreshes_total{{{SELF}}}[$__rate_interval]))",
-                   "{{target}} {{result}}")],
+            [query(f"sum by (instance, target, result) (increase(headroom_auth_token_refreshes_total{{{SELF}}}[$__rate_interval]))",
+                   replica("{{target}}" + SEP + "{{result}}"))],
             "short",
             w=12,
         ),

@@ -74,10 +74,38 @@ fn every_dashboard_has_the_structure_grafana_needs() {
         assert!(panels.len() >= 5, "{name}: {} panels", panels.len());
         let mut ids = BTreeSet::new();
         let mut cells = BTreeSet::new();
+        // Panels are grouped under rows: the first panel is a row, and there are several.
+        assert_eq!(
+            panels[0]["type"], "row",
+            "{name}: the first panel is not a row"
+        );
+        let rows = panels.iter().filter(|p| p["type"] == "row").count();
+        assert!(rows >= 2, "{name}: {rows} rows");
         for p in &panels {
             let title = p["title"].as_str().unwrap_or_default();
             let at = format!("{name}: panel {title:?}");
             assert!(!title.is_empty(), "{at}: title");
+            if p["type"] == "row" {
+                let id = p["id"].as_i64().unwrap_or_else(|| panic!("{at}: id"));
+                assert!(ids.insert(id), "{at}: duplicate id {id}");
+                let g = &p["gridPos"];
+                assert_eq!(
+                    (&g["x"], &g["w"], &g["h"]),
+                    (
+                        &serde_json::json!(0),
+                        &serde_json::json!(24),
+                        &serde_json::json!(1)
+                    ),
+                    "{at}: a row spans the width, one unit high"
+                );
+                let y = g["y"].as_i64().unwrap_or(-1);
+                for cx in 0..24 {
+                    assert!(cells.insert((cx, y)), "{at}: overlaps another panel");
+                }
+                assert_eq!(p["collapsed"], false, "{at}: collapsed rows hide panels");
+                assert_eq!(p["panels"], serde_json::json!([]), "{at}: panels inside");
+                continue;
+            }
             assert!(
                 p["description"].as_str().is_some_and(|t| !t.is_empty()),
                 "{at}: description"
@@ -206,14 +234,14 @@ fn no_datasource_uid_is_hard_coded() {
 }
 
 #[test]
-fn every_dashboard_filters_by_platform_and_target_and_capacity_ones_by_region_az_and_pool() {
+fn every_dashboard_filters_by_job_platform_and_target_and_capacity_ones_by_region_az_and_pool() {
     for (path, d) in dashboards() {
         let names = var_names(&d);
         let file = path
             .file_name()
             .and_then(|f| f.to_str())
             .unwrap_or_default();
-        let mut want = vec!["datasource", "platform", "target"];
+        let mut want = vec!["datasource", "job", "platform", "target"];
         if [
             "headroom-overview.json",
             "headroom-pools.json",
@@ -290,4 +318,97 @@ fn the_json_is_what_the_generator_writes() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every panel query of a dashboard, with its legend, as (where, expr, legend).
+fn panel_queries(d: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for p in d["panels"].as_array().cloned().unwrap_or_default() {
+        for t in p["targets"].as_array().cloned().unwrap_or_default() {
+            out.push((
+                format!(
+                    "{} {}",
+                    p["title"].as_str().unwrap_or_default(),
+                    t["refId"].as_str().unwrap_or_default()
+                ),
+                t["expr"].as_str().unwrap_or_default().to_string(),
+                t["legendFormat"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_query_filters_by_job_and_capacity_queries_count_each_replica_once() {
+    for (path, d) in dashboards() {
+        let file = path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or_default()
+            .to_string();
+        for (at, expr, _) in panel_queries(&d) {
+            assert!(
+                expr.contains(r#"job=~"$job""#),
+                "{file} {at}: no $job filter"
+            );
+            if file == "headroom-exporter.json" {
+                // The exporter's own series are per replica (each polls on its own).
+                continue;
+            }
+            // Every series a capacity query reads is taken once whoever scraped it: two
+            // replicas of headroom, or two jobs scraping one, would otherwise double each sum.
+            let bytes = expr.as_bytes();
+            let is_name = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
+            let mut i = 0;
+            let mut selectors = 0;
+            while let Some(off) = expr[i..].find('{') {
+                let end = i + off;
+                let mut start = end;
+                while start > 0 && is_name(bytes[start - 1]) {
+                    start -= 1;
+                }
+                let name = &expr[start..end];
+                if name.contains("headroom_") {
+                    selectors += 1;
+                    let before = expr[..start].trim_end();
+                    assert!(
+                        before.ends_with("without (job, instance) ("),
+                        "{file} {at}: {name} is read without dropping job and instance, so \
+                         replicas add up: {expr}"
+                    );
+                }
+                i = end + 1;
+            }
+            assert!(selectors > 0, "{file} {at}: no selector found in {expr}");
+        }
+    }
+}
+
+#[test]
+fn legends_separate_their_labels_and_every_place_label_is_made_by_the_query() {
+    for (path, d) in dashboards() {
+        let file = path.display().to_string();
+        for (at, expr, legend) in panel_queries(&d) {
+            // Two labels side by side run together ("cn-north-1az1"): each needs a separator,
+            // unless the second is a place label that brings its own (" / az1").
+            for (i, _) in legend.match_indices("}}{{") {
+                assert!(
+                    legend[i + 4..].starts_with('_'),
+                    "{file} {at}: labels run together in {legend:?}"
+                );
+            }
+            let mut rest = legend.as_str();
+            while let Some(open) = rest.find("{{_") {
+                let tail = &rest[open + 3..];
+                let label = tail.split("}}").next().unwrap_or_default();
+                let made = format!(r#""_{label}", " / $1", "{label}", "(.+)")"#);
+                assert!(
+                    expr.contains(&made),
+                    "{file} {at}: the legend uses _{label}, which the query does not make"
+                );
+                rest = tail;
+            }
+        }
+    }
 }

@@ -425,13 +425,19 @@ fn as_grafana_sends_it(expr: &str) -> String {
     with_variables(expr, ".*")
 }
 
-/// A dashboard query with every variable set to `value` and `$__rate_interval` as 1m.
+/// A dashboard query with every variable set to `value` and `$__rate_interval` as 1m. `$1` in
+/// a `label_replace` is the regex's group, which Grafana leaves alone (no variable is named
+/// with a digit), and so does this.
 fn with_variables(expr: &str, value: &str) -> String {
     let expr = expr.replace("$__rate_interval", "1m");
     let mut out = String::with_capacity(expr.len());
     let mut chars = expr.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '$' {
+        if c == '$'
+            && chars
+                .peek()
+                .is_some_and(|d| d.is_ascii_alphabetic() || *d == '_')
+        {
             while chars
                 .peek()
                 .is_some_and(|d| d.is_ascii_alphanumeric() || *d == '_')
@@ -486,6 +492,76 @@ fn dashboard_queries() -> Vec<(String, &'static str, String)> {
         }
     }
     out
+}
+
+/// A legend as Grafana renders it for one series: each `{{label}}` replaced by its value, or
+/// by nothing where the series has no such label.
+fn render_legend(legend: &str, labels: &serde_json::Map<String, Value>) -> String {
+    let mut out = String::new();
+    let mut rest = legend;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let tail = &rest[open + 2..];
+        let Some(close) = tail.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let name = tail[..close].trim();
+        out.push_str(labels.get(name).and_then(Value::as_str).unwrap_or(""));
+        rest = &tail[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Runs every graph and gauge query of every dashboard and renders its legends: two series of
+/// one query with the same legend cannot be told apart (a replica shown twice, a label missing
+/// from the legend), and a separator with nothing on one side is a label the series lacks.
+async fn legend_problems(apis: &Apis) -> Vec<String> {
+    let mut problems = Vec::new();
+    for f in prom::files_in("dashboards", ".json") {
+        let name = f
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        for p in d["panels"].as_array().cloned().unwrap_or_default() {
+            for t in p["targets"].as_array().cloned().unwrap_or_default() {
+                let legend = t["legendFormat"].as_str().unwrap_or_default();
+                if t["format"] == "table" || !legend.contains("{{") {
+                    continue;
+                }
+                let at = format!("{name} \"{}\"", p["title"].as_str().unwrap_or_default());
+                let expr = t["expr"].as_str().unwrap_or_default();
+                let result = apis
+                    .query(&as_grafana_sends_it(expr))
+                    .await
+                    .unwrap_or_default();
+                let mut seen = BTreeMap::new();
+                for series in &result {
+                    let labels = series["metric"].as_object().cloned().unwrap_or_default();
+                    let shown = render_legend(legend, &labels);
+                    let dangling = shown.starts_with([' ', '/', '·'])
+                        || shown.ends_with([' ', '/', '·'])
+                        || shown.contains("  ")
+                        || shown.contains("/ /")
+                        || shown.contains("· ·")
+                        || shown.contains("()");
+                    if dangling {
+                        problems.push(format!("{at}: legend {shown:?} from {labels:?}"));
+                    }
+                    if let Some(other) = seen.insert(shown.clone(), labels.clone()) {
+                        problems.push(format!(
+                            "{at}: two series show as {shown:?}: {other:?} and {labels:?}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// `label_values(SELECTOR, LABEL)` → (selector, label).
@@ -563,6 +639,8 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
     );
 
     let prom_port = free_port();
+    // The exporter is scraped twice under one job, as an HA pair of replicas would be (two
+    // instances with the same targets): every panel must still show what the sites hold, once.
     let rule_files: Vec<String> = rules_for_test(&dir)
         .iter()
         .map(|p| format!("\"{}\"", p.display()))
@@ -573,7 +651,9 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
             "global: {{scrape_interval: 2s, evaluation_interval: 2s}}\n\
              rule_files: [{}]\n\
              alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{am_port}']}}]}}]}}\n\
-             scrape_configs:\n  - job_name: headroom\n    static_configs: [{{targets: ['{exporter}']}}]\n",
+             scrape_configs:\n  - job_name: headroom\n    static_configs:\n\
+             \x20     - {{targets: ['{exporter}'], labels: {{instance: replica-a}}}}\n\
+             \x20     - {{targets: ['{exporter}'], labels: {{instance: replica-b}}}}\n",
             rule_files.join(", ")
         ),
     )
@@ -760,6 +840,10 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
         empty.join("\n"),
         logs()
     );
+
+    // Every legend names its series uniquely and reads cleanly, replicas included.
+    let problems = legend_problems(&apis).await;
+    assert!(problems.is_empty(), "legends:\n{}", problems.join("\n"));
 
     // Release the pool: the alert clears in Prometheus and leaves Alertmanager.
     let status = http
