@@ -13,7 +13,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
 use crate::schedule::{self, Runtime};
-use crate::server::{self, AppState};
+use crate::server::{self, AppState, WebConfig, WebState};
 use crate::sim;
 use crate::store::{self, Store};
 use crate::telemetry::SelfMetrics;
@@ -47,16 +47,31 @@ pub enum Command {
         /// Overrides server.listen (`host:port`, `ip:port` or `:port`).
         #[arg(long, visible_alias = "web.listen-address", value_parser = config::parse_listen)]
         listen: Option<SocketAddr>,
+        /// Web configuration (TLS, basic auth; exporter-toolkit format); overrides
+        /// server.web_config_file. Re-read on SIGHUP.
+        #[arg(long = "web.config.file", env = "HEADROOM_WEB_CONFIG")]
+        web_config: Option<PathBuf>,
     },
     /// Poll every enabled collector once and print the exposition; exit 1 if any failed.
     Once {
         #[arg(long, env = "HEADROOM_CONFIG")]
         config: PathBuf,
     },
-    /// Validate a configuration file; print every problem with its field path; exit 1 if any.
+    /// Validate a configuration file and its web configuration; print every problem with its
+    /// field path; exit 1 if any.
     CheckConfig {
         #[arg(long, env = "HEADROOM_CONFIG")]
         config: PathBuf,
+        /// Web configuration to check instead of server.web_config_file.
+        #[arg(long = "web.config.file", env = "HEADROOM_WEB_CONFIG")]
+        web_config: Option<PathBuf>,
+    },
+    /// Read a password from standard input and print its bcrypt hash, for `basic_auth_users`
+    /// of the web configuration (as `htpasswd -nBC 10 "" | tr -d ':\n'` does).
+    HashPassword {
+        /// bcrypt cost (each step doubles the time of every check; 10 takes about 70 ms).
+        #[arg(long, default_value_t = 10)]
+        cost: u32,
     },
     /// Run the platform simulators on loopback and the exporter on 127.0.0.1:9740.
     Demo {
@@ -69,6 +84,9 @@ pub enum Command {
         /// (0: a site that does not change).
         #[arg(long, default_value_t = 0.001)]
         growth_per_hour: f64,
+        /// Web configuration for the demo's exporter (TLS, basic auth; exporter-toolkit format).
+        #[arg(long = "web.config.file")]
+        web_config: Option<PathBuf>,
     },
     /// Run one platform simulator.
     Simulate {
@@ -151,6 +169,7 @@ pub fn main() -> ExitCode {
             Some(config) => Command::Run {
                 config,
                 listen: None,
+                web_config: None,
             },
             None => {
                 eprintln!("error: give --config FILE (or a subcommand; see --help)");
@@ -160,14 +179,22 @@ pub fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         match command {
-            Command::Run { config, listen } => run(&config, listen).await,
+            Command::Run {
+                config,
+                listen,
+                web_config,
+            } => run(&config, listen, web_config).await,
             Command::Once { config } => once(&config).await,
-            Command::CheckConfig { config } => check_config(&config),
+            Command::HashPassword { cost } => hash_password(cost),
+            Command::CheckConfig { config, web_config } => {
+                check_config(&config, web_config.as_deref())
+            }
             Command::Demo {
                 listen,
                 interval,
                 growth_per_hour,
-            } => demo(listen, interval, growth_per_hour).await,
+                web_config,
+            } => demo(listen, interval, growth_per_hour, web_config).await,
             Command::Simulate {
                 platform,
                 listen,
@@ -302,25 +329,86 @@ fn print_problems(path: &Path, problems: &config::Problems) {
     }
 }
 
-fn check_config(path: &Path) -> ExitCode {
+fn check_config(path: &Path, web_override: Option<&Path>) -> ExitCode {
     match config::load(path) {
         Ok(cfg) => {
             for w in &cfg.warnings {
                 eprintln!("  warning: {w}");
             }
             let collectors: usize = cfg.targets.iter().map(|t| t.collectors.len()).sum();
+            let web_path = web_override.or(cfg.server.web_config_file.as_deref());
+            let web = match web_path {
+                None => None,
+                Some(w) => match server::web_config::load(w) {
+                    Ok(web) => Some((w, web)),
+                    Err(problems) => {
+                        print_problems(w, &problems);
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
             println!(
                 "{}: OK ({} target(s), {} collector(s) enabled)",
                 path.display(),
                 cfg.targets.len(),
                 collectors
             );
+            if let Some((w, web)) = web {
+                println!("{}: OK ({})", w.display(), web.summary());
+            }
             ExitCode::SUCCESS
         }
         Err(problems) => {
             print_problems(path, &problems);
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `hash-password`: the first line of standard input, hashed with a fresh salt. The password is
+/// never echoed or logged.
+fn hash_password(cost: u32) -> ExitCode {
+    use std::io::BufRead as _;
+    if !(4..=server::basic_auth::MAX_COST).contains(&cost) {
+        eprintln!(
+            "error: --cost {cost}: headroom takes 4 to {}",
+            server::basic_auth::MAX_COST
+        );
+        return ExitCode::from(2);
+    }
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        eprintln!("error: cannot read the password from standard input");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("error: the password is empty (give it on standard input)");
+        return ExitCode::FAILURE;
+    }
+    if password.len() > 72 {
+        eprintln!("error: bcrypt uses only the first 72 bytes of a password; give a shorter one");
+        return ExitCode::FAILURE;
+    }
+    match bcrypt::hash(password, cost) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot hash: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The web configuration a daemon serves with: `--web.config.file`, else
+/// `server.web_config_file`, else plain HTTP with no authentication.
+fn load_web(cfg: &Config, web_override: Option<&Path>) -> Result<WebConfig, String> {
+    match web_override.or(cfg.server.web_config_file.as_deref()) {
+        None => Ok(WebConfig::default()),
+        Some(path) => server::web_config::load(path)
+            .map_err(|p| format!("{}: {}", path.display(), p.to_string().replace('\n', "; "))),
     }
 }
 
@@ -377,7 +465,11 @@ async fn once(path: &Path) -> ExitCode {
 /// unit does not restart on it (`RestartPreventExitStatus=78`), since a restart cannot mend it.
 pub const EXIT_CONFIG: u8 = 78;
 
-async fn run(path: &Path, listen_override: Option<SocketAddr>) -> ExitCode {
+async fn run(
+    path: &Path,
+    listen_override: Option<SocketAddr>,
+    web_override: Option<PathBuf>,
+) -> ExitCode {
     let cfg = match config::load(path) {
         Ok(c) => c,
         Err(p) => {
@@ -385,9 +477,13 @@ async fn run(path: &Path, listen_override: Option<SocketAddr>) -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Err(e) = load_web(&cfg, web_override.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     let listen = listen_override.unwrap_or(cfg.server.listen);
     let shutdown = CancellationToken::new();
-    let daemon = match Daemon::start(cfg, listen, shutdown.clone()).await {
+    let daemon = match Daemon::start_with(cfg, listen, web_override, shutdown.clone()).await {
         Ok(d) => d,
         Err(e) => {
             error!(error = %e, "Cannot start.");
@@ -437,6 +533,10 @@ pub struct Daemon {
     pub addr: SocketAddr,
     /// What `/sd` lists as this exporter's address (follows `server.external_address`).
     external: Arc<std::sync::RwLock<String>>,
+    /// TLS, users and headers the server uses for new connections and requests.
+    web: WebState,
+    /// `--web.config.file`, which wins over `server.web_config_file` on every reload.
+    web_override: Option<PathBuf>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     sweeper: tokio::task::JoinHandle<()>,
@@ -449,9 +549,22 @@ impl Daemon {
         listen: SocketAddr,
         shutdown: CancellationToken,
     ) -> Result<Daemon, String> {
+        Daemon::start_with(cfg, listen, None, shutdown).await
+    }
+
+    /// As [`Daemon::start`], with a web configuration file that overrides the configuration's.
+    pub async fn start_with(
+        cfg: Config,
+        listen: SocketAddr,
+        web_override: Option<PathBuf>,
+        shutdown: CancellationToken,
+    ) -> Result<Daemon, String> {
         for w in &cfg.warnings {
             warn!("{w}");
         }
+        let web_config = load_web(&cfg, web_override.as_deref())?;
+        info!(web = %web_config.summary(), "Web configuration loaded.");
+        let web = WebState::new(web_config);
         let store = Arc::new(Store::new());
         let metrics = Arc::new(SelfMetrics::new());
         let runtime = Arc::new(Runtime::new(Arc::clone(&store), Arc::clone(&metrics)));
@@ -470,6 +583,7 @@ impl Daemon {
             store: Arc::clone(&store),
             metrics: Arc::clone(&metrics),
             external: Arc::clone(&external),
+            web: web.clone(),
         };
         let server = tokio::spawn(server::serve(
             listener,
@@ -495,24 +609,30 @@ impl Daemon {
             metrics,
             addr,
             external,
+            web,
+            web_override,
             shutdown,
             server,
             sweeper,
         })
     }
 
-    /// Re-reads the configuration; a bad one keeps the running configuration and says why.
-    /// The listen address is not changed by a reload.
+    /// Re-reads the configuration and the web configuration; if either is bad, both running
+    /// ones stay and the log says why. The listen address is not changed by a reload; TLS
+    /// certificates, client authentication and users are, for new connections.
     pub fn reload(&self, path: &Path) -> bool {
         let result = config::load(path)
             .map_err(|p| p.to_string())
             .and_then(|cfg| {
+                let web = load_web(&cfg, self.web_override.as_deref())?;
                 for w in &cfg.warnings {
                     warn!("{w}");
                 }
                 self.runtime.apply(&cfg)?;
                 *self.external.write().unwrap_or_else(|e| e.into_inner()) =
                     external_address(&cfg, self.addr);
+                info!(web = %web.summary(), "Web configuration loaded.");
+                self.web.replace(web);
                 Ok(())
             });
         match result {
@@ -834,7 +954,12 @@ pub fn demo_config(targets: &[String], listen: SocketAddr, interval: Duration) -
     )
 }
 
-async fn demo(listen: SocketAddr, interval: Duration, growth_per_hour: f64) -> ExitCode {
+async fn demo(
+    listen: SocketAddr,
+    interval: Duration,
+    growth_per_hour: f64,
+    web_config: Option<PathBuf>,
+) -> ExitCode {
     let loopback: SocketAddr = "127.0.0.1:0".parse().unwrap_or(listen);
     let (esm, _esm_sim, _esm_task) =
         // The demo's ESM pools fill slowly (0.1 % of their total per hour, about 20 days from
@@ -907,7 +1032,7 @@ async fn demo(listen: SocketAddr, interval: Duration, growth_per_hour: f64) -> E
         }
     };
     let shutdown = CancellationToken::new();
-    let daemon = match Daemon::start(cfg, listen, shutdown).await {
+    let daemon = match Daemon::start_with(cfg, listen, web_config, shutdown).await {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
@@ -922,10 +1047,18 @@ async fn demo(listen: SocketAddr, interval: Duration, growth_per_hour: f64) -> E
     );
     println!("  H3C CloudOS simulator: http://{cloudos}   (stats: http://{cloudos}/sim/stats)");
     println!("  CECSTACK simulator:    http://{cec}   (stats: http://{cec}/sim/stats)");
-    println!("  metrics:               http://{}/metrics", daemon.addr);
-    println!("  status page:           http://{}/", daemon.addr);
+    let scheme = if daemon.web.current().tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "  one target:            http://{}/probe?target=scp-demo",
+        "  metrics:               {scheme}://{}/metrics",
+        daemon.addr
+    );
+    println!("  status page:           {scheme}://{}/", daemon.addr);
+    println!(
+        "  one target:            {scheme}://{}/probe?target=scp-demo",
         daemon.addr
     );
     println!(

@@ -7,15 +7,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "kill {sig} {pid} failed");
-}
-
 async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
@@ -80,7 +71,7 @@ async fn sighup_reloads_and_sigterm_stops() {
         common::esm_target("b", sim, "demo-password", only)
     );
     std::fs::write(&path, &two).unwrap_or_else(|e| panic!("{e}"));
-    signal(pid, "-HUP");
+    common::signal(pid, "-HUP");
     wait_for("target b after SIGHUP", async || {
         get(&format!("{base}/metrics")).await.is_some_and(|m| {
             m.contains(r#"target="b""#)
@@ -90,7 +81,7 @@ async fn sighup_reloads_and_sigterm_stops() {
     .await;
 
     std::fs::write(&path, "targets: [").unwrap_or_else(|e| panic!("{e}"));
-    signal(pid, "-HUP");
+    common::signal(pid, "-HUP");
     wait_for("the failed reload to be reported", async || {
         get(&format!("{base}/metrics")).await.is_some_and(|m| {
             common::series_value(&m, "headroom_config_last_reload_successful ") == Some(0.0)
@@ -103,7 +94,7 @@ async fn sighup_reloads_and_sigterm_stops() {
         "a bad reload must keep the running config"
     );
 
-    signal(pid, "-TERM");
+    common::signal(pid, "-TERM");
     let start = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {

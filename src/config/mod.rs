@@ -29,6 +29,9 @@ pub struct ServerConfig {
     /// `host:port` Prometheus reaches this exporter at, as `/sd` lists it; `None`: the listen
     /// address, or this host's name and the port when listening on every address.
     pub external_address: Option<String>,
+    /// The exporter-toolkit web configuration (TLS, basic auth, headers); `--web.config.file`
+    /// overrides it. Read by `server::web_config`, not here (the server owns its format).
+    pub web_config_file: Option<PathBuf>,
 }
 
 /// A listen address as exporters take it: `host:port`, `ip:port`, `[v6]:port`, or `:port` for
@@ -152,6 +155,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             );
         }
     }
+    let web_config_file = server.opt_file("web_config_file", &mut ctx);
     server.finish(&mut ctx);
 
     let mut d = top.obj("defaults", &mut ctx);
@@ -209,6 +213,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             server: ServerConfig {
                 listen,
                 external_address,
+                web_config_file,
             },
             targets,
             warnings,

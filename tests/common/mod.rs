@@ -561,3 +561,13 @@ pub async fn poll_and_render(cfg: &headroom::config::Config) -> String {
     }
     render(&store, &metrics)
 }
+
+/// Sends a signal (`-HUP`, `-TERM`) to a process with `kill`.
+pub fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "kill {sig} {pid} failed");
+}

@@ -1,6 +1,16 @@
 //! The inbound HTTP server: `/metrics` (gzip when asked), `/probe?target=NAME`, `/sd` (Prometheus
-//! HTTP service discovery), `/healthz`, `/readyz` and the `/` status page. Every answer is built from the store; no handler ever calls
-//! a vendor API.
+//! HTTP service discovery), `/healthz`, `/readyz` and the `/` status page. Every answer is built
+//! from the store; no handler ever calls a vendor API. TLS, basic auth and response headers come
+//! from the exporter-toolkit web configuration (`web_config`), applied per connection
+//! (`listener`) and per request (`guard`).
+
+pub mod basic_auth;
+pub mod listener;
+pub mod tls;
+pub mod web_config;
+
+pub use listener::WebState;
+pub use web_config::WebConfig;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -24,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<SelfMetrics>,
     /// The `host:port` `/sd` lists (from the configuration, never from a request).
     pub external: Arc<std::sync::RwLock<String>>,
+    /// TLS, users and headers of the web configuration (replaced on reload).
+    pub web: WebState,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -34,7 +46,66 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/sd", get(service_discovery))
+        .layer(axum::middleware::from_fn_with_state(
+            state.web.clone(),
+            guard,
+        ))
         .with_state(state)
+}
+
+/// Basic auth (when the web configuration has users) and the configured response headers, on
+/// every request. A refused request gets 401 and `WWW-Authenticate`, and nothing else: no body
+/// from the handler, no hint whether the user exists.
+async fn guard(
+    State(web): State<WebState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let config = web.current();
+    // A connection made before a reload changed who may connect (TLS turned on, client
+    // certificates now required, other CAs or SANs) must not keep the old rule: refuse and
+    // close, so the client connects again under the new one. Without a change, open
+    // connections go on (a new server certificate alone is used by new connections).
+    let under = request
+        .extensions()
+        .get::<listener::AcceptedUnder>()
+        .copied();
+    if under.is_some_and(|u| u.0 != config.client_policy()) {
+        let mut r = (
+            StatusCode::MISDIRECTED_REQUEST,
+            "The server's client authentication changed; connect again.\n",
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return r;
+    }
+    let open = config.excluded_paths.contains(request.uri().path());
+    let allowed = match (&config.users, open) {
+        (None, _) | (_, true) => true,
+        (Some(users), false) => match request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| basic_auth::parse_basic(v.as_bytes()))
+        {
+            Some((user, password)) => users.check(&user, &password).await,
+            None => false,
+        },
+    };
+    let mut response = if allowed {
+        next.run(request).await
+    } else {
+        let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"headroom\", charset=\"UTF-8\""),
+        );
+        r
+    };
+    for (name, value) in &config.headers {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// Binds the listener (so the caller knows the port at once) and serves until `shutdown`;
@@ -49,15 +120,8 @@ pub async fn serve(
     shutdown: CancellationToken,
     drain: std::time::Duration,
 ) {
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown({
-        let s = shutdown.clone();
-        async move { s.cancelled().await }
-    });
-    // An idle keep-alive connection would hold a graceful shutdown forever; bound the drain.
-    tokio::select! {
-        r = server => if let Err(e) = r { tracing::error!(error = %e, "HTTP server failed.") },
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(drain).await } => {}
-    }
+    let web = state.web.clone();
+    listener::serve(listener, router(state), web, shutdown, drain).await;
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 §12.5.3): `gzip` with a q-value
@@ -157,13 +221,20 @@ async fn probe(
 /// share one `up` series.
 async fn service_discovery(State(s): State<AppState>) -> Response {
     let address = s.external.read().unwrap_or_else(|e| e.into_inner()).clone();
+    // Over TLS, Prometheus must scrape https (credentials stay its scrape configuration's).
+    let scheme = if s.web.current().tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let groups: Vec<serde_json::Value> = s
         .store
         .targets()
         .into_iter()
         .map(|t| {
             serde_json::json!({"targets": [address], "labels": {
-                "__metrics_path__": "/probe", "__param_target": t, "instance": format!("{address}/{t}")}})
+                "__metrics_path__": "/probe", "__param_target": t, "__scheme__": scheme,
+                "instance": format!("{address}/{t}")}})
         })
         .collect();
     axum::Json(groups).into_response()
@@ -254,7 +325,73 @@ async fn status_page(State(s): State<AppState>) -> Html<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::accepts_gzip;
+    use super::*;
+    use tower::ServiceExt as _;
+
+    fn app(web: &WebState) -> Router {
+        Router::new()
+            .route("/x", get(|| async { "served\n" }))
+            .layer(axum::middleware::from_fn_with_state(web.clone(), guard))
+    }
+
+    async fn call(app: Router, under: Option<[u8; 32]>, auth: Option<&str>) -> Response {
+        let mut req = axum::http::Request::builder().uri("/x");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let mut req = req.body(axum::body::Body::empty()).unwrap_or_default();
+        if let Some(u) = under {
+            req.extensions_mut().insert(listener::AcceptedUnder(u));
+        }
+        app.oneshot(req).await.unwrap_or_else(|e| match e {})
+    }
+
+    #[tokio::test]
+    async fn a_request_on_a_connection_accepted_under_another_client_policy_is_refused_and_closed()
+    {
+        let web = WebState::default();
+        // Accepted under the current policy (plain HTTP): served.
+        let ok = call(app(&web), Some([0; 32]), None).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        // Accepted under a policy a reload has since replaced: 421, and the connection closes.
+        let old = call(app(&web), Some([9; 32]), None).await;
+        assert_eq!(old.status(), StatusCode::MISDIRECTED_REQUEST);
+        assert_eq!(
+            old.headers().get(header::CONNECTION).map(|v| v.as_bytes()),
+            Some(&b"close"[..])
+        );
+    }
+
+    #[tokio::test]
+    async fn basic_auth_answers_401_with_a_challenge_and_headers_reach_every_answer() {
+        let hash = bcrypt::hash_with_salt("pw", 4, [5; 16])
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let text = format!("basic_auth_users: {{prom: '{hash}'}}\nhttp_server_config: {{headers: {{X-Frame-Options: deny}}}}\n");
+        let cfg = web_config::parse(&text, std::path::Path::new("."), &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let web = WebState::new(cfg);
+        let refused = call(app(&web), None, None).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        assert!(refused.headers().contains_key(header::WWW_AUTHENTICATE));
+        assert_eq!(
+            refused
+                .headers()
+                .get("x-frame-options")
+                .map(|v| v.as_bytes()),
+            Some(&b"deny"[..])
+        );
+        // prom:pw
+        let ok = call(app(&web), None, Some("Basic cHJvbTpwdw==")).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(
+            ok.headers().get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"deny"[..])
+        );
+        // prom:pW
+        let wrong = call(app(&web), None, Some("Basic cHJvbTpwVw==")).await;
+        assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    }
 
     #[test]
     fn gzip_follows_the_q_values() {

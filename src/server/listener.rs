@@ -1,0 +1,208 @@
+//! The accept loop: one task per connection, the TLS handshake (when the web configuration has
+//! TLS) inside that task with a deadline, HTTP/1.1 with a header deadline, a bound on open
+//! connections, and a graceful drain on shutdown.
+//!
+//! Each new connection reads the web configuration current at its accept, so a reload changes
+//! certificates, client authentication or TLS itself for new connections while the listener and
+//! the connections already open stay as they are.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::web_config::WebConfig;
+
+/// Connections open at once; one more is closed at accept. Prometheus servers keep one each;
+/// far below the unit's `LimitNOFILE` (16384), which also covers the pollers' connections.
+pub const MAX_CONNECTIONS: usize = 512;
+/// A client has this long for its TLS handshake, and then for each request's headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The client policy ([`WebConfig::client_policy`]) a connection was accepted under, in every
+/// request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptedUnder(pub [u8; 32]);
+
+/// The web configuration new connections and requests are served with; replaced on reload.
+#[derive(Clone)]
+pub struct WebState {
+    current: Arc<RwLock<Arc<WebConfig>>>,
+    /// The client policy of the current configuration, watched by every open connection.
+    policy: Arc<watch::Sender<[u8; 32]>>,
+}
+
+impl Default for WebState {
+    fn default() -> WebState {
+        WebState::new(WebConfig::default())
+    }
+}
+
+impl WebState {
+    pub fn new(config: WebConfig) -> WebState {
+        let (policy, _) = watch::channel(config.client_policy());
+        WebState {
+            current: Arc::new(RwLock::new(Arc::new(config))),
+            policy: Arc::new(policy),
+        }
+    }
+    pub fn current(&self) -> Arc<WebConfig> {
+        Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
+    }
+    /// Serves `config` from now on. Open connections whose client policy differs are closed
+    /// once idle (a request in flight finishes first), so clients connect again under the new
+    /// rule; with the same policy (a renewed server certificate, other users) they go on.
+    pub fn replace(&self, config: WebConfig) {
+        let policy = config.client_policy();
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+        self.policy.send_if_modified(|p| {
+            let changed = *p != policy;
+            *p = policy;
+            changed
+        });
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown`; open connections get `drain` to finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    web: WebState,
+    shutdown: CancellationToken,
+    drain: Duration,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "Cannot accept a connection.");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(peer = %peer, limit = MAX_CONNECTIONS, "Too many open connections; closing a new one.");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let config = web.current();
+        let under = AcceptedUnder(config.client_policy());
+        let service = TowerToHyperService::new(app.clone().layer(axum::Extension(under)));
+        let policy = web.policy.subscribe();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let result = match config.tls.clone() {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    run_connection(conn, under, policy, shutdown).await
+                }
+                Some(tls) => {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                            run_connection(conn, under, policy, shutdown).await
+                        }
+                        Ok(Err(e)) => {
+                            log_handshake_failure(peer, &e);
+                            Ok(())
+                        }
+                        Err(_) => {
+                            tracing::debug!(peer = %peer, "TLS handshake timed out.");
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(peer = %peer, error = %e, "Connection ended with an error.");
+            }
+        });
+    }
+    drop(listener);
+    // Every connection holds a slot until it ends: all slots back means all drained.
+    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
+}
+
+/// Serves one connection until it ends; shuts it down gracefully (idle: at once; busy: after
+/// the answer in flight) on shutdown or when the client policy it was accepted under is
+/// replaced.
+async fn run_connection<I, S>(
+    conn: hyper::server::conn::http1::Connection<I, S>,
+    under: AcceptedUnder,
+    mut policy: watch::Receiver<[u8; 32]>,
+    shutdown: CancellationToken,
+) -> Result<(), hyper::Error>
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::pin!(conn);
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => return result,
+            _ = shutdown.cancelled(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            changed = policy.changed(), if !closing => {
+                if changed.is_err() || *policy.borrow_and_update() != under.0 {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}
+
+/// A refused client certificate is worth a warning (someone misconfigured, or probing), once a
+/// minute at most: a Prometheus with the wrong certificate retries every scrape interval, and
+/// would fill the journal. The refusals in between go to debug and are counted in the next
+/// warning. A client that hangs up mid-handshake (a port scan, a load balancer's check) is
+/// debug only.
+fn log_handshake_failure(peer: SocketAddr, e: &std::io::Error) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_WARNING: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+    let message = e.to_string();
+    if !message.to_ascii_lowercase().contains("certificate") {
+        tracing::debug!(peer = %peer, error = %message, "TLS handshake failed.");
+        return;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let last = LAST_WARNING.load(Ordering::Relaxed);
+    if now >= last + 60
+        && LAST_WARNING
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let others = SINCE.swap(0, Ordering::Relaxed);
+        tracing::warn!(peer = %peer, error = %message, refused_since_last_warning = others, "TLS handshake refused (more within a minute are logged at debug).");
+    } else {
+        SINCE.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(peer = %peer, error = %message, "TLS handshake refused.");
+    }
+}
