@@ -519,3 +519,50 @@ fn every_problem_of_a_web_configuration_is_named_by_its_field() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_bad_web_configuration_fails_check_config_and_keeps_run_from_starting() {
+    let dir = std::env::temp_dir().join(format!("headroom-web-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let web = dir.join("web.yml");
+    write(&web, "basic_auth_users:\n  prometheus: hunter2\n");
+    let config = dir.join("config.yaml");
+    write(
+        &config,
+        &format!(
+            "server: {{listen: \"127.0.0.1:0\", web_config_file: {}}}\ntargets:\n{}",
+            web.display(),
+            common::esm_target(
+                "esm",
+                "127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}")),
+                "pw",
+                ""
+            )
+        ),
+    );
+    let check = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let said = String::from_utf8_lossy(&check.stderr).to_string();
+    assert_eq!(check.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("web.yml")
+            && said.contains("basic_auth_users.prometheus: the password hash is not a bcrypt hash"),
+        "{said}"
+    );
+    assert!(!said.contains("hunter2"), "{said}");
+    // `run` exits with the configuration status the unit does not restart on.
+    let run = Command::new(env!("CARGO_BIN_EXE_headroom"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        run.status.code(),
+        Some(i32::from(headroom::cli::EXIT_CONFIG))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
