@@ -5,7 +5,7 @@
 #   scripts/install-rules.sh DEST [--runbook-base URL]
 #
 # The rules carry runbook_url = file:///usr/share/doc/headroom/rules/README.md#<alert>, where the
-# packages install the runbooks. --runbook-base replaces that base (everything before '#') with
+# packages install the runbooks. Packages install this script as /usr/share/headroom/install-rules.sh. --runbook-base replaces that base (everything before '#') with
 # URL, e.g. the README on your Git server or wiki:
 #   scripts/install-rules.sh /etc/prometheus/headroom \
 #     --runbook-base https://git.example.com/ops/headroom/blob/main/rules/README.md
@@ -37,7 +37,10 @@ case "$base" in
   *) echo "$0: --runbook-base must be an absolute http(s):// or file:// URL, not '$base'" >&2; exit 2 ;;
 esac
 
-src="$(cd "$(dirname "$0")/.." && pwd)/rules"
+# Beside this script in the packages (/usr/share/headroom/rules), one folder up in the repository.
+here="$(cd "$(dirname "$0")" && pwd)"
+src="$here/rules"
+[ -f "$src/headroom.rules.yml" ] || src="$(dirname "$here")/rules"
 mkdir -p "$dest"
 for f in headroom.rules.yml headroom.alerts.yml; do
   tmp="$dest/.$f.tmp"

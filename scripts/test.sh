@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every check and test of headroom on a fresh Debian machine with Rust: installs Prometheus
 # and promtool (Debian package `prometheus`) and Alertmanager (`prometheus-alertmanager`) when
-# they are missing, then fmt, clippy (which also checks the benchmarks compile) and the test suite.
+# they are missing, then fmt, clippy (which also checks the benchmarks compile), the release
+# packages (scripts/package.sh: the glibc 2.17 binary, .deb, .rpm; tests/packages.rs installs
+# and checks them) and the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,8 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "== packages (scripts/package.sh)"
+./scripts/package.sh
 echo "== cargo test"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
