@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
@@ -35,27 +34,8 @@ async fn sighup_reloads_and_sigterm_stops() {
     );
     std::fs::write(&path, &one).unwrap_or_else(|e| panic!("{e}"));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(["run", "--config"])
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let pid = child.id();
-    // The bound address is in the start-up log line.
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("address=").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("no address logged: {e}"));
+    let mut daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
+    let (pid, addr) = (daemon.pid, daemon.addr.clone());
     let base = format!("http://{addr}");
     wait_for("readiness", async || {
         common::http()
@@ -97,7 +77,7 @@ async fn sighup_reloads_and_sigterm_stops() {
     common::signal(pid, "-TERM");
     let start = Instant::now();
     let status = loop {
-        if let Some(s) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+        if let Some(s) = daemon.child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
             break s;
         }
         assert!(

@@ -7,6 +7,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
+use common::run;
+
 fn dist() -> PathBuf {
     std::env::var_os("HEADROOM_DIST")
         .map(PathBuf::from)
@@ -27,19 +31,6 @@ fn artefact(suffix: &str) -> PathBuf {
                 dir.display()
             )
         })
-}
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
 }
 
 /// The version names (`GLIBC_2.17`, ...) an ELF64 little-endian file needs from its shared

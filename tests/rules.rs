@@ -8,19 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 use common::prom::{self, load_yaml, metric_names, rules, unknown_names};
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?} (./scripts/test.sh installs it): {e}"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
+use common::run;
 
 fn unit_test_files() -> Vec<std::path::PathBuf> {
     prom::files_in("rules/tests", ".test.yml")

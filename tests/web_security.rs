@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -172,35 +171,13 @@ async fn prometheus_scrapes_over_https_with_basic_auth_then_mutual_tls_and_the_r
         "{said}"
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args(["run", "--config"])
-        .arg(&config)
-        .arg("--web.config.file")
-        .arg(&web)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let pid = child.id();
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let log_writer = std::sync::Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(addr) = line.split("address=").nth(1) {
-                let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
-            }
-            if let Ok(mut l) = log_writer.lock() {
-                l.push_str(&line);
-                l.push('\n');
-            }
-        }
-    });
-    let _headroom = Killed(child);
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("no address logged: {e}"));
+    let headroom = common::RunningDaemon::start(&[
+        "--config".as_ref(),
+        config.as_os_str(),
+        "--web.config.file".as_ref(),
+        web.as_os_str(),
+    ]);
+    let (pid, addr) = (headroom.pid, headroom.addr.clone());
 
     // What curl would see.
     let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap_or_default())
@@ -409,7 +386,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth_then_mutual_tls_and_the_r
         0,
         "no client certificate: refused"
     );
-    let log_text = log.lock().map(|l| l.clone()).unwrap_or_default();
+    let log_text = headroom.log();
     assert!(
         log_text.contains("client_auth_type RequireAndVerifyClientCert"),
         "{log_text}"
@@ -441,7 +418,7 @@ async fn prometheus_scrapes_over_https_with_basic_auth_then_mutual_tls_and_the_r
         "the running configuration kept",
     )
     .await;
-    let log_text = log.lock().map(|l| l.clone()).unwrap_or_default();
+    let log_text = headroom.log();
     assert!(
         log_text.contains("tls_server_config.min_version")
             && log_text.contains("tls_server_config.cert_file"),

@@ -56,6 +56,21 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Reads a file of at most `max` bytes; a larger one is an error that says the bound (every
+/// input has one), not a read that fills the memory.
+pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("larger than {} KiB", max >> 10));
+    }
+    Ok(bytes)
+}
+
 /// Parses YAML text into a JSON-like tree (keys become strings).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
     let docs =

@@ -28,7 +28,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme, SupportedCipherSuite};
 
-use crate::config::tree::{Ctx, Obj};
+use crate::config::tree::{self, Ctx, Obj};
 
 /// Largest PEM file read (a certificate chain or a CA bundle is a few KiB; a CA bundle of a
 /// whole distribution is about 200 KiB).
@@ -348,7 +348,7 @@ fn pem_source(
         (None, Some(name)) => {
             let path = base.join(&name);
             let field = obj.key_path(file);
-            match read_bounded(&path) {
+            match tree::read_bounded(&path, MAX_PEM_BYTES) {
                 Ok(bytes) => Source::Given(Pem {
                     bytes,
                     field,
@@ -363,19 +363,6 @@ fn pem_source(
         }
         (None, None) => Source::Absent,
     }
-}
-
-fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let mut bytes = Vec::new();
-    file.take(MAX_PEM_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_PEM_BYTES {
-        return Err(format!("larger than {} MiB", MAX_PEM_BYTES >> 20));
-    }
-    Ok(bytes)
 }
 
 fn version(name: &str) -> Result<&'static rustls::SupportedProtocolVersion, String> {

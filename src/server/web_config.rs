@@ -79,20 +79,9 @@ impl WebConfig {
 
 /// Reads and validates the file at `path`.
 pub fn load(path: &Path) -> Result<WebConfig, Problems> {
-    use std::io::Read as _;
     let mut problems = Problems::default();
-    let text = std::fs::File::open(path)
-        .map_err(|e| e.to_string())
-        .and_then(|f| {
-            let mut bytes = Vec::new();
-            f.take(MAX_FILE_BYTES + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| e.to_string())?;
-            if bytes.len() as u64 > MAX_FILE_BYTES {
-                return Err(format!("larger than {} KiB", MAX_FILE_BYTES >> 10));
-            }
-            String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
-        });
+    let text = tree::read_bounded(path, MAX_FILE_BYTES)
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string()));
     let text = match text {
         Ok(t) => t,
         Err(e) => {
