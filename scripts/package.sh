@@ -42,10 +42,13 @@ export PATH="$TOOLS/bin:$PATH"
 # cargo-zigbuild runs zig as `python3 -m ziglang`, which finds the package here.
 export PYTHONPATH="$TOOLS/python${PYTHONPATH:+:$PYTHONPATH}"
 
+# A target folder of its own, so a `cargo test` running meanwhile (scripts/test.sh) does not
+# wait on this build's lock, nor this one on its.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/package"
 echo "== building headroom for $TARGET with glibc $GLIBC ($PROFILE profile)"
 cargo zigbuild --quiet --locked --profile "$PROFILE" --target "$TARGET.$GLIBC"
 dir="$PROFILE"; [ "$PROFILE" = dev ] && dir=debug
-bin="target/$TARGET/$dir/headroom"
+bin="$CARGO_TARGET_DIR/$TARGET/$dir/headroom"
 highest=$(objdump -T "$bin" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -t. -k1,1n -k2,2n -k3,3n -u | tail -1)
 if [ "$(printf '%s\n%s\n' "$highest" "$GLIBC" | sort -t. -k1,1n -k2,2n | tail -1)" != "$GLIBC" ]; then
   echo "error: $bin needs GLIBC_$highest, above $GLIBC" >&2
