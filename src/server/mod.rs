@@ -391,6 +391,21 @@ mod tests {
         // prom:pW
         let wrong = call(app(&web), None, Some("Basic cHJvbTpwVw==")).await;
         assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+
+        // A reload with other users applies to the next request, on the same router (and so on
+        // connections already open): the old user is out, the new one in.
+        let other = bcrypt::hash_with_salt("new", 4, [6; 16])
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let text = format!("basic_auth_users: {{ops: '{other}'}}\n");
+        let cfg = web_config::parse(&text, std::path::Path::new("."), &|_| None)
+            .unwrap_or_else(|e| panic!("{e}"));
+        web.replace(cfg);
+        let old_user = call(app(&web), None, Some("Basic cHJvbTpwdw==")).await;
+        assert_eq!(old_user.status(), StatusCode::UNAUTHORIZED);
+        // ops:new
+        let new_user = call(app(&web), None, Some("Basic b3BzOm5ldw==")).await;
+        assert_eq!(new_user.status(), StatusCode::OK);
     }
 
     #[test]
