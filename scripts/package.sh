@@ -30,7 +30,9 @@ if ! PYTHONPATH="$TOOLS/python" python3 -m ziglang version 2>/dev/null | grep -q
 fi
 if [ ! -x "$TOOLS/bin/cargo-zigbuild" ] || ! "$TOOLS/bin/cargo-zigbuild" --version | grep -q "$ZIGBUILD_VERSION"; then
   echo "== installing cargo-zigbuild $ZIGBUILD_VERSION into $TOOLS"
-  $sudo cargo install --quiet --locked --version "$ZIGBUILD_VERSION" --root "$TOOLS" cargo-zigbuild
+  # --debug: 49 s to build instead of about 3 min on 2 cores; its speed does not matter (it
+  # only starts zig).
+  $sudo cargo install --quiet --debug --locked --version "$ZIGBUILD_VERSION" --root "$TOOLS" cargo-zigbuild
 fi
 if ! command -v rpmbuild >/dev/null 2>&1; then
   echo "== installing rpmbuild (Debian package rpm)"

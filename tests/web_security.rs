@@ -250,16 +250,18 @@ async fn prometheus_scrapes_over_https_with_basic_auth_then_mutual_tls_and_the_r
         200,
         "/healthz is excluded from auth"
     );
-    // Plain HTTP to the TLS port gets no answer at all.
-    assert_eq!(
-        status(
-            common::http()
-                .get(format!("http://{addr}/healthz"))
-                .send()
-                .await
-        ),
-        0
-    );
+    // Plain HTTP to the TLS port is told to use https.
+    let plain = common::http()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(plain.status(), 400);
+    assert!(plain
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("use https://"));
     // /sd tells Prometheus to scrape https.
     let sd_text = client
         .get(format!("{base}/sd"))

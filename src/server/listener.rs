@@ -113,6 +113,19 @@ pub async fn serve(
                     run_connection(conn, under, policy, shutdown).await
                 }
                 Some(tls) => {
+                    // A client speaking plain HTTP to the TLS port (a scrape job without
+                    // `scheme: https`) gets an answer that says so, as Go's servers give,
+                    // instead of a closed connection.
+                    if plain_http_to_tls(&stream).await {
+                        let mut stream = stream;
+                        let _ = tokio::time::timeout(HEADER_TIMEOUT, async {
+                            use tokio::io::AsyncWriteExt as _;
+                            let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+                            let _ = stream.shutdown().await;
+                        })
+                        .await;
+                        return;
+                    }
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
@@ -139,6 +152,18 @@ pub async fn serve(
     // Every connection holds a slot until it ends: all slots back means all drained.
     let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
+}
+
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server: use https:// (in Prometheus, scheme: https).\n";
+
+/// Whether the first byte a client sends is not a TLS handshake record (22) but a letter, as an
+/// HTTP request line starts. Waits for that byte as long as a handshake may take.
+async fn plain_http_to_tls(stream: &tokio::net::TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await {
+        Ok(Ok(1)) => first[0].is_ascii_uppercase(),
+        _ => false,
+    }
 }
 
 /// Serves one connection until it ends; shuts it down gracefully (idle: at once; busy: after
