@@ -13,6 +13,7 @@ pub mod config;
 pub mod http;
 pub mod lenient;
 pub mod logging;
+pub mod placement;
 pub mod platforms;
 pub mod process;
 pub mod schedule;

@@ -470,9 +470,27 @@ plain!(
     "headroom_flavor_free_slots",
     Pool,
     "count",
-    &["platform", "target", "flavor"],
+    &["platform", "target", "flavor", "origin"],
     &["region", "az", "pool"],
-    "How many more instances of a flavor fit on the current hosts (per AZ), from each host's free vCPU, memory and disk; flavors compete for the same hosts, so do not add them up."
+    "How many more instances of a flavor (`origin` catalog) or configured instance size (`origin` config) fit on the usable hosts of a place, counted host by host from each host's free vCPU, memory, disk and GPUs against what it may allocate; sizes compete for the same hosts, so do not add them up."
+);
+plain!(
+    FLAVOR_FREE_SLOTS_N_MINUS_ONE,
+    "headroom_flavor_free_slots_n_minus_one",
+    Pool,
+    "count",
+    &["platform", "target", "flavor", "origin"],
+    &["region", "az", "pool"],
+    "Free slots of the size left after the place loses the host whose loss costs most: the other hosts' slots minus those re-placing the lost host's allocations takes; 0 for a place of one host."
+);
+plain!(
+    FLAVOR_SLOTS_ALERT_BELOW,
+    "headroom_flavor_slots_alert_below",
+    Pool,
+    "count",
+    &["platform", "target", "flavor", "origin"],
+    &[],
+    "The configured instance size's `alert_below`: HeadroomFlavorSlotsLow fires when fewer N-1 slots than this remain in a place."
 );
 plain!(
     HOST_INFO,
@@ -833,6 +851,8 @@ pub const ALL: &[&MetricDef] = &[
     &TENANT_RESOURCES,
     &TENANT_RESOURCE_ALLOCATED,
     &FLAVOR_FREE_SLOTS,
+    &FLAVOR_FREE_SLOTS_N_MINUS_ONE,
+    &FLAVOR_SLOTS_ALERT_BELOW,
     &HOST_INFO,
     &HOSTS,
     &ALARMS_ACTIVE,

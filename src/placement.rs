@@ -1,0 +1,404 @@
+//! How many more instances of a size fit, counted host by host, and how many are left after the
+//! pool loses a host: the arithmetic every platform's free-slot collector shares.
+//!
+//! A platform turns its hosts into [`HostRoom`]s (what each usable host may still take, in base
+//! units, and what it holds) and its flavors or the configured sizes into [`InstanceSize`]s;
+//! [`put_slots`] writes `headroom_flavor_free_slots` and `headroom_flavor_free_slots_n_minus_one`
+//! per place (the `region`/`az`/`pool` labels the hosts carry). The platform decides which hosts
+//! are usable (offline, maintenance and scheduling-disabled hosts are left out before this) and
+//! what "allocatable" means on it (capacity × overcommit − reserved); nothing here knows a
+//! platform.
+//!
+//! Decisions, each chosen so that a figure never overstates what fits:
+//! - An instance must fit on one host: per host the fewest of floor(free ÷ need) over the
+//!   resources the size needs, summed over the place's hosts. Pool totals are never divided
+//!   (fragments on many hosts do not make one instance).
+//! - A size that needs GPUs fits only where one model has that many free (its `gpu_model`, or
+//!   the model with the most free when the size names none).
+//! - Hosts whose disk lives on shared storage name a [`HostRoom::disk_group`]: the slots of the
+//!   group's hosts are capped by the group's free disk ÷ the size's disk.
+//! - N-1: for every host L of the place, the slots of the other hosts minus what re-placing L's
+//!   allocations takes, in units of the size (the most over vCPU, memory, disk and GPUs of
+//!   ceil(L's allocated ÷ need)); the figure is the worst L, never below 0. A place of one host
+//!   has none left.
+
+use std::collections::BTreeMap;
+
+use crate::catalog;
+use crate::collect::Batch;
+
+/// An instance size to count slots of: a flavor of the platform's catalogue, or one an operator
+/// configured (`instance_sizes`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceSize {
+    pub name: String,
+    pub vcpus: f64,
+    /// Bytes.
+    pub memory: f64,
+    /// Bytes of local (or datastore) disk; 0: not checked.
+    pub disk: f64,
+    pub gpus: f64,
+    /// The GPU model the size needs (`gpu_model` label of the host view); `None`: any one model.
+    pub gpu_model: Option<String>,
+    /// Where the size comes from (the `origin` label).
+    pub origin: Origin,
+    /// Alert when fewer slots than this remain after N-1 (configured sizes only).
+    pub alert_below: Option<f64>,
+}
+
+/// Where an [`InstanceSize`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The platform's flavor catalogue.
+    Catalog,
+    /// The configuration's `instance_sizes`.
+    Config,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Catalog => "catalog",
+            Origin::Config => "config",
+        }
+    }
+}
+
+/// What may be allocated on a host and what is, of one resource, in base units.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Room {
+    pub allocatable: f64,
+    pub allocated: f64,
+}
+
+impl Room {
+    pub fn new(allocatable: f64, allocated: f64) -> Room {
+        Room {
+            allocatable,
+            allocated,
+        }
+    }
+
+    /// What is left, never below 0 (an overcommitted host has no room, not negative room).
+    pub fn free(self) -> f64 {
+        (self.allocatable - self.allocated).max(0.0)
+    }
+}
+
+/// One usable host as the slot count sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HostRoom {
+    pub host: String,
+    /// The level labels the host's slots are summed at (`region`, `az`, `pool`), in that order.
+    pub place: Vec<(&'static str, String)>,
+    pub vcpu: Room,
+    pub memory: Room,
+    /// `None`: the host's disk is not checked (unknown, or shared: see `disk_group`).
+    pub disk: Option<Room>,
+    /// Shared storage the host's instances' disks go to; its free room is in the groups passed
+    /// to [`put_slots`].
+    pub disk_group: Option<String>,
+    /// Per GPU model.
+    pub gpus: BTreeMap<String, Room>,
+}
+
+/// Shared disk room by group name ([`HostRoom::disk_group`]).
+pub type DiskGroups = BTreeMap<String, Room>;
+
+fn floor_div(free: f64, need: f64) -> f64 {
+    if need > 0.0 {
+        (free / need).floor().max(0.0)
+    } else {
+        f64::INFINITY
+    }
+}
+
+fn ceil_div(amount: f64, need: f64) -> f64 {
+    if need > 0.0 {
+        (amount / need).ceil().max(0.0)
+    } else {
+        0.0
+    }
+}
+
+/// How many instances of `size` fit on `h` alone (its own resources; a shared disk group caps
+/// the group's sum separately).
+pub fn fit(h: &HostRoom, size: &InstanceSize) -> f64 {
+    let mut n = floor_div(h.vcpu.free(), size.vcpus).min(floor_div(h.memory.free(), size.memory));
+    if size.disk > 0.0 {
+        if let Some(d) = h.disk {
+            n = n.min(floor_div(d.free(), size.disk));
+        }
+    }
+    if size.gpus > 0.0 {
+        let free = match &size.gpu_model {
+            Some(m) => h.gpus.get(m).map_or(0.0, |r| r.free()),
+            None => h.gpus.values().map(|r| r.free()).fold(0.0, f64::max),
+        };
+        n = n.min(floor_div(free, size.gpus));
+    }
+    if n.is_finite() {
+        n
+    } else {
+        // A size that needs nothing is no size: config validation refuses it.
+        0.0
+    }
+}
+
+/// What re-placing `h`'s allocations takes, in instances of `size`.
+fn evacuation(h: &HostRoom, size: &InstanceSize) -> f64 {
+    let mut n =
+        ceil_div(h.vcpu.allocated, size.vcpus).max(ceil_div(h.memory.allocated, size.memory));
+    if size.disk > 0.0 {
+        if let Some(d) = h.disk {
+            n = n.max(ceil_div(d.allocated, size.disk));
+        }
+    }
+    if size.gpus > 0.0 {
+        let held: f64 = h.gpus.values().map(|r| r.allocated).sum();
+        n = n.max(ceil_div(held, size.gpus));
+    }
+    n
+}
+
+/// Slots of `size` on `hosts` (one place), with `skip` left out; each disk group capped.
+fn slots_without(
+    hosts: &[&HostRoom],
+    size: &InstanceSize,
+    groups: &DiskGroups,
+    skip: Option<usize>,
+) -> f64 {
+    let mut own = 0.0;
+    let mut grouped: BTreeMap<&str, f64> = BTreeMap::new();
+    for (i, h) in hosts.iter().enumerate() {
+        if Some(i) == skip {
+            continue;
+        }
+        let n = fit(h, size);
+        match (&h.disk_group, size.disk > 0.0) {
+            (Some(g), true) => *grouped.entry(g.as_str()).or_insert(0.0) += n,
+            _ => own += n,
+        }
+    }
+    let capped: f64 = grouped
+        .into_iter()
+        .map(|(g, n)| {
+            let room = groups.get(g).map_or(0.0, |r| r.free());
+            n.min(floor_div(room, size.disk))
+        })
+        .sum();
+    own + capped
+}
+
+/// The free slots and the N-1 slots of `size` in one place.
+pub fn place_slots(hosts: &[&HostRoom], size: &InstanceSize, groups: &DiskGroups) -> (f64, f64) {
+    let all = slots_without(hosts, size, groups, None);
+    let worst = (0..hosts.len())
+        .map(|l| {
+            (slots_without(hosts, size, groups, Some(l)) - evacuation(hosts[l], size)).max(0.0)
+        })
+        .fold(f64::INFINITY, f64::min);
+    (all, if worst.is_finite() { worst } else { 0.0 })
+}
+
+/// Writes the free and N-1 slots of every size per place of `hosts`, and the alert threshold of
+/// each configured size that has one.
+pub fn put_slots(
+    hosts: &[HostRoom],
+    sizes: &[InstanceSize],
+    groups: &DiskGroups,
+    batch: &mut Batch,
+) {
+    let mut places: BTreeMap<&[(&'static str, String)], Vec<&HostRoom>> = BTreeMap::new();
+    for h in hosts {
+        places.entry(h.place.as_slice()).or_default().push(h);
+    }
+    for size in sizes {
+        for (place, members) in &places {
+            let (free, n_minus_one) = place_slots(members, size, groups);
+            let mut labels: Vec<(&'static str, &str)> =
+                vec![("flavor", &size.name), ("origin", size.origin.as_str())];
+            labels.extend(place.iter().map(|(k, v)| (*k, v.as_str())));
+            batch.push(&catalog::FLAVOR_FREE_SLOTS, &labels, free);
+            batch.push(
+                &catalog::FLAVOR_FREE_SLOTS_N_MINUS_ONE,
+                &labels,
+                n_minus_one,
+            );
+        }
+        if let Some(t) = size.alert_below {
+            batch.push(
+                &catalog::FLAVOR_SLOTS_ALERT_BELOW,
+                &[("flavor", &size.name), ("origin", size.origin.as_str())],
+                t,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: f64 = 1_073_741_824.0;
+
+    fn size(vcpus: f64, memory_gib: f64) -> InstanceSize {
+        InstanceSize {
+            name: "m".into(),
+            vcpus,
+            memory: memory_gib * GIB,
+            disk: 0.0,
+            gpus: 0.0,
+            gpu_model: None,
+            origin: Origin::Config,
+            alert_below: None,
+        }
+    }
+
+    fn host(name: &str, vcpu: (f64, f64), mem_gib: (f64, f64)) -> HostRoom {
+        HostRoom {
+            host: name.into(),
+            place: vec![("az", "az1".into())],
+            vcpu: Room::new(vcpu.0, vcpu.1),
+            memory: Room::new(mem_gib.0 * GIB, mem_gib.1 * GIB),
+            ..HostRoom::default()
+        }
+    }
+
+    #[test]
+    fn fragments_on_two_hosts_do_not_make_one_instance() {
+        // 3 free vCPUs on each host: a 4-vCPU size fits nowhere, although 6 are free in all.
+        let hosts = [
+            host("a", (8.0, 5.0), (64.0, 0.0)),
+            host("b", (8.0, 5.0), (64.0, 0.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        assert_eq!(
+            place_slots(&refs, &size(4.0, 1.0), &DiskGroups::new()).0,
+            0.0
+        );
+        assert_eq!(
+            place_slots(&refs, &size(1.0, 1.0), &DiskGroups::new()).0,
+            6.0
+        );
+    }
+
+    #[test]
+    fn the_scarcest_resource_decides_per_host() {
+        // a: 16 vCPUs free, 8 GiB free → 2 of 4 GiB; b: 2 vCPUs free, 64 GiB → 1 of 2 vCPUs.
+        let hosts = [
+            host("a", (32.0, 16.0), (64.0, 56.0)),
+            host("b", (8.0, 6.0), (64.0, 0.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        assert_eq!(
+            place_slots(&refs, &size(2.0, 4.0), &DiskGroups::new()).0,
+            3.0
+        );
+    }
+
+    #[test]
+    fn n_minus_one_takes_the_worst_host_and_its_evacuation() {
+        // Three hosts of 16 vCPUs; a holds 8, b 4, c nothing. Size: 2 vCPUs, memory plenty.
+        // Free slots 4 + 6 + 8 = 18. Losing a: 14 left, minus 4 to re-place a's 8 → 10;
+        // losing b: 12 − 2 = 10; losing c: 10 − 0 = 10. Worst: 10.
+        let hosts = [
+            host("a", (16.0, 8.0), (256.0, 0.0)),
+            host("b", (16.0, 4.0), (256.0, 0.0)),
+            host("c", (16.0, 0.0), (256.0, 0.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        assert_eq!(
+            place_slots(&refs, &size(2.0, 1.0), &DiskGroups::new()),
+            (18.0, 10.0)
+        );
+        // One host alone survives nothing.
+        assert_eq!(
+            place_slots(&refs[..1], &size(2.0, 1.0), &DiskGroups::new()),
+            (4.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn an_overcommitted_host_has_no_room_and_evacuation_is_never_negative() {
+        let hosts = [
+            host("a", (16.0, 20.0), (64.0, 0.0)),
+            host("b", (16.0, 0.0), (64.0, 0.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        // a: 0 slots; b: 16. Losing a: 16 − 20 → 0. Losing b: 0 − 0 = 0.
+        assert_eq!(
+            place_slots(&refs, &size(1.0, 1.0), &DiskGroups::new()),
+            (16.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn gpu_sizes_fit_only_on_their_model() {
+        let mut a = host("a", (64.0, 0.0), (512.0, 0.0));
+        a.gpus.insert("A100".into(), Room::new(4.0, 1.0));
+        a.gpus.insert("T4".into(), Room::new(8.0, 0.0));
+        let mut s = size(8.0, 32.0);
+        s.gpus = 2.0;
+        s.gpu_model = Some("A100".into());
+        assert_eq!(fit(&a, &s), 1.0);
+        s.gpu_model = Some("V100".into());
+        assert_eq!(fit(&a, &s), 0.0);
+        // No model named: the model with the most free (T4, 8 → 4), vCPU allows 8.
+        s.gpu_model = None;
+        assert_eq!(fit(&a, &s), 4.0);
+    }
+
+    #[test]
+    fn a_shared_disk_group_caps_its_hosts() {
+        let mut a = host("esx-1", (80.0, 0.0), (768.0, 0.0));
+        a.disk_group = Some("cluster".into());
+        let mut b = a.clone();
+        b.host = "esx-2".into();
+        let mut s = size(2.0, 4.0);
+        s.disk = 100.0 * GIB;
+        let groups =
+            DiskGroups::from([("cluster".to_string(), Room::new(1000.0 * GIB, 250.0 * GIB))]);
+        let refs = [&a, &b];
+        // vCPU alone: 40 + 40; the datastore holds 7 more 100 GiB disks.
+        assert_eq!(place_slots(&refs, &s, &groups).0, 7.0);
+        // A size without disk is not capped.
+        s.disk = 0.0;
+        assert_eq!(place_slots(&refs, &s, &groups).0, 80.0);
+    }
+
+    #[test]
+    fn slots_are_written_per_place_with_the_origin() {
+        let mut b2 = host("b", (8.0, 0.0), (64.0, 0.0));
+        b2.place = vec![("az", "az2".into())];
+        let hosts = [host("a", (8.0, 0.0), (64.0, 0.0)), b2];
+        let mut s = size(2.0, 1.0);
+        s.alert_below = Some(3.0);
+        let mut batch = Batch::new();
+        put_slots(&hosts, &[s], &DiskGroups::new(), &mut batch);
+        let got = |name: &str, az: Option<&str>| {
+            batch
+                .samples()
+                .iter()
+                .find(|x| {
+                    x.def.name == name
+                        && x.labels
+                            .iter()
+                            .any(|(k, v)| *k == "origin" && v == "config")
+                        && x.labels
+                            .iter()
+                            .find(|(k, _)| *k == "az")
+                            .map(|(_, v)| v.as_str())
+                            == az
+                })
+                .map(|x| x.value)
+        };
+        assert_eq!(got("headroom_flavor_free_slots", Some("az1")), Some(4.0));
+        assert_eq!(got("headroom_flavor_free_slots", Some("az2")), Some(4.0));
+        assert_eq!(
+            got("headroom_flavor_free_slots_n_minus_one", Some("az1")),
+            Some(0.0)
+        );
+        assert_eq!(got("headroom_flavor_slots_alert_below", None), Some(3.0));
+    }
+}
