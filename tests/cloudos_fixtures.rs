@@ -585,24 +585,19 @@ fn flavors_parse_numbers_sent_as_strings_and_give_free_slots() {
         ram: 1.0,
         disk: 1.0,
     };
-    let mut b = Batch::new();
-    normalise_flavor_slots(&flavors, &hvs, &azs, one, &mut b);
+    let b = slots(&flavors, &hvs, &azs, &[], one);
     // (16 - 6) / 4 vCPUs = 2 (memory would allow 14, disk 52).
-    assert_series(
-        &b,
-        catalog::FLAVOR_FREE_SLOTS.name,
-        &[("flavor", "HP_4*16*60"), ("az", "louis")],
-        2.0,
-    );
-    let mut b = Batch::new();
-    normalise_flavor_slots(&flavors, &hvs, &azs, Ratios { cpu: 4.0, ..one }, &mut b);
+    let hp = [
+        ("flavor", "HP_4*16*60"),
+        ("origin", "catalog"),
+        ("az", "louis"),
+    ];
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS.name, &hp, 2.0);
+    // One host: nothing is left after losing it.
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS_N_MINUS_ONE.name, &hp, 0.0);
+    let b = slots(&flavors, &hvs, &azs, &[], Ratios { cpu: 4.0, ..one });
     // (64 - 6) / 4 = 14.5 → 14; memory allows 14 too.
-    assert_series(
-        &b,
-        catalog::FLAVOR_FREE_SLOTS.name,
-        &[("flavor", "HP_4*16*60"), ("az", "louis")],
-        14.0,
-    );
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS.name, &hp, 14.0);
 }
 
 #[test]
@@ -742,12 +737,61 @@ fn a_vmware_cluster_hypervisor_is_a_cluster_not_a_host() {
         serde_json::json!([{"id": "f", "name": "small", "vcpus": 2, "ram": 256, "disk": 0}]),
     )
     .unwrap_or_default();
-    let mut b = Batch::new();
-    normalise_flavor_slots(&flavors, &hvs, &azs, one, &mut b);
+    let small = [("flavor", "small"), ("origin", "catalog"), ("az", "az1")];
+    let b = slots(&flavors, &hvs, &azs, &[], one);
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS.name, &small, 2.0);
+    // With its ESXi host read (the document's hosts/detail and vms/detail examples: 40 threads,
+    // 257331 MB, one VM of 1 vCPU and 8192 MB), the host holds (40 - 1) / 2 = 19 more (memory
+    // would allow 973): 21 in the AZ. Losing the ESXi host leaves the CAS host's 2, minus
+    // re-placing its one VM (1 vCPU → 1 slot of 2 vCPUs; 8192 MB → 32 of 256 MB): 0.
+    let host: VmwareHost =
+        serde_json::from_value(fixture("vmware_hosts_detail")["hosts"][0].clone())
+            .unwrap_or_default();
+    let vms: Vec<VmwareVm> = items("vmware_vms_detail", "vms");
+    assert_eq!(
+        (vms[0].num_cpu.get(), vms[0].memory_size_mb.get()),
+        (Some(1.0), Some(8192.0))
+    );
+    let esx = [EsxHost {
+        cluster: "domain-c7".into(),
+        host,
+        vms,
+    }];
+    let b = slots(&flavors, &hvs, &azs, &esx, one);
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS.name, &small, 21.0);
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS_N_MINUS_ONE.name, &small, 0.0);
+    // A flavor with disk: the ESXi host's share is capped by the cluster's free datastore room
+    // (800 - 80 GB = 720 GB → 7 of 100 GB); the CAS host's own disk allows 90 / 100 = 0.
+    let disky: Vec<Flavor> = serde_json::from_value(
+        serde_json::json!([{"id": "d", "name": "disky", "vcpus": 1, "ram": 256, "disk": 100}]),
+    )
+    .unwrap_or_default();
+    let b = slots(&disky, &hvs, &azs, &esx, one);
     assert_series(
         &b,
         catalog::FLAVOR_FREE_SLOTS.name,
-        &[("flavor", "small"), ("az", "az1")],
-        2.0,
+        &[("flavor", "disky"), ("origin", "catalog"), ("az", "az1")],
+        7.0,
     );
+    // In maintenance, the ESXi host takes nothing.
+    let mut esx = esx;
+    esx[0].host.in_maintenance_mode = headroom::lenient::Text(Some("true".into()));
+    let b = slots(&flavors, &hvs, &azs, &esx, one);
+    assert_series(&b, catalog::FLAVOR_FREE_SLOTS.name, &small, 2.0);
+}
+
+/// The flavor-slot collector's arithmetic on parsed answers: the catalogue's sizes, the usable
+/// hosts, and the counting `placement.rs` does.
+fn slots(
+    flavors: &[Flavor],
+    hvs: &[Hypervisor],
+    azs: &BTreeMap<String, String>,
+    esx: &[EsxHost],
+    r: Ratios,
+) -> Batch {
+    let mut b = Batch::new();
+    let sizes = flavor_sizes(flavors, &mut b);
+    let (rooms, groups) = slot_hosts(hvs, azs, esx, r);
+    headroom::placement::put_slots(&rooms, &sizes, &groups, &mut b);
+    b
 }

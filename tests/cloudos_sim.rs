@@ -30,6 +30,18 @@ fn only(collectors: &[&str]) -> String {
     )
 }
 
+/// A configured instance size (target level) and the same size for the truth's count.
+const WEB_LARGE: &str =
+    "    instance_sizes:\n      - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}\n";
+fn web_large() -> headroom::sim::FlavorTruth {
+    headroom::sim::FlavorTruth {
+        name: "web.large".into(),
+        vcpus: 4.0,
+        memory: 8.0 * 1_073_741_824.0,
+        disk: 50.0 * 1_073_741_824.0,
+    }
+}
+
 async fn stats(sim: std::net::SocketAddr) -> serde_json::Value {
     sim_stats(sim).await
 }
@@ -38,7 +50,10 @@ async fn stats(sim: std::net::SocketAddr) -> serde_json::Value {
 async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
     let (sim, state) = cloudos_sim(CloudosSimConfig::default()).await;
     // The site's Nova allocates 4 vCPUs per thread; its API does not say so, the operator does.
-    let extra = format!("    cloudos: {{cpu_allocation_ratio: 4.0}}\n{}", only(ALL));
+    let extra = format!(
+        "    cloudos: {{cpu_allocation_ratio: 4.0}}\n{WEB_LARGE}{}",
+        only(ALL)
+    );
     let cfg = config(
         "  interval: 300s",
         &[cloudos_target("cos", sim, "demo-password", &extra)],
@@ -165,13 +180,14 @@ async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
         sum_where(&body, "headroom_resource_allocated", &[("resource", "gpu")]),
         gpus
     );
-    // Free slots exist for every flavor and AZ.
+    // Free slots and N-1 slots of every flavor and the configured size, per AZ, as the
+    // fleet's own hosts (the VMware cluster's ESXi hosts one by one) hold them.
+    let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert_eq!(
-        body.lines()
-            .filter(|l| l.starts_with("headroom_flavor_free_slots{"))
-            .count(),
-        4 * 2
+        common::slots::assert_slots_are_the_truth(&body, &truth, &[web_large()]),
+        (4 + 1) * 2 * 2
     );
+    assert!(body.contains(r#"headroom_flavor_slots_alert_below{platform="h3c_cloudos",target="cos",flavor="web.large",origin="config"} 5"#));
     // CAS and VMware hosts: one utilisation series per resource and host.
     assert!(body.contains(r#"headroom_host_resource_utilization_ratio{platform="h3c_cloudos",target="cos",resource="cpu_hertz",unit="ratio",host="esx-01",cluster="vmw-cluster"} 0.315"#), "VMware host");
     assert!(
@@ -388,7 +404,10 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
         ..Default::default()
     })
     .await;
-    let extra = format!("    cloudos: {{cpu_allocation_ratio: 4.0}}\n{}", only(ALL));
+    let extra = format!(
+        "    cloudos: {{cpu_allocation_ratio: 4.0}}\n{WEB_LARGE}{}",
+        only(ALL)
+    );
     let cfg = config(
         "  interval: 300s",
         &[cloudos_target("cos", sim, "demo-password", &extra)],
@@ -396,4 +415,9 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 40);
+    // Three AZs, four flavors and the configured size, free and N-1.
+    assert_eq!(
+        common::slots::assert_slots_are_the_truth(&body, &truth, &[web_large()]),
+        (4 + 1) * 3 * 2
+    );
 }

@@ -2,6 +2,7 @@
 //! with per-target and per-collector overrides, and validation that reports every problem with
 //! its field path. The platform modules read their own `auth` and option keys.
 
+pub mod sizes;
 pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +86,9 @@ pub struct TargetConfig {
     /// Enabled collectors only.
     pub collectors: Vec<CollectorConfig>,
     pub settings: PlatformTarget,
+    /// The configured instance sizes to count free slots of (top level merged with the
+    /// target's own, `sizes.rs`).
+    pub instance_sizes: Vec<crate::placement::InstanceSize>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -174,6 +178,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         retries: d.opt_u64("retries", 0..=10, &mut ctx).unwrap_or(3) as u32,
     };
     d.finish(&mut ctx);
+    let top_sizes = sizes::parse(&mut top, "instance_sizes", &mut ctx);
 
     let mut targets = Vec::new();
     match top.raw("targets") {
@@ -198,7 +203,9 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                         );
                     }
                 }
-                if let Some(t) = parse_target(item, &path, &defaults, &mut ctx, &mut warnings) {
+                if let Some(t) =
+                    parse_target(item, &path, &defaults, &top_sizes, &mut ctx, &mut warnings)
+                {
                     targets.push(t);
                 }
             }
@@ -288,6 +295,7 @@ fn parse_target(
     value: &serde_json::Value,
     path: &str,
     defaults: &Defaults,
+    top_sizes: &[crate::placement::InstanceSize],
     ctx: &mut Ctx,
     warnings: &mut Vec<String>,
 ) -> Option<TargetConfig> {
@@ -349,6 +357,7 @@ fn parse_target(
         .opt_u64("retries", 0..=10, ctx)
         .map_or(defaults.retries, |v| v as u32);
     let throttle_pause = t.opt_duration("throttle_pause", ctx);
+    let instance_sizes = sizes::merge(top_sizes, sizes::parse(&mut t, "instance_sizes", ctx));
 
     // Budgets: documented limit × utilisation, unless overridden per scope.
     let mut budgets = BTreeMap::new();
@@ -482,6 +491,7 @@ fn parse_target(
         budgets,
         collectors,
         settings: settings?,
+        instance_sizes,
     })
 }
 

@@ -89,6 +89,8 @@ pub struct Fleet {
     pub cas_hosts: BTreeMap<(String, String), Value>,
     /// VMware `hosts/detail` per (compute node, cluster id).
     pub vmware_hosts: BTreeMap<(String, String), Value>,
+    /// VMware `vms/detail?host=` per (compute node, cluster id, host morId).
+    pub vmware_vms: BTreeMap<(String, String, String), Vec<Value>>,
     pub nodes: Vec<Value>,
     pub flavors: Vec<Value>,
     pub servers: Vec<Value>,
@@ -246,7 +248,11 @@ impl Fleet {
             disk_gb: 8000,
         });
 
-        // Servers on hosts, within each host's capacity at 4:1 CPU overcommit.
+        // Servers on hosts, within each host's capacity at 4:1 CPU overcommit. A server on the
+        // VMware cluster runs on one of its ESXi hosts, in turn.
+        const ESX: [(&str, &str); 2] = [("esx-01", "host-11"), ("esx-02", "host-12")];
+        let mut esx_used: [(u64, u64); 2] = [(0, 0); 2];
+        let mut esx_turn = 0usize;
         let mut used: Vec<(u64, u64, u64, u64)> = vec![(0, 0, 0, 0); hosts.len()];
         let mut usage: BTreeMap<usize, (u64, u64, u64)> = BTreeMap::new();
         for n in 0..cfg.servers {
@@ -279,6 +285,18 @@ impl Fleet {
                 f.gpus
                     .insert(id.clone(), (0..cards).map(|_| uuid(&mut rng)).collect());
             }
+            if hv.vmware {
+                let e = esx_turn % ESX.len();
+                esx_turn += 1;
+                esx_used[e].0 += vcpus;
+                esx_used[e].1 += ram;
+                f.vmware_vms
+                    .entry(("vcenter1".into(), "domain-c7".into(), ESX[e].1.into()))
+                    .or_default()
+                    .push(json!({"name": format!("vm-{n:05}"), "morId": format!("vm-{}", 600 + n), "hostName": ESX[e].0, "powerState": if n % 13 == 0 { "POWERED_OFF" } else { "POWERED_ON" },
+                        "instanceUuid": id, "numCpu": vcpus, "memorySizeMB": ram, "memorySizeGB": ram / 1024, "totalCapacityGB": disk, "usedCapacityGB": disk / 3,
+                        "targetHostMorID": ESX[e].1, "targetDataStoreMorID": "datastore-12", "template": false, "networks": [], "disks": []}));
+            }
             f.servers.push(json!({"id": id, "name": format!("vm-{n:05}"), "status": if n % 13 == 0 { "SHUTOFF" } else { "ACTIVE" }, "tenant_id": tenants[t].0, "user_id": "u",
                 "flavor": {"id": flavor_ids[fl], "links": []}, "image": {"id": "img"}, "OS-EXT-AZ:availability_zone": az,
                 "OS-EXT-SRV-ATTR:host": hv.compute, "OS-EXT-SRV-ATTR:hypervisor_hostname": hv.hostname, "OS-EXT-STS:power_state": 1, "created": 1_504_948_592_000u64}));
@@ -299,6 +317,45 @@ impl Fleet {
             truth.add("free", "memory", &at, (mem - ram_used) as f64 * MIB);
             truth.add("capacity", "local_disk", &at, disk as f64 * GIB);
             truth.add("free", "local_disk", &at, (disk - disk_used) as f64 * GIB);
+            // What the scheduler sees: the disabled hypervisor (index 5) takes nothing.
+            let usable = i != 5;
+            let at: BTreeMap<String, String> = [("az".to_string(), az.clone())].into();
+            if hv.vmware {
+                truth.disk_groups.insert(
+                    hv.hostname.clone(),
+                    super::DiskGroupTruth {
+                        allocatable: disk as f64 * GIB,
+                        allocated: disk_used as f64 * GIB,
+                    },
+                );
+                for (e, (name, _)) in ESX.iter().enumerate() {
+                    truth.hosts.push(super::HostTruth {
+                        host: name.to_string(),
+                        at: at.clone(),
+                        usable,
+                        vcpu_allocatable: 80.0 * CPU_ALLOCATION_RATIO,
+                        vcpu_allocated: esx_used[e].0 as f64,
+                        memory_allocatable: 786_432.0 * MIB,
+                        memory_allocated: esx_used[e].1 as f64 * MIB,
+                        disk_allocatable: None,
+                        disk_allocated: None,
+                        disk_group: Some(hv.hostname.clone()),
+                    });
+                }
+            } else {
+                truth.hosts.push(super::HostTruth {
+                    host: hv.hostname.split("(CVM").next().unwrap_or("").to_string(),
+                    at,
+                    usable,
+                    vcpu_allocatable: vcpus as f64 * CPU_ALLOCATION_RATIO,
+                    vcpu_allocated: vcpus_used as f64,
+                    memory_allocatable: mem as f64 * MIB,
+                    memory_allocated: ram_used as f64 * MIB,
+                    disk_allocatable: Some(disk as f64 * GIB),
+                    disk_allocated: Some(disk_used as f64 * GIB),
+                    disk_group: None,
+                });
+            }
             let kind = if hv.vmware {
                 "VMware vCenter Server"
             } else {
@@ -328,6 +385,20 @@ impl Fleet {
             "nicCount": 4, "uptime": 976733, "powerState": "POWERED_ON", "inMaintenanceMode": false, "connectionState": "CONNECTED", "overallCpuUsage": 1449, "overallMemoryUsage": 39456, "vmRefs": []})
         };
         f.vmware_hosts.insert(("vcenter1".into(), "domain-c7".into()), json!({"hosts": [esx("esx-01", "host-11", 31.5, 44.0), esx("esx-02", "host-12", 12.25, 61.5)]}));
+        // A template on the first ESXi host: registered, but no instance (it holds nothing).
+        f.vmware_vms
+            .entry(("vcenter1".into(), "domain-c7".into(), "host-11".into()))
+            .or_default()
+            .push(json!({"name": "tpl-centos7", "morId": "vm-99", "hostName": "esx-01", "powerState": "POWERED_OFF", "numCpu": 16, "memorySizeMB": 65536, "template": true, "networks": [], "disks": []}));
+        truth.flavors = FLAVORS
+            .iter()
+            .map(|(name, vcpus, ram, disk)| super::FlavorTruth {
+                name: name.to_string(),
+                vcpus: *vcpus as f64,
+                memory: *ram as f64 * MIB,
+                disk: *disk as f64 * GIB,
+            })
+            .collect();
 
         // Bare metal: one of each interesting state.
         for (k, (state, maintenance, with_instance)) in [
@@ -669,6 +740,14 @@ fn route(
                 .get(&(node.to_string(), id.to_string()))
                 .cloned()
                 .ok_or_else(|| fail(StatusCode::NOT_FOUND, "host not found")),
+            ["vrm", _, node, "clusters", id, "vms", "detail"] => {
+                let Some(host) = q.get("host") else {
+                    return Err(fail(StatusCode::BAD_REQUEST, "host is mandatory"));
+                };
+                Ok(
+                    json!({"vms": f.vmware_vms.get(&(node.to_string(), id.to_string(), host.clone())).cloned().unwrap_or_default()}),
+                )
+            }
             ["vrm", _, node, "clusters", id, "hosts", "detail"] => f
                 .vmware_hosts
                 .get(&(node.to_string(), id.to_string()))

@@ -164,10 +164,52 @@ pub struct Figure {
     pub value: f64,
 }
 
+/// One host of a simulated fleet as the platform's scheduler sees it: what may be allocated on
+/// it (capacity × the site's overcommit − reserved) and what is, in base units. Tests count
+/// free slots from these with their own arithmetic.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct HostTruth {
+    pub host: String,
+    /// The place its slots count in (`az`, `pool`, ...).
+    pub at: BTreeMap<String, String>,
+    /// `false` for a host that is down, in maintenance or disabled for scheduling.
+    pub usable: bool,
+    pub vcpu_allocatable: f64,
+    pub vcpu_allocated: f64,
+    pub memory_allocatable: f64,
+    pub memory_allocated: f64,
+    /// `None`: the host's instance disks go to shared storage (`disk_group`).
+    pub disk_allocatable: Option<f64>,
+    pub disk_allocated: Option<f64>,
+    pub disk_group: Option<String>,
+}
+
+/// An instance size of the platform's catalogue (bytes for memory and disk).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct FlavorTruth {
+    pub name: String,
+    pub vcpus: f64,
+    pub memory: f64,
+    pub disk: f64,
+}
+
+/// Shared storage instance disks go to: (allocatable, allocated) bytes.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+pub struct DiskGroupTruth {
+    pub allocatable: f64,
+    pub allocated: f64,
+}
+
 /// The ground truth of a simulated fleet, built while the fleet is generated.
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(default)]
 pub struct Truth {
     pub figures: Vec<Figure>,
+    /// Every compute host (where the simulator models placement).
+    pub hosts: Vec<HostTruth>,
+    /// The enabled flavors of the catalogue.
+    pub flavors: Vec<FlavorTruth>,
+    pub disk_groups: BTreeMap<String, DiskGroupTruth>,
 }
 
 impl Truth {

@@ -4,6 +4,7 @@
 
 pub mod json_schema;
 pub mod prom;
+pub mod slots;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

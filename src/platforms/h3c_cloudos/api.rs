@@ -498,6 +498,20 @@ pub struct VmwareHost {
     pub in_maintenance_mode: Text,
 }
 
+/// A VM of one ESXi host (`vrm .../clusters/{cluster}/vms/detail?host={host}`, document 003
+/// §1.13 #8): what it is given of the host.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VmwareVm {
+    pub name: Text,
+    pub mor_id: Text,
+    pub num_cpu: Num,
+    #[serde(rename = "memorySizeMB")]
+    pub memory_size_mb: Num,
+    pub power_state: Text,
+    pub template: Text,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct NodeProperties {

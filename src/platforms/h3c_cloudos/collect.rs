@@ -13,7 +13,9 @@
 //! - Nova's VMware driver reports a whole vCenter cluster as one hypervisor (type `VMware
 //!   vCenter Server`): it is no host. Its figures go to the cluster view and count once in its
 //!   AZ's pool view; its ESXi hosts are in the host view from `virtualization_hosts`; free
-//!   flavor slots leave it out (the cluster's sums would overstate what fits on one host).
+//!   flavor slots count it per ESXi host (the cluster's sums would overstate what fits on one
+//!   host), from the VMs each host holds (`vms/detail?host=`, §1.13 #8: `numCpu`,
+//!   `memorySizeMB`), templates left out, powered-off VMs kept (they keep their allocation).
 //! - A CAS hypervisor is named `cvknode191(CVM10.1.1.1)`: the `host` label drops the manager
 //!   part, so hypervisor and CAS host series of one host carry the same `host`.
 //! - Storage pools (`hostpool?all=yes`), the pool view of storage per datastore, list a shared
@@ -33,9 +35,13 @@
 //! - Quotas: each `max<X>` limit beside its `total<X>Used` usage; -1 is unlimited (no limit
 //!   series). RAM is MB and volume storage GB; the rest are counts. Keys the table below does not
 //!   know are `other`, the key in `quota_key`.
-//! - Free flavor slots assume the configured allocation ratios, skip hosts that are down or
-//!   disabled, and are per flavor: slots of two flavors compete for the same hosts, so they must
-//!   not be added up.
+//! - Free flavor slots (`placement.rs` does the counting) assume the configured allocation
+//!   ratios, skip hypervisors that are down or disabled and ESXi hosts in maintenance,
+//!   disconnected or powered off, and are per flavor: slots of two flavors compete for the same
+//!   hosts, so they must not be added up. The document's flavors carry no GPUs and its
+//!   hypervisors no GPU inventory, so a configured size that needs GPUs fits nowhere (0, never a
+//!   guess). An ESXi host's flavor disk goes to the cluster's datastores: the cluster's free
+//!   `local_gb` caps the slots of all its hosts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -45,12 +51,13 @@ use tokio::time::Instant;
 
 use super::api::{
     self, host_azs, Aggregate, CasHost, CloudosApi, ComputeNode, Flavor, HostPool, Hypervisor,
-    Node, Project, ProjectLimits, Server, ServiceHost, Target, VirtCluster, VmwareHost,
+    Node, Project, ProjectLimits, Server, ServiceHost, Target, VirtCluster, VmwareHost, VmwareVm,
 };
 use super::CloudosCollectorOptions;
 use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::{Num, Text};
+use crate::placement::{self, DiskGroups, HostRoom, InstanceSize, Origin, Room};
 
 const MIB: f64 = 1_048_576.0;
 const GIB: f64 = 1_073_741_824.0;
@@ -800,25 +807,56 @@ pub struct Ratios {
     pub disk: f64,
 }
 
-pub const FLAVOR_SLOTS_EXPORTS: &[Export] = &[Export::plain(
-    &catalog::FLAVOR_FREE_SLOTS,
-    &["flavor", "az"],
-    "GET flavors/detail, os-hypervisors/detail, os-aggregates",
-    "per host min(floor(free vCPU / flavor vCPU), floor(free RAM / flavor RAM), floor(free disk / flavor disk)) with the configured ratios, summed per AZ over hosts up and enabled; VMware clusters are left out (a cluster's sums are no host: they would overstate)",
-)];
+pub const FLAVOR_SLOTS_EXPORTS: &[Export] = &[
+    Export::plain(
+        &catalog::FLAVOR_FREE_SLOTS,
+        &["flavor", "origin", "az"],
+        "GET flavors/detail, os-hypervisors/detail, os-aggregates; for VMware clusters computenode, vrm clusters-hosts, hosts/detail and vms/detail?host= per ESXi host",
+        "per usable host min(floor(free vCPU / flavor vCPU), floor(free RAM / flavor RAM), floor(free disk / flavor disk)), free = capacity x configured ratio - allocated, summed per AZ; a VMware cluster counted per ESXi host (its VMs' numCpu and memorySizeMB), the cluster's datastore disk capping the sum; configured instance_sizes too (origin config)",
+    ),
+    Export::plain(
+        &catalog::FLAVOR_FREE_SLOTS_N_MINUS_ONE,
+        &["flavor", "origin", "az"],
+        "as headroom_flavor_free_slots",
+        "the AZ's slots without its costliest host, minus re-placing that host's allocations (placement.rs)",
+    ),
+    Export::plain(
+        &catalog::FLAVOR_SLOTS_ALERT_BELOW,
+        &["flavor", "origin"],
+        "instance_sizes[].alert_below",
+        "configured sizes that set it",
+    ),
+];
 
-/// How many more instances of each flavor fit per AZ: per host the fewest of free vCPU, memory
-/// and disk over the flavor's, summed over the AZ's hosts that are up and enabled. A VMware
-/// cluster hypervisor is not counted: its figures are sums over ESXi hosts, and an instance
-/// must fit on one of them, so a cluster-wide division would overstate what fits.
-pub fn normalise_flavor_slots(
-    flavors: &[Flavor],
-    hvs: &[Hypervisor],
-    host_az: &BTreeMap<String, String>,
-    r: Ratios,
-    batch: &mut Batch,
-) {
-    let mut slots: BTreeMap<(String, String), f64> = BTreeMap::new();
+/// One ESXi host of a VMware cluster hypervisor, with the VMs placed on it.
+#[derive(Debug)]
+pub struct EsxHost {
+    /// The cluster's `morId` (`domain-c7`): the part of the cluster hypervisor's
+    /// `hypervisor_hostname` before the first dot.
+    pub cluster: String,
+    pub host: VmwareHost,
+    pub vms: Vec<VmwareVm>,
+}
+
+/// The cluster `morId` a VMware cluster hypervisor stands for (`domain-c7.<vCenter uuid>`).
+pub fn vmware_cluster_id(hv: &Hypervisor) -> &str {
+    let name = hv.hypervisor_hostname.as_str();
+    name.split('.').next().unwrap_or(name)
+}
+
+/// Whether an ESXi host takes new instances: not in maintenance, and connected and powered on
+/// where it says so.
+fn esx_usable(h: &VmwareHost) -> bool {
+    let says = |t: &Text, want: &str| t.get().is_none_or(|v| v.eq_ignore_ascii_case(want));
+    !truthy(&h.in_maintenance_mode)
+        && says(&h.connection_state, "CONNECTED")
+        && says(&h.power_state, "POWERED_ON")
+}
+
+/// The catalogue's enabled flavors as instance sizes (MB and GB in base units); a flavor
+/// without vCPUs or RAM is dropped and counted.
+pub fn flavor_sizes(flavors: &[Flavor], batch: &mut Batch) -> Vec<InstanceSize> {
+    let mut out = Vec::new();
     for f in flavors {
         if truthy(&f.disabled) {
             continue;
@@ -830,46 +868,102 @@ pub fn normalise_flavor_slots(
             batch.drop_value();
             continue;
         };
-        let disk = f.disk.get().unwrap_or(0.0);
         let name = if f.name.as_str().is_empty() {
             f.id.as_str()
         } else {
             f.name.as_str()
         };
-        for h in hvs {
-            if h.state.as_str() == "down"
-                || h.status.as_str() == "disabled"
-                || h.is_vmware_cluster()
-            {
-                continue;
-            }
-            let (Some(cpus), Some(cpus_used), Some(mem), Some(mem_used)) = (
-                h.vcpus.get(),
-                h.vcpus_used.get(),
-                h.memory_mb.get(),
-                h.memory_mb_used.get(),
-            ) else {
-                continue;
-            };
-            let mut fit = ((cpus * r.cpu - cpus_used) / vcpus)
-                .floor()
-                .min(((mem * r.ram - mem_used) / ram).floor());
-            if disk > 0.0 {
-                if let (Some(d), Some(d_used)) = (h.local_gb.get(), h.local_gb_used.get()) {
-                    fit = fit.min(((d * r.disk - d_used) / disk).floor());
-                }
-            }
-            let az = az_of(host_az, h.compute_host()).to_string();
-            *slots.entry((az, name.to_string())).or_insert(0.0) += fit.max(0.0);
+        out.push(InstanceSize {
+            name: name.to_string(),
+            vcpus,
+            memory: ram * MIB,
+            disk: f.disk.get().unwrap_or(0.0).max(0.0) * GIB,
+            gpus: 0.0,
+            gpu_model: None,
+            origin: Origin::Catalog,
+            alert_below: None,
+        });
+    }
+    out
+}
+
+/// The usable hosts as the slot count sees them, and the VMware clusters' datastore room.
+/// CAS (and other non-VMware) hypervisors are hosts; a hypervisor that is down or disabled is
+/// left out. A VMware cluster hypervisor is no host: its usable ESXi hosts are, each with the
+/// cluster's ratios applied to its own threads and memory, and what its VMs are given as
+/// allocated; their disks share the cluster's datastores (Nova's `local_gb` of the cluster).
+/// A cluster whose ESXi hosts could not be read counts nothing (its sums would overstate).
+pub fn slot_hosts(
+    hvs: &[Hypervisor],
+    host_az: &BTreeMap<String, String>,
+    esx: &[EsxHost],
+    r: Ratios,
+) -> (Vec<HostRoom>, DiskGroups) {
+    let mut rooms = Vec::new();
+    let mut groups = DiskGroups::new();
+    for h in hvs {
+        if h.state.as_str() == "down" || h.status.as_str() == "disabled" {
+            continue;
         }
+        let az = az_of(host_az, h.compute_host()).to_string();
+        let room = |total: &Num, used: &Num, ratio: f64, scale: f64| {
+            Some(Room::new(
+                total.get()? * ratio * scale,
+                used.get().unwrap_or(0.0) * scale,
+            ))
+        };
+        let disk = room(&h.local_gb, &h.local_gb_used, r.disk, GIB);
+        if h.is_vmware_cluster() {
+            let cluster = vmware_cluster_id(h);
+            let group = h.hypervisor_hostname.as_str().to_string();
+            if let Some(d) = disk {
+                groups.insert(group.clone(), d);
+            }
+            for e in esx
+                .iter()
+                .filter(|e| e.cluster == cluster && esx_usable(&e.host))
+            {
+                let (Some(threads), Some(mem)) =
+                    (e.host.num_cpu_threads.get(), e.host.memory_size.get())
+                else {
+                    continue;
+                };
+                let vms = e.vms.iter().filter(|v| !truthy(&v.template));
+                let (cpus, ram) = vms.fold((0.0, 0.0), |(c, m), v| {
+                    (
+                        c + v.num_cpu.get().unwrap_or(0.0),
+                        m + v.memory_size_mb.get().unwrap_or(0.0),
+                    )
+                });
+                rooms.push(HostRoom {
+                    host: e.host.name.as_str().to_string(),
+                    place: vec![("az", az.clone())],
+                    vcpu: Room::new(threads * r.cpu, cpus),
+                    memory: Room::new(mem * r.ram * MIB, ram * MIB),
+                    disk: None,
+                    disk_group: Some(group.clone()),
+                    gpus: BTreeMap::new(),
+                });
+            }
+            continue;
+        }
+        let (Some(vcpu), Some(memory)) = (
+            room(&h.vcpus, &h.vcpus_used, r.cpu, 1.0),
+            room(&h.memory_mb, &h.memory_mb_used, r.ram, MIB),
+        ) else {
+            continue;
+        };
+        rooms.push(HostRoom {
+            host: h.host_name().to_string(),
+            place: vec![("az", az)],
+            vcpu,
+            memory,
+            disk,
+            disk_group: None,
+            gpus: BTreeMap::new(),
+        });
     }
-    for ((az, flavor), n) in slots {
-        batch.push(
-            &catalog::FLAVOR_FREE_SLOTS,
-            &[("flavor", &flavor), ("az", &az)],
-            n,
-        );
-    }
+    (rooms, groups)
 }
 
 pub const GPUS_EXPORTS: &[Export] = &[
@@ -925,6 +1019,8 @@ pub struct CloudosCollector {
     name: &'static str,
     api: Arc<CloudosApi>,
     options: CloudosCollectorOptions,
+    /// The target's configured `instance_sizes` (free slots are counted for them too).
+    instance_sizes: Vec<InstanceSize>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(
@@ -943,8 +1039,14 @@ impl CloudosCollector {
         name: &'static str,
         api: Arc<CloudosApi>,
         options: CloudosCollectorOptions,
+        instance_sizes: Vec<InstanceSize>,
     ) -> CloudosCollector {
-        CloudosCollector { name, api, options }
+        CloudosCollector {
+            name,
+            api,
+            options,
+            instance_sizes,
+        }
     }
 
     /// The allocation ratios configured for the target.
@@ -1056,6 +1158,77 @@ impl CloudosCollector {
             .filter_map(|h| h.host_name.get().map(str::to_string))
             .collect();
         Ok(names.into_iter().collect())
+    }
+
+    /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
+    /// per host: the only per-host allocation the document gives for VMware, §1.13 #8).
+    async fn esx_hosts(&self, d: Instant, batch: &mut Batch) -> Result<Vec<EsxHost>, PollError> {
+        let api = &self.api;
+        let v = api
+            .get_required(
+                "computenode",
+                "/os/compute/v1/h3cloudos/computenode",
+                &[],
+                Target::Plain,
+                d,
+            )
+            .await?;
+        let nodes: Vec<ComputeNode> = parse(self.name, &v, "computenodes", batch);
+        let mut out = Vec::new();
+        for node in nodes.iter().filter(|n| n.vm_type.get() == Some(1.0)) {
+            let Some(name) = node.host_name.get() else {
+                continue;
+            };
+            let base = format!(
+                "/os/compute/v1/cloudos/vrm/{}/{name}",
+                api.settings.project_id
+            );
+            let v = api
+                .get_required(
+                    "clusters_hosts",
+                    &format!("{base}/clusters-hosts"),
+                    &[],
+                    Target::Plain,
+                    d,
+                )
+                .await?;
+            let clusters: Vec<VirtCluster> = parse(self.name, &v, "clusters", batch);
+            for c in &clusters {
+                let Some(id) = c.mor_id.get() else { continue };
+                let v = api
+                    .get_required(
+                        "vmware_hosts",
+                        &format!("{base}/clusters/{id}/hosts/detail"),
+                        &[],
+                        Target::Plain,
+                        d,
+                    )
+                    .await?;
+                let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", batch);
+                for host in hosts {
+                    let Some(mor) = host.mor_id.get().map(str::to_string) else {
+                        batch.drop_value();
+                        continue;
+                    };
+                    let v = api
+                        .get_required(
+                            "vmware_vms",
+                            &format!("{base}/clusters/{id}/vms/detail"),
+                            &[("host", mor)],
+                            Target::Plain,
+                            d,
+                        )
+                        .await?;
+                    let vms: Vec<VmwareVm> = parse(self.name, &v, "vms", batch);
+                    out.push(EsxHost {
+                        cluster: id.to_string(),
+                        host,
+                        vms,
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn run(&self, ctx: &PollContext) -> Result<Batch, PollError> {
@@ -1208,8 +1381,15 @@ impl CloudosCollector {
             super::FLAVOR_SLOTS => {
                 let azs = self.host_azs(d, &mut batch).await?;
                 let hvs = self.hypervisors(d, &mut batch).await?;
-                let flavors = self.flavors(d, &mut batch).await?;
-                normalise_flavor_slots(&flavors, &hvs, &azs, self.ratios(), &mut batch);
+                let mut sizes = flavor_sizes(&self.flavors(d, &mut batch).await?, &mut batch);
+                sizes.extend(self.instance_sizes.iter().cloned());
+                let esx = if hvs.iter().any(Hypervisor::is_vmware_cluster) {
+                    self.esx_hosts(d, &mut batch).await?
+                } else {
+                    Vec::new()
+                };
+                let (rooms, groups) = slot_hosts(&hvs, &azs, &esx, self.ratios());
+                placement::put_slots(&rooms, &sizes, &groups, &mut batch);
             }
             super::GPUS => {
                 let pattern = self

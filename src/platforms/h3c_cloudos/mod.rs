@@ -77,7 +77,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
         min_requests: &[(SCOPE_API, 2)],
     },
     CollectorInfo { name: FLAVOR_SLOTS, default_interval: minutes(10), enabled_by_default: true,
-        description: "How many more instances of each flavor fit per AZ on the current hosts (flavors, os-hypervisors, os-aggregates)",
+        description: "How many more instances of each flavor and configured instance size fit per AZ, host by host, and after losing a host (flavors, os-hypervisors, os-aggregates; per ESXi host of a VMware cluster its VMs: computenode, clusters-hosts, hosts/detail, vms/detail)",
         exports: collect::FLAVOR_SLOTS_EXPORTS,
         min_requests: &[(SCOPE_API, 3)],
     },
@@ -202,6 +202,7 @@ pub(crate) fn build(
             name,
             Arc::clone(&api),
             o.clone(),
+            target.instance_sizes.clone(),
         )) as Arc<dyn Collector>),
         _ => None,
     })

@@ -1,0 +1,118 @@
+//! Free slots counted from a simulator's own host list and flavors, with the tests' own
+//! arithmetic (not `headroom::placement`): per usable host the fewest of floor(free ÷ need),
+//! summed per place, each shared disk group capped by its free disk; N-1 the worst over the
+//! place's hosts of (the others' slots − ceil of the lost host's allocations ÷ need, at most).
+
+use std::collections::BTreeMap;
+
+use headroom::sim::{FlavorTruth, HostTruth, Truth};
+
+/// (free slots, slots after losing the costliest host) per (flavor, place labels).
+pub type Slots = BTreeMap<(String, BTreeMap<String, String>), (f64, f64)>;
+
+fn per_host(h: &HostTruth, f: &FlavorTruth) -> f64 {
+    let room = |allocatable: f64, allocated: f64, need: f64| {
+        if need <= 0.0 {
+            f64::MAX
+        } else {
+            ((allocatable - allocated).max(0.0) / need).floor()
+        }
+    };
+    let mut n = room(h.vcpu_allocatable, h.vcpu_allocated, f.vcpus).min(room(
+        h.memory_allocatable,
+        h.memory_allocated,
+        f.memory,
+    ));
+    if let (Some(a), Some(u)) = (h.disk_allocatable, h.disk_allocated) {
+        n = n.min(room(a, u, f.disk));
+    }
+    n
+}
+
+fn total(hosts: &[&HostTruth], f: &FlavorTruth, truth: &Truth) -> f64 {
+    let mut sum = 0.0;
+    let mut groups: BTreeMap<&str, f64> = BTreeMap::new();
+    for h in hosts {
+        match (&h.disk_group, f.disk > 0.0) {
+            (Some(g), true) => *groups.entry(g).or_default() += per_host(h, f),
+            _ => sum += per_host(h, f),
+        }
+    }
+    for (g, n) in groups {
+        let cap = truth.disk_groups.get(g).map_or(0.0, |d| {
+            ((d.allocatable - d.allocated).max(0.0) / f.disk).floor()
+        });
+        sum += n.min(cap);
+    }
+    sum
+}
+
+fn takes(h: &HostTruth, f: &FlavorTruth) -> f64 {
+    let units = |held: f64, need: f64| {
+        if need > 0.0 {
+            (held / need).ceil()
+        } else {
+            0.0
+        }
+    };
+    let mut n = units(h.vcpu_allocated, f.vcpus).max(units(h.memory_allocated, f.memory));
+    if let Some(u) = h.disk_allocated {
+        n = n.max(units(u, f.disk));
+    }
+    n
+}
+
+/// The slots of every flavor of the truth and of `extra` sizes, per place of the usable hosts.
+pub fn truth_slots(truth: &Truth, extra: &[FlavorTruth]) -> Slots {
+    let mut places: BTreeMap<BTreeMap<String, String>, Vec<&HostTruth>> = BTreeMap::new();
+    for h in truth.hosts.iter().filter(|h| h.usable) {
+        places.entry(h.at.clone()).or_default().push(h);
+    }
+    let mut out = Slots::new();
+    for f in truth.flavors.iter().chain(extra) {
+        for (at, hosts) in &places {
+            let free = total(hosts, f, truth);
+            let mut worst = f64::MAX;
+            for i in 0..hosts.len() {
+                let others: Vec<&HostTruth> = hosts
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, h)| *h)
+                    .collect();
+                worst = worst.min((total(&others, f, truth) - takes(hosts[i], f)).max(0.0));
+            }
+            out.insert((f.name.clone(), at.clone()), (free, worst));
+        }
+    }
+    out
+}
+
+/// Every exported free and N-1 slot figure equals the truth's, and the truth's all exist;
+/// returns how many were compared.
+pub fn assert_slots_are_the_truth(body: &str, truth: &Truth, extra: &[FlavorTruth]) -> usize {
+    let want = truth_slots(truth, extra);
+    assert!(!want.is_empty(), "the simulator gave no hosts or flavors");
+    let got = |family: &str| {
+        super::family_series(body, family)
+            .into_iter()
+            .map(|(mut l, v)| {
+                let flavor = l.remove("flavor").unwrap_or_default();
+                l.remove("origin");
+                ((flavor, l), v)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let free = got("headroom_flavor_free_slots");
+    let n1 = got("headroom_flavor_free_slots_n_minus_one");
+    for (key, (f, n)) in &want {
+        assert_eq!(free.get(key), Some(f), "free slots of {key:?}");
+        assert_eq!(n1.get(key), Some(n), "N-1 slots of {key:?}");
+    }
+    assert_eq!(
+        free.len(),
+        want.len(),
+        "no slot figure the truth has not: {free:?}"
+    );
+    want.len() * 2
+}
