@@ -10,6 +10,10 @@ defaults:
   intreval: 5m
   timeout: soon
   rate_limit_utilization: 1.5
+instance_sizes:
+  - {name: big, vcpus: 0, memory_gib: 4}
+  - {name: big, vcpus: 2, memory_gib: lots, gpu_model: A100}
+  - {vcpus: 2, memory_gib: 4, disk_gib: -1, colour: red}
 targets:
   - name: esm-a
     platform: huawei_esm
@@ -62,6 +66,13 @@ fn every_problem_is_reported_with_its_path() {
         "targets[1].name: duplicate target name `esm-a`",
         "targets[1].auth.password: give either `password` or `password_file`, not both",
         "targets[2].platform: unknown platform `vmware`",
+        "instance_sizes[0].vcpus: must be above 0 and at most 4096, found 0",
+        "instance_sizes[1].name: duplicate instance size `big`",
+        "instance_sizes[1].memory_gib: expected a number, found a string",
+        "instance_sizes[1].gpu_model: names a GPU model, but `gpus` is 0 or absent",
+        "instance_sizes[2].name: missing (required)",
+        "instance_sizes[2].disk_gib: must be at least 0 and at most 1048576, found -1",
+        "instance_sizes[2].colour: unknown key",
     ] {
         assert!(text.contains(want), "missing: {want}\nall:\n{text}");
     }

@@ -134,3 +134,37 @@ pub fn merge(top: &[InstanceSize], target: Vec<InstanceSize>) -> Vec<InstanceSiz
     out.extend(target);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_target_entry_replaces_the_top_level_one_of_its_name() {
+        let text = r#"
+instance_sizes:
+  - {name: web, vcpus: 2, memory_gib: 4}
+  - {name: db, vcpus: 8, memory_gib: 64, disk_gib: 500, alert_below: 3}
+targets:
+  - name: c
+    platform: cecstack
+    endpoint: https://cec.example.internal
+    region_id: r1
+    auth: {headers: {Authorization: t}}
+    instance_sizes:
+      - {name: web, vcpus: 4, memory_gib: 8}
+      - {name: gpu, vcpus: 8, memory_gib: 32, gpus: 2, gpu_model: A100}
+"#;
+        let cfg = crate::config::parse(text, &|_| None).unwrap_or_else(|p| panic!("{p:?}"));
+        let sizes = &cfg.targets[0].instance_sizes;
+        let names: Vec<&str> = sizes.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["db", "web", "gpu"]);
+        assert_eq!((sizes[1].vcpus, sizes[1].memory), (4.0, 8.0 * super::GIB));
+        assert_eq!(
+            (sizes[0].disk, sizes[0].alert_below),
+            (500.0 * super::GIB, Some(3.0))
+        );
+        assert_eq!(
+            (sizes[2].gpus, sizes[2].gpu_model.as_deref()),
+            (2.0, Some("A100"))
+        );
+    }
+}
