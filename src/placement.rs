@@ -53,6 +53,8 @@ pub enum Origin {
     Catalog,
     /// The configuration's `instance_sizes`.
     Config,
+    /// Counted by the platform itself (ESM's per-flavor ECS capacity); no N-1 figure.
+    Platform,
 }
 
 impl Origin {
@@ -60,6 +62,7 @@ impl Origin {
         match self {
             Origin::Catalog => "catalog",
             Origin::Config => "config",
+            Origin::Platform => "platform",
         }
     }
 }

@@ -186,7 +186,20 @@ fn ecs_vm_example() {
         ],
         1756742400.0,
     );
-    assert_eq!(b.len(), 6);
+    // ECS's own free slots of the flavor: 13.07 VMs "still remain", so 13 fit.
+    assert_series(
+        &b,
+        "headroom_flavor_free_slots",
+        &[
+            ("origin", "platform"),
+            ("region", "cn-north-213"),
+            ("az", "cn-north-213a"),
+            ("pool", "MANAGE"),
+            ("flavor", "xxx/C6 flavor"),
+        ],
+        13.0,
+    );
+    assert_eq!(b.len(), 7);
 }
 
 #[test]

@@ -115,6 +115,11 @@ async fn full_poll_serves_every_family_and_passes_promtool() {
     // zone, storage per region, cores and threads per cluster.
     let truth = sim_truth(&client, &format!("http://{sim}")).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, ESM_UNTRUTHED) >= 20);
+    // ECS's own count of the VMs of each flavor that still fit, per AZ.
+    assert_eq!(
+        common::slots::assert_platform_slots_are_the_truth(&body, &truth),
+        2 * 2 * 3
+    );
     // The EVS service reports the same arrays as the physical storage rows: the two views
     // agree, and the pool view counts them once.
     let evs_allocated = sum_where(
@@ -724,7 +729,10 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
         ..Default::default()
     })
     .await;
-    let mut extra = only("physical_capacity");
+    let mut extra = only("physical_capacity").replace(
+        "service_capacity: {enabled: false}",
+        "service_capacity: {enabled: true}",
+    );
     extra.push_str("      host_details: {enabled: true}\n");
     let cfg = config(
         "  interval: 60s",
@@ -733,4 +741,5 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, ESM_UNTRUTHED) >= 40);
+    assert!(common::slots::assert_platform_slots_are_the_truth(&body, &truth) >= 12);
 }

@@ -141,6 +141,8 @@ pub struct Fleet {
     pub hardware_alarms: Vec<Value>,
     /// Records per tenant resource type.
     pub tenant_resources: BTreeMap<String, Vec<Value>>,
+    /// VMs of each flavor ECS says still fit, per (region, AZ, flavor) of its `KVM_POD` rows.
+    pub ecs_free: BTreeMap<(String, String, String), u64>,
 }
 
 /// Midnight UTC+8 of the day containing `t`, in epoch ms (ESM capacity rows are daily).
@@ -261,6 +263,7 @@ impl Fleet {
         // Cloud services per region and AZ.
         let mut services: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
         let mut ecs_allocated: BTreeMap<(String, String, String), u64> = BTreeMap::new();
+        let mut ecs_free: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         let azs: Vec<(String, String)> = regions
             .iter()
             .flat_map(|r| [(r.clone(), format!("{r}a")), (r.clone(), format!("{r}b"))])
@@ -289,6 +292,10 @@ impl Fleet {
                 let total = 20 + rng.u64(..40);
                 let alloc = rng.u64(..=total.min(25));
                 ecs_allocated.insert((region.clone(), az.clone(), flavor.to_string()), alloc);
+                ecs_free.insert(
+                    (region.clone(), az.clone(), flavor.to_string()),
+                    total - alloc,
+                );
                 services.entry("ECS_VM").or_default().push(row(
                     "ecs-vm",
                     "KVM_POD",
@@ -488,6 +495,7 @@ impl Fleet {
             cloud_alarms,
             hardware_alarms,
             tenant_resources,
+            ecs_free,
         }
     }
 
@@ -575,6 +583,22 @@ impl Fleet {
             let at = [("region", h.region.as_str()), ("cluster", cluster.as_str())];
             t.add("capacity", "cpu_cores", &at, (h.vcpus / 4 * 2) as f64);
             t.add("capacity", "cpu_threads", &at, (h.vcpus / 4 * 4) as f64);
+        }
+        for ((region, az, flavor), free) in &self.ecs_free {
+            t.platform_slots.push(super::Figure {
+                family: "free_slots".into(),
+                resource: "instances".into(),
+                at: [
+                    ("region", region.as_str()),
+                    ("az", az.as_str()),
+                    ("pool", "KVM_POD"),
+                    ("flavor", flavor.as_str()),
+                ]
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+                value: *free as f64,
+            });
         }
         t
     }

@@ -210,6 +210,8 @@ pub struct Truth {
     /// The enabled flavors of the catalogue.
     pub flavors: Vec<FlavorTruth>,
     pub disk_groups: BTreeMap<String, DiskGroupTruth>,
+    /// Free slots per flavor where the platform counts them itself (family `free_slots`).
+    pub platform_slots: Vec<Figure>,
 }
 
 impl Truth {

@@ -116,3 +116,31 @@ pub fn assert_slots_are_the_truth(body: &str, truth: &Truth, extra: &[FlavorTrut
     );
     want.len() * 2
 }
+
+/// Every slot figure the platform counts itself (`origin="platform"`) equals the truth's, and
+/// there are no others; returns how many were compared.
+pub fn assert_platform_slots_are_the_truth(body: &str, truth: &Truth) -> usize {
+    assert!(
+        !truth.platform_slots.is_empty(),
+        "the simulator counts no slots"
+    );
+    let got: BTreeMap<BTreeMap<String, String>, f64> =
+        super::family_series(body, "headroom_flavor_free_slots")
+            .into_iter()
+            .filter(|(l, _)| l.get("origin").map(String::as_str) == Some("platform"))
+            .map(|(mut l, v)| {
+                l.remove("origin");
+                (l, v)
+            })
+            .collect();
+    for f in &truth.platform_slots {
+        assert_eq!(
+            got.get(&f.at),
+            Some(&f.value),
+            "platform slots at {:?}",
+            f.at
+        );
+    }
+    assert_eq!(got.len(), truth.platform_slots.len(), "no others: {got:?}");
+    got.len()
+}

@@ -20,6 +20,10 @@
 //!   example's 88 logical CPUs are 44 cores); memory module sizes (`32 GB`) are binary, disk sizes
 //!   as the OS prints them (`10.7GB`, a 10 GiB disk) decimal.
 //! - Rows repeat per daily snapshot within the time window; the newest per series is kept.
+//! - Free slots: ECS counts per flavor how many more VMs fit (`available` of its rows); that is
+//!   `headroom_flavor_free_slots{origin="platform"}`, floored. ESM gives no per-host allocation
+//!   that headroom could count slots or N-1 from itself (document 000's `host/vms` `vm_list` is
+//!   an unreadable OCR string), so configured `instance_sizes` get no slots on ESM.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -34,6 +38,7 @@ use super::{EsmCollectorOptions, SCOPE_CAPACITY, SCOPE_METRIC, TENANT_RESOURCE_T
 use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, PollContext, PollError};
 use crate::lenient::Num;
+use crate::placement::Origin;
 
 /// Capacity rows are daily snapshots; a 48 h window holds at least one in any time zone.
 const CAPACITY_WINDOW: Duration = Duration::from_secs(48 * 3600);
@@ -162,6 +167,9 @@ macro_rules! service_exports {
             )*
             Export::plain(&catalog::SOURCE_TIMESTAMP, &["collector", "service", "region"],
                 "service-capacity timestamp", "ms / 1000, newest per service and region"),
+            Export::plain(&catalog::FLAVOR_FREE_SLOTS, &["origin", "region", "az", "pool", "flavor"],
+                "service-capacity?service_type=ecs available",
+                "the VMs of the flavor ECS says still fit, floored (origin platform; the platform counts them, headroom has no host figures to count N-1 from)"),
         ]
     };
 }
@@ -325,6 +333,21 @@ pub fn normalise_capacity(
             .zip([&row.total, &row.allocated, &row.available, &row.used])
         {
             batch.put_num(def, *resource, &refs, num, m.scale);
+        }
+        // ECS computes per flavor how many more VMs fit ("available: How many VMs still
+        // remain", 4.1.2.1): the platform's own free slots, beside those headroom counts. The
+        // examples send fractions (13.06640625): a part of a VM does not fit, so it is floored.
+        if physical_device_type.is_none() && service == "ecs" && *resource == Resource::Instances {
+            if let Some(free) = row.available.get() {
+                let mut slot_labels: Vec<(&'static str, &str)> =
+                    vec![("origin", Origin::Platform.as_str())];
+                slot_labels.extend(refs.iter().filter(|(k, _)| *k != "service"));
+                batch.push(
+                    &catalog::FLAVOR_FREE_SLOTS,
+                    &slot_labels,
+                    free.floor().max(0.0),
+                );
+            }
         }
         match row.used_ratio {
             Num::Value(r) if (0.0..=1.0).contains(&r) => batch.put(defs[4], *resource, &refs, r),
