@@ -17,10 +17,11 @@
 //!   the model with the most free when the size names none).
 //! - Hosts whose disk lives on shared storage name a [`HostRoom::disk_group`]: the slots of the
 //!   group's hosts are capped by the group's free disk ÷ the size's disk.
-//! - N-1: for every host L of the place, the slots of the other hosts minus what re-placing L's
-//!   allocations takes, in units of the size (the most over vCPU, memory, disk and GPUs of
-//!   ceil(L's allocated ÷ need)); the figure is the worst L, never below 0. A place of one host
-//!   has none left.
+//! - N-1: for every host L of the place, the host-by-host slots of the other hosts, but no more
+//!   than their combined free room holds once L's allocations are re-placed on them (per
+//!   resource: (Σ others' free − L's allocated) ÷ need); the figure is the worst L. A place of
+//!   one host has none left. The cap is counted from totals because where L's instances would
+//!   land is the scheduler's choice; the host-by-host part keeps fragments out.
 
 use std::collections::BTreeMap;
 
@@ -116,14 +117,6 @@ fn floor_div(free: f64, need: f64) -> f64 {
     }
 }
 
-fn ceil_div(amount: f64, need: f64) -> f64 {
-    if need > 0.0 {
-        (amount / need).ceil().max(0.0)
-    } else {
-        0.0
-    }
-}
-
 /// How many instances of `size` fit on `h` alone (its own resources; a shared disk group caps
 /// the group's sum separately).
 pub fn fit(h: &HostRoom, size: &InstanceSize) -> f64 {
@@ -148,20 +141,64 @@ pub fn fit(h: &HostRoom, size: &InstanceSize) -> f64 {
     }
 }
 
-/// What re-placing `h`'s allocations takes, in instances of `size`.
-fn evacuation(h: &HostRoom, size: &InstanceSize) -> f64 {
-    let mut n =
-        ceil_div(h.vcpu.allocated, size.vcpus).max(ceil_div(h.memory.allocated, size.memory));
+/// The free GPUs of `h` a size may use (its model, or every model when it names none).
+fn gpu_room(h: &HostRoom, size: &InstanceSize, of: fn(Room) -> f64) -> f64 {
+    match &size.gpu_model {
+        Some(m) => h.gpus.get(m).map_or(0.0, |r| of(*r)),
+        None => h.gpus.values().map(|r| of(*r)).sum(),
+    }
+}
+
+/// How many instances of `size` the place's room holds after losing host `lost`, counted from
+/// the place's totals: per resource, the other hosts' free room less what the lost host's
+/// instances take when they are re-placed, over the size's need. An upper bound (fragments are
+/// ignored), which caps the host-by-host count of the other hosts. A shared disk group's VM
+/// disks stay on the group when a host is lost; a host's own disk must be found again.
+fn after_loss_bound(
+    hosts: &[&HostRoom],
+    size: &InstanceSize,
+    groups: &DiskGroups,
+    lost: usize,
+) -> f64 {
+    let others = || {
+        hosts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != lost)
+            .map(|(_, h)| *h)
+    };
+    let l = hosts[lost];
+    let room = |free: f64, taken: f64, need: f64| floor_div((free - taken).max(0.0), need);
+    let mut n = room(
+        others().map(|h| h.vcpu.free()).sum(),
+        l.vcpu.allocated,
+        size.vcpus,
+    )
+    .min(room(
+        others().map(|h| h.memory.free()).sum(),
+        l.memory.allocated,
+        size.memory,
+    ));
     if size.disk > 0.0 {
-        if let Some(d) = h.disk {
-            n = n.max(ceil_div(d.allocated, size.disk));
+        let own: f64 = others().filter_map(|h| h.disk.map(Room::free)).sum();
+        let mut shared: BTreeMap<&str, f64> = BTreeMap::new();
+        for h in others() {
+            if let Some(g) = &h.disk_group {
+                shared.insert(g, groups.get(g).map_or(0.0, |r| r.free()));
+            }
         }
+        let taken = l.disk.map_or(0.0, |d| d.allocated);
+        n = n.min(room(own + shared.values().sum::<f64>(), taken, size.disk));
     }
     if size.gpus > 0.0 {
-        let held: f64 = h.gpus.values().map(|r| r.allocated).sum();
-        n = n.max(ceil_div(held, size.gpus));
+        let free: f64 = others().map(|h| gpu_room(h, size, Room::free)).sum();
+        n = n.min(room(free, gpu_room(l, size, |r| r.allocated), size.gpus));
     }
-    n
+    if n.is_finite() {
+        n
+    } else {
+        0.0
+    }
 }
 
 /// Slots of `size` on `hosts` (one place), with `skip` left out; each disk group capped.
@@ -198,7 +235,8 @@ pub fn place_slots(hosts: &[&HostRoom], size: &InstanceSize, groups: &DiskGroups
     let all = slots_without(hosts, size, groups, None);
     let worst = (0..hosts.len())
         .map(|l| {
-            (slots_without(hosts, size, groups, Some(l)) - evacuation(hosts[l], size)).max(0.0)
+            slots_without(hosts, size, groups, Some(l))
+                .min(after_loss_bound(hosts, size, groups, l))
         })
         .fold(f64::INFINITY, f64::min);
     (all, if worst.is_finite() { worst } else { 0.0 })
@@ -301,10 +339,10 @@ mod tests {
     }
 
     #[test]
-    fn n_minus_one_takes_the_worst_host_and_its_evacuation() {
+    fn n_minus_one_takes_the_worst_host() {
         // Three hosts of 16 vCPUs; a holds 8, b 4, c nothing. Size: 2 vCPUs, memory plenty.
-        // Free slots 4 + 6 + 8 = 18. Losing a: 14 left, minus 4 to re-place a's 8 → 10;
-        // losing b: 12 − 2 = 10; losing c: 10 − 0 = 10. Worst: 10.
+        // Free slots 4 + 6 + 8 = 18. Losing a: the others hold 14, but their 28 free vCPUs less
+        // a's 8 leave room for 10; losing b: 12, capped at (8 + 16 − 4) / 2 = 10; losing c: 10.
         let hosts = [
             host("a", (16.0, 8.0), (256.0, 0.0)),
             host("b", (16.0, 4.0), (256.0, 0.0)),
@@ -319,6 +357,33 @@ mod tests {
         assert_eq!(
             place_slots(&refs[..1], &size(2.0, 1.0), &DiskGroups::new()),
             (4.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn n_minus_one_is_capped_by_the_room_left_after_re_placing_the_lost_host() {
+        // Two hosts, 64 vCPUs and 512 GiB each, holding 40 vCPUs and 40 GiB. A 2-vCPU, 96 GiB
+        // size fits 4 per host by memory. Losing one: the other's 4 slots, but re-placing the
+        // lost host's 40 vCPUs takes more than the 24 the other has free: none left.
+        let hosts = [
+            host("a", (64.0, 40.0), (512.0, 40.0)),
+            host("b", (64.0, 40.0), (512.0, 40.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        assert_eq!(
+            place_slots(&refs, &size(2.0, 96.0), &DiskGroups::new()),
+            (8.0, 0.0)
+        );
+        // Holding 10 vCPUs each instead: 54 free on the other, 44 after re-placing; memory
+        // 472 − 40 = 432 GiB → 4; the other host alone also holds 4.
+        let hosts = [
+            host("a", (64.0, 10.0), (512.0, 40.0)),
+            host("b", (64.0, 10.0), (512.0, 40.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        assert_eq!(
+            place_slots(&refs, &size(2.0, 96.0), &DiskGroups::new()),
+            (8.0, 4.0)
         );
     }
 

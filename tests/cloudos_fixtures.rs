@@ -742,8 +742,8 @@ fn a_vmware_cluster_hypervisor_is_a_cluster_not_a_host() {
     assert_series(&b, catalog::FLAVOR_FREE_SLOTS.name, &small, 2.0);
     // With its ESXi host read (the document's hosts/detail and vms/detail examples: 40 threads,
     // 257331 MB, one VM of 1 vCPU and 8192 MB), the host holds (40 - 1) / 2 = 19 more (memory
-    // would allow 973): 21 in the AZ. Losing the ESXi host leaves the CAS host's 2, minus
-    // re-placing its one VM (1 vCPU → 1 slot of 2 vCPUs; 8192 MB → 32 of 256 MB): 0.
+    // would allow 973): 21 in the AZ. Losing the ESXi host leaves the CAS host, whose 512 MB
+    // free cannot take the lost host's 8192 MB VM: 0.
     let host: VmwareHost =
         serde_json::from_value(fixture("vmware_hosts_detail")["hosts"][0].clone())
             .unwrap_or_default();

@@ -30,18 +30,6 @@ fn only(collectors: &[&str]) -> String {
     )
 }
 
-/// A configured instance size (target level) and the same size for the truth's count.
-const WEB_LARGE: &str =
-    "    instance_sizes:\n      - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}\n";
-fn web_large() -> headroom::sim::FlavorTruth {
-    headroom::sim::FlavorTruth {
-        name: "web.large".into(),
-        vcpus: 4.0,
-        memory: 8.0 * 1_073_741_824.0,
-        disk: 50.0 * 1_073_741_824.0,
-    }
-}
-
 async fn stats(sim: std::net::SocketAddr) -> serde_json::Value {
     sim_stats(sim).await
 }
@@ -51,7 +39,8 @@ async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
     let (sim, state) = cloudos_sim(CloudosSimConfig::default()).await;
     // The site's Nova allocates 4 vCPUs per thread; its API does not say so, the operator does.
     let extra = format!(
-        "    cloudos: {{cpu_allocation_ratio: 4.0}}\n{WEB_LARGE}{}",
+        "    cloudos: {{cpu_allocation_ratio: 4.0}}\n{}{}",
+        common::slots::SIZES_YAML,
         only(ALL)
     );
     let cfg = config(
@@ -184,8 +173,8 @@ async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
     // fleet's own hosts (the VMware cluster's ESXi hosts one by one) hold them.
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert_eq!(
-        common::slots::assert_slots_are_the_truth(&body, &truth, &[web_large()]),
-        (4 + 1) * 2 * 2
+        common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
+        (4 + 2) * 2 * 2
     );
     assert!(body.contains(r#"headroom_flavor_slots_alert_below{platform="h3c_cloudos",target="cos",flavor="web.large",origin="config"} 5"#));
     // CAS and VMware hosts: one utilisation series per resource and host.
@@ -405,7 +394,8 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     })
     .await;
     let extra = format!(
-        "    cloudos: {{cpu_allocation_ratio: 4.0}}\n{WEB_LARGE}{}",
+        "    cloudos: {{cpu_allocation_ratio: 4.0}}\n{}{}",
+        common::slots::SIZES_YAML,
         only(ALL)
     );
     let cfg = config(
@@ -415,9 +405,9 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 40);
-    // Three AZs, four flavors and the configured size, free and N-1.
+    // Three AZs, four flavors and the two configured sizes, free and N-1.
     assert_eq!(
-        common::slots::assert_slots_are_the_truth(&body, &truth, &[web_large()]),
-        (4 + 1) * 3 * 2
+        common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
+        (4 + 2) * 3 * 2
     );
 }

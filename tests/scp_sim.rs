@@ -58,7 +58,10 @@ fn fleet_cores_by_pool(sim: &headroom::sim::sangfor_scp::ScpSim) -> BTreeMap<Str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
     let scp = scp_sim(ScpSimConfig::default()).await;
-    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
+    let cfg = config(
+        "  interval: 300s",
+        &[scp_target("scp", &scp, None, common::slots::SIZES_YAML)],
+    );
     assert_eq!(
         cfg.targets[0].collectors.len(),
         ALL.len(),
@@ -86,6 +89,11 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
     let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
     let compared = assert_pool_view_is_the_truth(&body, &truth, &[]);
     assert!(compared >= 40, "{compared} figures compared");
+    // Free and N-1 slots of the two configured sizes in each of the 2 pools.
+    assert_eq!(
+        common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
+        2 * 2 * 2
+    );
     // Each pool's GPUs are counted once although both the pool detail and the GPU API report
     // them (the pool detail's go to the pool summary of the service view).
     for (pool, cores) in fleet_cores_by_pool(&scp.sim) {
@@ -852,8 +860,17 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
         ..Default::default()
     })
     .await;
-    let cfg = config("  interval: 300s", &[scp_target("scp", &scp, None, "")]);
+    let cfg = config(
+        "  interval: 300s",
+        &[scp_target("scp", &scp, None, common::slots::SIZES_YAML)],
+    );
     let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 60);
+    // The configured sizes' free and N-1 slots in each of the 3 pools, from the running hosts
+    // and the VMs on each.
+    assert_eq!(
+        common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
+        2 * 3 * 2
+    );
 }

@@ -300,6 +300,8 @@ impl Fleet {
 
         // VMs, spread over the hosts and tenants; a few stopped, GPUs on GPU hosts, 2 DR placeholders.
         let mut gpu_used: HashMap<String, u32> = HashMap::new();
+        // host id → (cores, MB) its VMs hold
+        let mut host_held: HashMap<String, (f64, f64)> = HashMap::new();
         let mut per_pool_alloc: BTreeMap<usize, (f64, f64, f64, f64, f64)> = BTreeMap::new(); // cores, mem, storage, running cores, running mem
         let mut tenant_use: BTreeMap<(usize, usize), (f64, f64, f64, f64)> = BTreeMap::new(); // cores, mem, storage, count
         for n in 0..cfg.vms {
@@ -333,6 +335,9 @@ impl Fleet {
             if placeholder {
                 continue;
             }
+            let held = host_held.entry(host_id.clone()).or_insert((0.0, 0.0));
+            held.0 += f64::from(cores);
+            held.1 += mem_mb;
             let at = [("az", az_name.as_str())];
             truth.add("allocated", "vcpu", &at, f64::from(cores));
             truth.add("allocated", "memory", &at, mem_mb * MIB);
@@ -351,6 +356,29 @@ impl Fleet {
             u.1 += mem_mb;
             u.2 += disk_mb;
             u.3 += 1.0;
+        }
+        // What the scheduler sees per host: 3 vCPUs per physical core, memory less the 8 GiB
+        // reserve (ratio 1); offline hosts take nothing.
+        for h in &f.hosts {
+            let id = h["id"].as_str().unwrap_or_default();
+            let (cores, mem) = host_held.get(id).copied().unwrap_or_default();
+            let az = pool_ids
+                .iter()
+                .find(|(pid, _)| h["az_id"] == pid.as_str())
+                .map(|(_, name)| name.clone())
+                .unwrap_or_default();
+            truth.hosts.push(super::HostTruth {
+                host: h["name"].as_str().unwrap_or_default().to_string(),
+                at: [("az".to_string(), az)].into(),
+                usable: h["status"] == "running",
+                vcpu_allocatable: 32.0 * 3.0,
+                vcpu_allocated: cores,
+                memory_allocatable: (524_288.0 - 8192.0) * MIB,
+                memory_allocated: mem * MIB,
+                disk_allocatable: None,
+                disk_allocated: None,
+                disk_group: None,
+            });
         }
         // The pools' quota view is what their VMs hold.
         for (p, (az_id, _)) in pool_ids.iter().enumerate() {

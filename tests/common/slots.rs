@@ -1,11 +1,34 @@
 //! Free slots counted from a simulator's own host list and flavors, with the tests' own
 //! arithmetic (not `headroom::placement`): per usable host the fewest of floor(free ÷ need),
 //! summed per place, each shared disk group capped by its free disk; N-1 the worst over the
-//! place's hosts of (the others' slots − ceil of the lost host's allocations ÷ need, at most).
+//! place's hosts of the others' slots, capped per resource by (the others' free − the lost
+//! host's allocated) ÷ need (shared disk groups keep their VMs' disks).
 
 use std::collections::BTreeMap;
 
 use headroom::sim::{FlavorTruth, HostTruth, Truth};
+
+/// Two configured instance sizes (target level, YAML at the target's indentation): one bound
+/// by vCPU, one by memory; `sizes()` is the same for the truth's count.
+pub const SIZES_YAML: &str = "    instance_sizes:\n      - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}\n      - {name: mem.heavy, vcpus: 2, memory_gib: 96}\n";
+
+pub fn sizes() -> Vec<FlavorTruth> {
+    const GIB: f64 = 1_073_741_824.0;
+    vec![
+        FlavorTruth {
+            name: "web.large".into(),
+            vcpus: 4.0,
+            memory: 8.0 * GIB,
+            disk: 50.0 * GIB,
+        },
+        FlavorTruth {
+            name: "mem.heavy".into(),
+            vcpus: 2.0,
+            memory: 96.0 * GIB,
+            disk: 0.0,
+        },
+    ]
+}
 
 /// (free slots, slots after losing the costliest host) per (flavor, place labels).
 pub type Slots = BTreeMap<(String, BTreeMap<String, String>), (f64, f64)>;
@@ -47,19 +70,39 @@ fn total(hosts: &[&HostTruth], f: &FlavorTruth, truth: &Truth) -> f64 {
     sum
 }
 
-fn takes(h: &HostTruth, f: &FlavorTruth) -> f64 {
-    let units = |held: f64, need: f64| {
+/// The place's room after losing `lost`, in instances of `f`, from the totals.
+fn room_after_loss(hosts: &[&HostTruth], lost: usize, f: &FlavorTruth, truth: &Truth) -> f64 {
+    let l = hosts[lost];
+    let (mut vcpu, mut memory, mut disk) = (0.0, 0.0, 0.0);
+    let mut groups = std::collections::BTreeSet::new();
+    for (i, h) in hosts.iter().enumerate() {
+        if i == lost {
+            continue;
+        }
+        vcpu += (h.vcpu_allocatable - h.vcpu_allocated).max(0.0);
+        memory += (h.memory_allocatable - h.memory_allocated).max(0.0);
+        if let (Some(a), Some(u)) = (h.disk_allocatable, h.disk_allocated) {
+            disk += (a - u).max(0.0);
+        }
+        if let Some(g) = &h.disk_group {
+            groups.insert(g.clone());
+        }
+    }
+    for g in groups {
+        if let Some(d) = truth.disk_groups.get(&g) {
+            disk += (d.allocatable - d.allocated).max(0.0);
+        }
+    }
+    let units = |room: f64, taken: f64, need: f64| {
         if need > 0.0 {
-            (held / need).ceil()
+            ((room - taken).max(0.0) / need).floor()
         } else {
-            0.0
+            f64::MAX
         }
     };
-    let mut n = units(h.vcpu_allocated, f.vcpus).max(units(h.memory_allocated, f.memory));
-    if let Some(u) = h.disk_allocated {
-        n = n.max(units(u, f.disk));
-    }
-    n
+    units(vcpu, l.vcpu_allocated, f.vcpus)
+        .min(units(memory, l.memory_allocated, f.memory))
+        .min(units(disk, l.disk_allocated.unwrap_or(0.0), f.disk))
 }
 
 /// The slots of every flavor of the truth and of `extra` sizes, per place of the usable hosts.
@@ -80,8 +123,10 @@ pub fn truth_slots(truth: &Truth, extra: &[FlavorTruth]) -> Slots {
                     .filter(|(j, _)| *j != i)
                     .map(|(_, h)| *h)
                     .collect();
-                worst = worst.min((total(&others, f, truth) - takes(hosts[i], f)).max(0.0));
+                worst =
+                    worst.min(total(&others, f, truth).min(room_after_loss(hosts, i, f, truth)));
             }
+            let worst = if hosts.len() < 2 { 0.0 } else { worst };
             out.insert((f.name.clone(), at.clone()), (free, worst));
         }
     }

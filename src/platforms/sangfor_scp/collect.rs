@@ -26,8 +26,10 @@
 //!   sockets, 2019 on), memory, reserved memory (`reserves.memory_mb`, "reserved memory, MB"),
 //!   the raw disk sum (`local_disk`, not datastore capacity), GPUs and the configured overcommit
 //!   (`allocation_ratio` of vCPU and memory) go to the host view. The formula for allocatable
-//!   vCPU is not documented, so none is computed, and vCPUs are never divided by cores or
-//!   threads. `allocation_max` has no documented meaning and is not exported.
+//!   vCPU is not documented, so the pool view exports none, and vCPUs are never divided by cores
+//!   or threads. The free-slot count needs one: it takes the reading that never overstates
+//!   (physical cores × ratio; memory less the reserve, × ratio; `slot_hosts`).
+//!   `allocation_max` has no documented meaning and is not exported.
 //! - Clusters go to the cluster view; datastores carry `storage_type` = tag name, tag id, or
 //!   `untagged` (an untagged datastore cannot be used by VMs).
 //! - VMs are summed per pool, per host and per tenant; their provisioned disks are the service
@@ -66,6 +68,7 @@ use super::ScpCollectorOptions;
 use crate::catalog::{self, exports::Export, Resource, Unit};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::Num;
+use crate::placement::{self, DiskGroups, HostRoom, InstanceSize, Room};
 
 const MIB: f64 = 1_048_576.0;
 /// The global pseudo-pool of quota items that are not per pool.
@@ -730,6 +733,13 @@ pub const VMS_EXPORTS: &[Export] = &[
     Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Memory, &["vm", "vm_id", "az", "host", "tenant"], "servers memory_mb", "MB x 2^20"),
     Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Storage, &["vm", "vm_id", "az", "host", "tenant"], "servers storage_mb", "MB x 2^20"),
     Export::of(&catalog::INSTANCE_RESOURCE_ALLOCATED, Resource::Gpu, &["vm", "vm_id", "az", "host", "tenant"], "servers gpu_status.graphics_count", "cards"),
+    // Free slots of the configured instance sizes (`slot_hosts`), when there are any.
+    Export::plain(&catalog::FLAVOR_FREE_SLOTS, &["flavor", "origin", "az"],
+        "GET /janus/{v}/hosts (cpu.core_count, cpu.allocation_ratio, memory.total_mb, reserves.memory_mb, memory.allocation_ratio, gpu.total, status) and the servers on each host",
+        "configured instance_sizes, per running host min(floor(free vCPU / size vCPU), floor(free memory / size memory), floor(free GPUs / size GPUs)), free vCPU = cores x ratio - VM cores, free memory = (total - reserved) x ratio - VM memory; summed per pool"),
+    Export::plain(&catalog::FLAVOR_FREE_SLOTS_N_MINUS_ONE, &["flavor", "origin", "az"], "as headroom_flavor_free_slots",
+        "the pool's slots without its costliest host, minus re-placing that host's VMs (placement.rs)"),
+    Export::plain(&catalog::FLAVOR_SLOTS_ALERT_BELOW, &["flavor", "origin"], "instance_sizes[].alert_below", "configured sizes that set it"),
 ];
 
 /// VM sums per pool, host and tenant, built one VM at a time: the VM list is folded page by
@@ -745,6 +755,8 @@ pub struct ServerSums {
     per_tenant: BTreeMap<(String, String), f64>,
     /// (tenant, pool, resource)
     tenant_alloc: BTreeMap<(String, String, Resource), f64>,
+    /// host id → (vCPUs, memory bytes, GPUs) its VMs hold, for the free-slot count.
+    pub by_host_id: BTreeMap<String, [f64; 3]>,
 }
 
 impl ServerSums {
@@ -799,6 +811,17 @@ impl ServerSums {
                     .per_host
                     .entry((host.to_string(), az.clone(), resource))
                     .or_insert(0.0) += v;
+                let slot = match resource {
+                    Resource::Vcpu => Some(0),
+                    Resource::Memory => Some(1),
+                    Resource::Gpu => Some(2),
+                    _ => None,
+                };
+                if let Some(i) = slot {
+                    self.by_host_id
+                        .entry(s.host_id.as_str().to_string())
+                        .or_default()[i] += v;
+                }
             }
             if self.per_vm {
                 let name = name_or(s.name.as_str(), s.id.as_str());
@@ -856,6 +879,55 @@ impl ServerSums {
             );
         }
     }
+}
+
+/// The running hosts as the slot count sees them. What may be allocated: vCPUs = physical cores
+/// × `cpu.allocation_ratio` ("超配比"; cores, not threads: the document does not say which the
+/// ratio multiplies, and cores never overstate), memory = (`memory.total_mb` −
+/// `reserves.memory_mb`) × `memory.allocation_ratio` (the reserve is held back before the
+/// ratio, the smaller reading); GPUs = `gpu.total`, of no model (the host list names none: a
+/// size that names a model fits on no SCP host). What is allocated: the host's VMs. A host that
+/// is not `running` (`offline`) takes nothing; disk is not checked (VM disks go to shared
+/// datastores the host list does not name).
+pub fn slot_hosts(
+    hosts: &[Host],
+    az_names: &BTreeMap<String, String>,
+    held: &BTreeMap<String, [f64; 3]>,
+) -> Vec<HostRoom> {
+    let mut out = Vec::new();
+    for h in hosts {
+        if h.status.as_str() != "running" {
+            continue;
+        }
+        let (Some(cores), Some(cpu_ratio), Some(mem), Some(mem_ratio)) = (
+            h.cpu.core_count.get(),
+            h.cpu.allocation_ratio.get(),
+            h.memory.total_mb.get(),
+            h.memory.allocation_ratio.get(),
+        ) else {
+            continue;
+        };
+        let reserved = h.reserves.memory_mb.get().unwrap_or(0.0);
+        let [vcpus, memory, gpus] = held.get(h.id.as_str()).copied().unwrap_or_default();
+        let az = az_names
+            .get(h.az_id.as_str())
+            .cloned()
+            .unwrap_or_else(|| h.az_id.as_str().to_string());
+        let mut gpu_room = BTreeMap::new();
+        if let Some(total) = h.gpu.total.get().filter(|t| *t > 0.0) {
+            gpu_room.insert(String::new(), Room::new(total, gpus));
+        }
+        out.push(HostRoom {
+            host: name_or(h.name.as_str(), h.id.as_str()).to_string(),
+            place: vec![("az", az)],
+            vcpu: Room::new(cores * cpu_ratio, vcpus),
+            memory: Room::new((mem - reserved).max(0.0) * mem_ratio * MIB, memory),
+            disk: None,
+            disk_group: None,
+            gpus: gpu_room,
+        });
+    }
+    out
 }
 
 /// VMs summed per pool, host and tenant; per VM when asked.
@@ -1536,11 +1608,23 @@ pub struct ScpCollector {
     name: &'static str,
     api: Arc<ScpApi>,
     options: ScpCollectorOptions,
+    /// The target's configured `instance_sizes`: the `vms` collector counts their free slots.
+    instance_sizes: Vec<InstanceSize>,
 }
 
 impl ScpCollector {
-    pub fn new(name: &'static str, api: Arc<ScpApi>, options: ScpCollectorOptions) -> ScpCollector {
-        ScpCollector { name, api, options }
+    pub fn new(
+        name: &'static str,
+        api: Arc<ScpApi>,
+        options: ScpCollectorOptions,
+        instance_sizes: Vec<InstanceSize>,
+    ) -> ScpCollector {
+        ScpCollector {
+            name,
+            api,
+            options,
+            instance_sizes,
+        }
     }
 
     async fn azs(&self, deadline: Instant) -> Result<api::Listed<Az>, PollError> {
@@ -1679,6 +1763,19 @@ impl ScpCollector {
                     )
                     .await?;
                 batch.drop_values(dropped);
+                // Free slots need each host's room beside what its VMs hold (the VM list is the
+                // expensive part, read once for both); only when sizes are configured.
+                if !self.instance_sizes.is_empty() {
+                    let names = self.az_names(d).await?;
+                    let hosts: Vec<Host> = self.family(&api::HOSTS, &mut batch, d).await?;
+                    let rooms = slot_hosts(&hosts, &names, &sums.by_host_id);
+                    placement::put_slots(
+                        &rooms,
+                        &self.instance_sizes,
+                        &DiskGroups::new(),
+                        &mut batch,
+                    );
+                }
                 sums.finish(&mut batch);
             }
             super::VOLUMES => {

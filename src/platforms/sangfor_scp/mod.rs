@@ -116,7 +116,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
         min_requests: &[(SCOPE_GET, 2)],
     },
     CollectorInfo { name: VMS, default_interval: minutes(5), enabled_by_default: true,
-        description: "VMs aggregated per pool, host and tenant: counts, vCPU, memory, provisioned storage, GPUs (§4.11.2.2)",
+        description: "VMs aggregated per pool, host and tenant: counts, vCPU, memory, provisioned storage, GPUs (§4.11.2.2); with instance_sizes configured, also the hosts (§4.3.17) and the free slots of each size, host by host, and after losing a host",
         exports: collect::VMS_EXPORTS,
         min_requests: &[(SCOPE_GET, 3)],
     },
@@ -305,6 +305,7 @@ pub(crate) fn build(
             name,
             Arc::clone(&api),
             o.clone(),
+            target.instance_sizes.clone(),
         )) as Arc<dyn Collector>),
         _ => None,
     })
