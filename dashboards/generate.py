@@ -369,6 +369,33 @@ def overview():
             ],
         ),
     ]
+    panels.append(row("How many more fit"))
+    panels += [
+        panel(
+            "bargauge",
+            "Free slots per instance size",
+            "How many more instances of each flavor (catalog), configured size (config) or "
+            "platform-counted flavor (platform) fit, counted host by host on the usable hosts. "
+            "Sizes compete for the same hosts: do not add them up.",
+            [query(f"sort_desc({placed(once(f'headroom_flavor_free_slots{{{SCOPE}}}', True), ['region', 'az', 'pool'])})",
+                   at(["region", "az", "pool"]) + SEP + "{{flavor}} ({{origin}})", instant=True)],
+            "short",
+            w=12,
+            h=12,
+        ),
+        panel(
+            "bargauge",
+            "Free slots after losing a host (N-1)",
+            "What is left of the free slots when the place loses the host whose loss costs most "
+            "and its instances are re-placed on the others. Below a configured size's "
+            "alert_below, HeadroomFlavorSlotsLow fires.",
+            [query(f"sort({placed(once(f'headroom_flavor_free_slots_n_minus_one{{{SCOPE}}}', True), ['region', 'az', 'pool'])})",
+                   at(["region", "az", "pool"]) + SEP + "{{flavor}} ({{origin}})", instant=True)],
+            "short",
+            w=12,
+            h=12,
+        ),
+    ]
     panels.append(row("Per resource"))
     panels += [resource_panel(*r) for r in RESOURCES]
     panels.append(row("Per target and pool"))
@@ -498,7 +525,7 @@ def pools():
             "short",
             w=12,
         ),
-        row("Overcommit and flavors"),
+        row("Overcommit"),
         panel(
             "timeseries",
             "Overcommit ratios",
@@ -510,16 +537,6 @@ def pools():
                 query(once(f"headroom_host_resource_overcommit_ratio{{{SCOPE}}}", True), HOST + "{{resource}}"),
             ],
             "none",
-            w=12,
-        ),
-        panel(
-            "bargauge",
-            "Free slots per flavor",
-            "How many more instances of each flavor fit on the current hosts (flavors compete "
-            "for the same hosts: do not add them up).",
-            [query(f"sort_desc({placed(once(f'headroom_flavor_free_slots{{{SCOPE}}}', True), ['region', 'az', 'pool', 'cluster'])})",
-                   at(["region", "az", "pool", "cluster"]) + SEP + "{{flavor}}", instant=True)],
-            "short",
             w=12,
         ),
     ]

@@ -949,10 +949,17 @@ pub fn scp_demo_target(scp: SocketAddr, ca_file: &Path) -> String {
 pub fn demo_config(targets: &[String], listen: SocketAddr, interval: Duration) -> String {
     let i = humantime::format_duration(interval);
     format!(
-        "server:\n  listen: \"{listen}\"\ndefaults:\n  interval: {i}\ntargets:\n{}",
+        "server:\n  listen: \"{listen}\"\ndefaults:\n  interval: {i}\n{DEMO_INSTANCE_SIZES}targets:\n{}",
         targets.concat()
     )
 }
+
+/// The instance sizes the demo counts free slots of: one bound by vCPU, one by memory (the
+/// end-to-end test counts the same ones from the simulators' hosts).
+pub const DEMO_INSTANCE_SIZES: &str = "instance_sizes:
+  - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}
+  - {name: mem.heavy, vcpus: 2, memory_gib: 96}
+";
 
 async fn demo(
     listen: SocketAddr,

@@ -161,6 +161,31 @@ fn expected(
 ) -> Option<f64> {
     let label = |k: &str| labels.get(k).and_then(Value::as_str).unwrap_or("");
     let truth = truths.get(label("target"))?;
+    if expr.contains("headroom_flavor_free_slots") {
+        // Free slots: counted from the simulator's hosts and flavors (and the demo's configured
+        // sizes) with the tests' own arithmetic, or the platform's own count.
+        let place: BTreeMap<String, String> = ["region", "az", "pool"]
+            .iter()
+            .filter(|k| !label(k).is_empty())
+            .map(|k| (k.to_string(), label(k).to_string()))
+            .collect();
+        if label("origin") == "platform" {
+            let mut at = place.clone();
+            at.insert("flavor".into(), label("flavor").into());
+            return truth
+                .platform_slots
+                .iter()
+                .find(|f| f.at == at)
+                .map(|f| f.value);
+        }
+        let slots = common::slots::truth_slots(truth, &common::slots::sizes());
+        let (free, n1) = slots.get(&(label("flavor").to_string(), place))?;
+        return Some(if expr.contains("n_minus_one") {
+            *n1
+        } else {
+            *free
+        });
+    }
     // The resource: the series' label, else the one the query selects.
     let resource = match label("resource") {
         "" => expr
@@ -731,7 +756,12 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
     let deadline = Instant::now() + Duration::from_secs(120);
     let (wrong, compared) = loop {
         let (wrong, compared) = compare_with_truth(&apis, &truths).await;
-        if (wrong.is_empty() && compared.len() >= 11) || Instant::now() > deadline {
+        // ESM's service capacity (its own free slots) takes the longest first poll.
+        let slots = compared
+            .get("headroom-overview.json \"Free slots per instance size\"")
+            .copied()
+            .unwrap_or(0);
+        if (wrong.is_empty() && compared.len() >= 13 && slots >= 28) || Instant::now() > deadline {
             break (wrong, compared);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -743,6 +773,21 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
     );
     // Each panel but the forecast was compared, most of them on every platform.
     assert!(compared.values().sum::<usize>() >= 100, "{compared:?}");
+    // Free slots: CloudOS' flavors and both platforms' configured sizes per AZ or pool, and
+    // ESM's own per-flavor count.
+    for (panel, at_least) in [
+        (
+            "headroom-overview.json \"Free slots per instance size\"",
+            28,
+        ),
+        (
+            "headroom-overview.json \"Free slots after losing a host (N-1)\"",
+            16,
+        ),
+    ] {
+        let n = compared.get(panel).copied().unwrap_or(0);
+        assert!(n >= at_least, "{panel}: {n} series compared: {compared:?}");
+    }
     assert!(
         !apis
             .alertmanager_alerts()
