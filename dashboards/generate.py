@@ -482,6 +482,18 @@ def pools():
         ),
         row("Hosts"),
         panel(
+            "table",
+            "Capacity on hosts that take no instances",
+            "Capacity of hosts that are offline, in maintenance or disabled for scheduling "
+            "(reason), left out of the pool's capacity, allocatable and free; what their "
+            "instances hold stays allocated.",
+            [query(once(f"headroom_resource_unusable{{{SCOPE}}}", True), table=True)],
+            "short",
+            w=24,
+            h=6,
+            value_name="Unusable",
+        ),
+        panel(
             "bargauge",
             "Host allocation",
             "Allocated share of each host's capacity (above 1 where the host overcommits).",

@@ -59,30 +59,37 @@ fn pool_detail_2018_physical_and_quota_view() {
     let d: AzDetail = one("az_detail_20180725");
     let mut b = Batch::new();
     normalise_pool("10.134.37.79", &d, &mut b);
-    let p =
-        |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("az", "10.134.37.79")];
-    // CPU hertz and memory are the pool view.
+    let p = |r: &'static str, u: &'static str| {
+        [
+            ("service", "pool_summary"),
+            ("resource", r),
+            ("unit", u),
+            ("az", "10.134.37.79"),
+        ]
+    };
+    // CPU hertz and memory are the pool summary too: the pool view sums the running hosts
+    // (whether the pool detail counts offline hosts is not documented).
     assert_series(
         &b,
-        catalog::RESOURCE_CAPACITY.name,
+        catalog::SERVICE_CAPACITY.name,
         &p("cpu_hertz", "hertz"),
         105355.97e6,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_USED.name,
+        catalog::SERVICE_USED.name,
         &p("cpu_hertz", "hertz"),
         27743.74e6,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_CAPACITY.name,
+        catalog::SERVICE_CAPACITY.name,
         &p("memory", "bytes"),
         98304.0 * MIB,
     );
     assert_series(
         &b,
-        catalog::RESOURCE_USED.name,
+        catalog::SERVICE_USED.name,
         &p("memory", "bytes"),
         46717.49 * MIB,
     );
@@ -250,11 +257,12 @@ fn pool_detail_2020_uses_the_stable_resource_keys() {
         20480.0 * MIB,
     );
     let p = [
+        ("service", "pool_summary"),
         ("resource", "cpu_hertz"),
         ("unit", "hertz"),
         ("az", "10.131.132.56"),
     ];
-    assert_series(&b, catalog::RESOURCE_CAPACITY.name, &p, 62253.72e6);
+    assert_series(&b, catalog::SERVICE_CAPACITY.name, &p, 62253.72e6);
 }
 
 #[test]
@@ -406,6 +414,91 @@ fn hosts_2018_per_host_and_per_pool_cores() {
         catalog::RESOURCE_RESERVED.name,
         &[("resource", "memory"), ("unit", "bytes"), ("az", "AZ1612")],
         reserved * MIB,
+    );
+    // What may be allocated: 4 cores × 2.5 = 10 vCPUs per host; memory less the reserve, × 1.0.
+    let host = |r: &'static str, u: &'static str| {
+        [
+            ("resource", r),
+            ("unit", u),
+            ("host", "10.132.16.6"),
+            ("az", "AZ1612"),
+        ]
+    };
+    assert_series(
+        &b,
+        catalog::HOST_RESOURCE_ALLOCATABLE.name,
+        &host("vcpu", "vcpus"),
+        10.0,
+    );
+    assert_series(
+        &b,
+        catalog::HOST_RESOURCE_ALLOCATABLE.name,
+        &host("memory", "bytes"),
+        (32768.0 - 4096.0) * MIB,
+    );
+    let pool = |r: &'static str, u: &'static str| [("resource", r), ("unit", u), ("az", "AZ1612")];
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATABLE.name,
+        &pool("vcpu", "vcpus"),
+        20.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATABLE.name,
+        &pool("memory", "bytes"),
+        (2.0 * 32768.0 - 4096.0) * MIB,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &pool("memory", "bytes"),
+        2.0 * 32768.0 * MIB,
+    );
+    assert!(
+        !b.samples()
+            .iter()
+            .any(|s| s.def.name == catalog::RESOURCE_UNUSABLE.name),
+        "both hosts run"
+    );
+    // The same hosts with one offline: its capacity is unusable, not capacity or allocatable.
+    let mut hosts = hosts;
+    hosts[1].status = headroom::lenient::Text(Some("offline".into()));
+    let mut b = Batch::new();
+    normalise_hosts(&hosts, &az_names(), &mut b);
+    assert_series(
+        &b,
+        catalog::RESOURCE_CAPACITY.name,
+        &pool("memory", "bytes"),
+        32768.0 * MIB,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_ALLOCATABLE.name,
+        &pool("vcpu", "vcpus"),
+        10.0,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_UNUSABLE.name,
+        &[
+            ("resource", "memory"),
+            ("unit", "bytes"),
+            ("az", "AZ1612"),
+            ("reason", "offline"),
+        ],
+        32768.0 * MIB,
+    );
+    assert_series(
+        &b,
+        catalog::RESOURCE_UNUSABLE.name,
+        &[
+            ("resource", "cpu_cores"),
+            ("unit", "cores"),
+            ("az", "AZ1612"),
+            ("reason", "offline"),
+        ],
+        4.0,
     );
     assert_series(
         &b,

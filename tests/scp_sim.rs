@@ -147,20 +147,17 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
         ] {
             assert_eq!(sum_where(&body, family, &labels), cores, "{p}: {family}");
         }
-        // Host cores and memory sum to the pool's.
-        for (resource, family) in [
-            ("cpu_cores", "capacity"),
-            ("memory", "capacity"),
-            ("memory", "reserved"),
-        ] {
+        // Host cores and memory sum to the pool's, usable or not.
+        for resource in ["cpu_cores", "memory"] {
             assert_eq!(
                 sum_where(
                     &body,
-                    &format!("headroom_host_resource_{family}"),
+                    "headroom_host_resource_capacity",
                     &[("resource", resource), ("az", p)]
                 ),
-                truth.total(family, resource, &[("az", p)]),
-                "{p}: host {resource} {family}"
+                truth.total("capacity", resource, &[("az", p)])
+                    + truth.total("unusable", resource, &[("az", p)]),
+                "{p}: host {resource} capacity"
             );
         }
         // Shared disks: count per pool as served.
@@ -451,8 +448,7 @@ async fn each_fault_reports_its_reason_keeps_then_drops_the_last_good_data() {
     let cfg = config("  interval: 30s", &[scp_target("scp", &scp, None, &extra)]);
     let (store, metrics, tasks) = one_shot(&cfg);
     let task = &tasks[0];
-    let line =
-        r#"headroom_resource_capacity{platform="sangfor_scp",target="scp",resource="cpu_hertz""#;
+    let line = r#"headroom_service_capacity{platform="sangfor_scp",target="scp",service="pool_summary",resource="cpu_hertz""#;
     assert_each_fault_keeps_then_drops(task, &store, &metrics, line, |f| {
         scp_post(&scp, "/sim/faults", f)
     })
@@ -471,12 +467,14 @@ async fn the_vendor_examples_served_over_https_give_the_documented_values() {
     poll_all(&tasks).await;
     let body = render(&store, &metrics);
     promtool_check_metrics(body.as_bytes());
-    // AZ detail example (§4.3.3): 105355.97 MHz of CPU in pool "10.134.37.79".
+    // AZ detail example (§4.3.3): 105355.97 MHz of CPU in pool "10.134.37.79" (the pool
+    // summary; the pool view sums the running hosts).
     assert_eq!(
         sum_where(
             &body,
-            "headroom_resource_capacity",
+            "headroom_service_capacity",
             &[
+                ("service", "pool_summary"),
                 ("resource", "cpu_hertz"),
                 ("unit", "hertz"),
                 ("az", "10.134.37.79")
@@ -511,7 +509,25 @@ async fn the_vendor_examples_served_over_https_give_the_documented_values() {
         ),
         24576.0 * 1_048_576.0
     );
-    assert!(family_series(&body, "headroom_resource_allocatable").is_empty());
+    // What may be allocated comes from the hosts (cores × ratio; memory less the reserve), never
+    // from the quota view's total.
+    let allocatable = family_series(&body, "headroom_resource_allocatable");
+    assert!(!allocatable.is_empty());
+    assert!(
+        allocatable
+            .iter()
+            .all(|(_, v)| *v != 24576.0 * 1_048_576.0 && *v != 30.0),
+        "{allocatable:?}"
+    );
+    assert_eq!(
+        sum_where(
+            &body,
+            "headroom_host_resource_allocatable",
+            &[("host", "10.134.37.11"), ("resource", "vcpu")]
+        ),
+        20.0 * 2.5,
+        "the 2019 host example: 20 cores at 2.5"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -809,7 +825,11 @@ async fn the_simulator_serves_what_a_real_client_asks_for() {
         .find(|r| r["name"] == "memory")
         .map(|r| r["total"].as_f64().unwrap_or(0.0))
         .unwrap_or(0.0);
-    assert_eq!(mem * 1_048_576.0, truth.total("capacity", "memory", &[]));
+    assert_eq!(
+        mem * 1_048_576.0,
+        truth.total("capacity", "memory", &[]) + truth.total("unusable", "memory", &[]),
+        "every host's memory, running or offline"
+    );
     // EIPs are listed; bound ones carry binding_info.
     let eips = get("/janus/20180725/floatingips").await;
     let list = eips["data"]["data"].as_array().cloned().unwrap_or_default();

@@ -138,6 +138,8 @@ macro_rules! scope_labels {
 const SCOPE_LABELS: &[&str] = scope_labels!();
 /// The overcommit ratio also says at which level it is configured (`level`).
 const RATIO_SCOPE_LABELS: &[&str] = scope_labels!("level");
+/// Capacity left out of the pool view says why (`reason`).
+const UNUSABLE_SCOPE_LABELS: &[&str] = scope_labels!("reason");
 /// A service view series may also carry the storage policy of a quota-view entry.
 const SERVICE_SCOPE_LABELS: &[&str] = scope_labels!("policy");
 const RESOURCE_LABELS: &[&str] = &["platform", "target", "resource", "unit"];
@@ -264,6 +266,16 @@ pool_family!(
     RESOURCE_RESERVED,
     "headroom_resource_reserved",
     "Pool view: amount the platform holds back from allocation (e.g. memory reserved for the hypervisor)."
+);
+measured!(
+    RESOURCE_UNUSABLE,
+    "headroom_resource_unusable",
+    Pool,
+    Amount,
+    "unit label",
+    RESOURCE_LABELS,
+    UNUSABLE_SCOPE_LABELS,
+    "Pool view: capacity of hosts that cannot take instances (`reason`: offline, maintenance, disabled), left out of capacity, allocatable and free so that nothing vanishes silently; what their instances hold stays in allocated."
 );
 pool_family!(
     RESOURCE_FREE_DISCREPANCY,
@@ -823,6 +835,7 @@ pub const ALL: &[&MetricDef] = &[
     &RESOURCE_USED,
     &RESOURCE_FREE,
     &RESOURCE_RESERVED,
+    &RESOURCE_UNUSABLE,
     &RESOURCE_FREE_DISCREPANCY,
     &RESOURCE_OVERCOMMIT_RATIO,
     &RESOURCE_UTILIZATION_RATIO,

@@ -306,19 +306,28 @@ impl Fleet {
             let (vcpus, mem, disk) = (hv.vcpus, hv.memory_mb, hv.disk_gb);
             let az = format!("az{}", hv.az + 1);
             let at = [("az", az.as_str())];
-            truth.add("capacity", "cpu_threads", &at, vcpus as f64);
-            truth.add(
-                "allocatable",
-                "vcpu",
-                &at,
-                vcpus as f64 * CPU_ALLOCATION_RATIO,
-            );
-            truth.add("capacity", "memory", &at, mem as f64 * MIB);
-            truth.add("free", "memory", &at, (mem - ram_used) as f64 * MIB);
-            truth.add("capacity", "local_disk", &at, disk as f64 * GIB);
-            truth.add("free", "local_disk", &at, (disk - disk_used) as f64 * GIB);
-            // What the scheduler sees: the disabled hypervisor (index 5) takes nothing.
+            // The hypervisor at index 5 is disabled for scheduling: it takes no instances, so
+            // its capacity is unusable and it adds nothing to what may be allocated or is free
+            // (its instances still hold what they hold).
             let usable = i != 5;
+            if usable {
+                truth.add("capacity", "cpu_threads", &at, vcpus as f64);
+                truth.add(
+                    "allocatable",
+                    "vcpu",
+                    &at,
+                    vcpus as f64 * CPU_ALLOCATION_RATIO,
+                );
+                truth.add("capacity", "memory", &at, mem as f64 * MIB);
+                truth.add("free", "memory", &at, (mem - ram_used) as f64 * MIB);
+                truth.add("capacity", "local_disk", &at, disk as f64 * GIB);
+                truth.add("free", "local_disk", &at, (disk - disk_used) as f64 * GIB);
+            } else {
+                let at = [("az", az.as_str()), ("reason", "disabled")];
+                truth.add("unusable", "cpu_threads", &at, vcpus as f64);
+                truth.add("unusable", "memory", &at, mem as f64 * MIB);
+                truth.add("unusable", "local_disk", &at, disk as f64 * GIB);
+            }
             let at: BTreeMap<String, String> = [("az".to_string(), az.clone())].into();
             if hv.vmware {
                 truth.disk_groups.insert(

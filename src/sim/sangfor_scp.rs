@@ -226,6 +226,15 @@ impl Fleet {
                         "gpu": {"total": gpus, "used": 0.0, "ratio": 0.0, "memory_total_mb": f64::from(gpus) * 16384.0, "memory_used_mb": 0.0, "memory_ratio": 0.0}
                     }));
                     all_hosts.push((p, id, ip, gpus));
+                    // An offline host takes no instances: its capacity is unusable.
+                    if host_n % 11 == 0 {
+                        let at = [("az", az_name.as_str()), ("reason", "offline")];
+                        truth.add("unusable", "cpu_hertz", &at, total_mhz * 1e6);
+                        truth.add("unusable", "cpu_cores", &at, f64::from(cores * sockets));
+                        truth.add("unusable", "cpu_threads", &at, f64::from(threads * sockets));
+                        truth.add("unusable", "memory", &at, mem_mb * MIB);
+                        continue;
+                    }
                     let at = [("az", az_name.as_str())];
                     truth.add("capacity", "cpu_hertz", &at, total_mhz * 1e6);
                     truth.add("used", "cpu_hertz", &at, used_mhz * 1e6);
@@ -234,6 +243,9 @@ impl Fleet {
                     truth.add("capacity", "memory", &at, mem_mb * MIB);
                     truth.add("used", "memory", &at, mem_used * MIB);
                     truth.add("reserved", "memory", &at, 8192.0 * MIB);
+                    // The site allocates 3 vCPUs per physical core, memory 1:1 less the reserve.
+                    truth.add("allocatable", "vcpu", &at, f64::from(cores * sockets) * 3.0);
+                    truth.add("allocatable", "memory", &at, (mem_mb - 8192.0) * MIB);
                 }
                 p_mhz += c_mhz;
                 p_used_mhz += c_used;

@@ -477,6 +477,7 @@ pub const POOL_FAMILIES: &[&str] = &[
     "used",
     "free",
     "reserved",
+    "unusable",
 ];
 
 /// Holds the pool view of one target's exposition to a simulator's truth, and returns how many

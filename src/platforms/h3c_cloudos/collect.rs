@@ -75,7 +75,11 @@ pub const HYPERVISORS_EXPORTS: &[Export] = &[
         "GET /v2/{tenant}/os-hypervisors/detail", "host = hypervisor_hostname without the CAS manager part; a VMware cluster is no host"),
     Export::plain(&catalog::HOSTS, &["state", "az"], "os-hypervisors state/status", "disabled, else up/down; VMware clusters not counted"),
     Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuThreads, AZ, "os-hypervisors vcpus",
-        "Nova's vcpus is the host's logical CPUs; summed per AZ (host aggregates), VMware clusters once"),
+        "Nova's vcpus is the host's logical CPUs; summed per AZ (host aggregates) over the hypervisors that are up and enabled, VMware clusters once"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::CpuThreads, &["az", "reason"], "os-hypervisors vcpus of hypervisors down (offline) or disabled (disabled)",
+        "left out of capacity, allocatable and free"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::Memory, &["az", "reason"], "os-hypervisors memory_mb (down or disabled)", "MB x 2^20"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::LocalDisk, &["az", "reason"], "os-hypervisors local_gb (down or disabled)", "GB x 2^30"),
     Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Vcpu, AZ, "os-hypervisors vcpus_used", "vCPUs of the hosts' instances, summed per AZ"),
     Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Vcpu, AZ, "os-hypervisors vcpus x cloudos.cpu_allocation_ratio",
         "the API does not expose Nova's allocation ratio: the configured one (default 1.0, which never overstates)"),
@@ -107,8 +111,21 @@ pub const HYPERVISORS_EXPORTS: &[Export] = &[
     Export::of(&catalog::CLUSTER_RESOURCE_ALLOCATED, Resource::Instances, HV_CLUSTER, "os-hypervisors running_vms (VMware cluster)", "instances"),
 ];
 
+/// Why a hypervisor cannot take instances: its compute service is down (`offline`) or disabled
+/// for scheduling (`disabled`); `None` when it can.
+pub fn unusable_reason(h: &Hypervisor) -> Option<&'static str> {
+    if h.state.as_str() == "down" {
+        Some("offline")
+    } else if h.status.as_str() == "disabled" {
+        Some("disabled")
+    } else {
+        None
+    }
+}
+
 /// Hypervisors: inventory, counts by state, per-host (or per VMware cluster) allocation, and
-/// per-AZ sums into the pool view.
+/// per-AZ sums into the pool view (of the hypervisors that can take instances; the others'
+/// capacity is `unusable`).
 pub fn normalise_hypervisors(
     hvs: &[Hypervisor],
     host_az: &BTreeMap<String, String>,
@@ -121,6 +138,7 @@ pub fn normalise_hypervisors(
     };
     let mut counts: BTreeMap<(String, String), f64> = BTreeMap::new();
     let mut sums: BTreeMap<(String, &'static str, Resource), f64> = BTreeMap::new();
+    let mut excluded: BTreeMap<(String, &'static str, Resource), f64> = BTreeMap::new();
     for h in hvs {
         let host = h.host_name();
         if host.is_empty() {
@@ -155,6 +173,7 @@ pub fn normalise_hypervisors(
             Some(v) => Num::Value(v * ratios.cpu),
             None => Num::Absent,
         };
+        let unusable = unusable_reason(h);
         for (def, resource, num, scale) in [
             (&H_CAPACITY, Resource::CpuThreads, &h.vcpus, 1.0),
             (&H_ALLOCATED, Resource::Vcpu, &h.vcpus_used, 1.0),
@@ -185,15 +204,35 @@ pub fn normalise_hypervisors(
             if resource == Resource::Instances {
                 continue;
             }
-            if let Some(v) = num.get() {
-                *sums
-                    .entry((az.to_string(), def.name, resource))
-                    .or_insert(0.0) += v * scale;
-            }
+            let Some(v) = num.get() else { continue };
+            // A host that cannot take instances adds its capacity to `unusable`, nothing to
+            // allocatable or free; what its instances hold stays allocated.
+            let family = match unusable {
+                None => def.name,
+                Some(_) if def.name == H_ALLOCATED.name => def.name,
+                Some(reason) if def.name == H_CAPACITY.name => {
+                    *excluded
+                        .entry((az.to_string(), reason, resource))
+                        .or_insert(0.0) += v * scale;
+                    continue;
+                }
+                Some(_) => continue,
+            };
+            *sums
+                .entry((az.to_string(), family, resource))
+                .or_insert(0.0) += v * scale;
         }
     }
     for ((az, state), n) in counts {
         batch.push(&catalog::HOSTS, &[("state", &state), ("az", &az)], n);
+    }
+    for ((az, reason, resource), v) in excluded {
+        batch.put(
+            &catalog::RESOURCE_UNUSABLE,
+            resource,
+            &[("az", &az), ("reason", reason)],
+            v,
+        );
     }
     for ((az, family, resource), v) in sums {
         let def = match family {
@@ -902,7 +941,7 @@ pub fn slot_hosts(
     let mut rooms = Vec::new();
     let mut groups = DiskGroups::new();
     for h in hvs {
-        if h.state.as_str() == "down" || h.status.as_str() == "disabled" {
+        if unusable_reason(h).is_some() {
             continue;
         }
         let az = az_of(host_az, h.compute_host()).to_string();

@@ -7,13 +7,16 @@
 //!   1 GB); OSS `KB` → bytes (×2^10); `Kbps` → bits/s (×1000); `核` → cores; `张`/`个`/`台` →
 //!   count. A unit the mapping does not know, or one that is not the resource's, drops the
 //!   value (counted), never guessed.
-//! - The pool view, one source per resource and family: CPU hertz and memory from a pool's
-//!   `physical_resources` (`az` = the pool's name); cores, threads and reserved memory summed from
-//!   the hosts; storage per datastore (`storages`); GPUs, GPU memory and vGPUs per pool and model
+//! - The pool view, one source per resource and family: CPU hertz, cores, threads, memory
+//!   (capacity, used, reserved) and what may be allocated (vCPU, memory) summed from the
+//!   running hosts (`az` = the pool's name); an offline host's capacity is
+//!   `headroom_resource_unusable{reason="offline"}` (the states are `running` and `offline`,
+//!   §4.3.17); storage per datastore (`storages`); GPUs, GPU memory and vGPUs per pool and model
 //!   from the GPU API; vCPU, memory, GPUs and instances allocated summed from the VMs; EIPs and
 //!   bandwidth per EIP pool; object storage per target.
-//! - The pool detail's storage and GPUs are the same hardware the datastores and the GPU API
-//!   count: they are the service view `service="pool_summary"`. (`gpu`/`graphics_num` and
+//! - The pool detail's `physical_resources` are the same hardware the hosts, datastores and
+//!   the GPU API count (and whether they include offline hosts is not documented): they are the
+//!   service view `service="pool_summary"`. (`gpu`/`graphics_num` and
 //!   `gpu_mem`/`graphics_mem` are the same thing under the two spellings.)
 //! - `virtual_resources` is the pool's quota view ("该虚拟化资源是指SCP的配额资源"), the service
 //!   view `service="quota_view"`: `allocated` → allocated, `occupied` → used, `limit` → limit
@@ -25,11 +28,11 @@
 //! - Hosts: `total_mhz`/`used_mhz`, `core_count`, sockets, threads (`thread_per_socket` ×
 //!   sockets, 2019 on), memory, reserved memory (`reserves.memory_mb`, "reserved memory, MB"),
 //!   the raw disk sum (`local_disk`, not datastore capacity), GPUs and the configured overcommit
-//!   (`allocation_ratio` of vCPU and memory) go to the host view. The formula for allocatable
-//!   vCPU is not documented, so the pool view exports none, and vCPUs are never divided by cores
-//!   or threads. The free-slot count needs one: it takes the reading that never overstates
-//!   (physical cores × ratio; memory less the reserve, × ratio; `slot_hosts`).
-//!   `allocation_max` has no documented meaning and is not exported.
+//!   (`allocation_ratio` of vCPU and memory) go to the host view. What may be allocated is not
+//!   defined by the document; headroom takes the reading that never overstates
+//!   ([`host_allocatable`]: physical cores × the CPU ratio; memory less the reserve, × the
+//!   memory ratio), per host and summed per pool over the running hosts; free slots count from
+//!   it. `allocation_max` has no documented meaning and is not exported.
 //! - Clusters go to the cluster view; datastores carry `storage_type` = tag name, tag id, or
 //!   `untagged` (an untagged datastore cannot be used by VMs).
 //! - VMs are summed per pool, per host and per tenant; their provisioned disks are the service
@@ -166,13 +169,14 @@ fn quota_view_kind(r: &api::VirtualResource) -> Option<(Resource, &str, &str)> {
 }
 
 pub const RESOURCE_POOLS_EXPORTS: &[Export] = &[
-    Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuHertz, AZ,
-        "GET /janus/{v}/azs/{id} physical_resources[name=cpu].total", "MHz x 10^6"),
-    Export::of(&catalog::RESOURCE_USED, Resource::CpuHertz, AZ,
+    Export::service(&catalog::SERVICE_CAPACITY, "pool_summary", Resource::CpuHertz, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=cpu].total",
+        "MHz x 10^6; the pool view sums the running hosts (hosts collector): whether this counts offline hosts is not documented"),
+    Export::service(&catalog::SERVICE_USED, "pool_summary", Resource::CpuHertz, AZ,
         "GET /janus/{v}/azs/{id} physical_resources[name=cpu].used", "MHz x 10^6"),
-    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Memory, AZ,
-        "GET /janus/{v}/azs/{id} physical_resources[name=memory].total", "MB x 2^20"),
-    Export::of(&catalog::RESOURCE_USED, Resource::Memory, AZ,
+    Export::service(&catalog::SERVICE_CAPACITY, "pool_summary", Resource::Memory, AZ,
+        "GET /janus/{v}/azs/{id} physical_resources[name=memory].total", "MB x 2^20; the pool view sums the running hosts"),
+    Export::service(&catalog::SERVICE_USED, "pool_summary", Resource::Memory, AZ,
         "GET /janus/{v}/azs/{id} physical_resources[name=memory].used", "MB x 2^20"),
     Export::service(&catalog::SERVICE_CAPACITY, "pool_summary", Resource::Storage, AZ,
         "GET /janus/{v}/azs/{id} physical_resources[name=storage].total",
@@ -235,10 +239,9 @@ pub const RESOURCE_POOLS_EXPORTS: &[Export] = &[
         "GET /janus/{v}/azs/{id} virtual_resources[name=gpu_mem].total", "MB x 2^20, as reported; never capacity"),
 ];
 
-/// A pool's physical capacity (pool view for CPU hertz and memory; the pool summary for the
-/// storage and GPUs other APIs count finer) and its quota view.
+/// A pool's physical capacity (the pool summary of the service view: the hosts, datastores and
+/// GPU API count the same hardware finer) and its quota view.
 pub fn normalise_pool(pool: &str, detail: &AzDetail, batch: &mut Batch) {
-    let az = [("az", pool)];
     for r in &detail.physical_resources {
         let Some(resource) = physical_kind(r.name.as_str()) else {
             batch.drop_value();
@@ -248,16 +251,15 @@ pub fn normalise_pool(pool: &str, detail: &AzDetail, batch: &mut Batch) {
             batch.drop_value();
             continue;
         };
-        let pool_view = matches!(resource, Resource::CpuHertz | Resource::Memory);
-        let (capacity, used) = if pool_view {
-            (&catalog::RESOURCE_CAPACITY, &catalog::RESOURCE_USED)
-        } else {
-            (&catalog::SERVICE_CAPACITY, &catalog::SERVICE_USED)
-        };
-        let summary = [("service", "pool_summary"), ("az", pool)];
-        let labels: &[(&'static str, &str)] = if pool_view { &az } else { &summary };
-        batch.put_num(capacity, resource, labels, &r.total, scale);
-        batch.put_num(used, resource, labels, &r.used, scale);
+        let labels = [("service", "pool_summary"), ("az", pool)];
+        batch.put_num(
+            &catalog::SERVICE_CAPACITY,
+            resource,
+            &labels,
+            &r.total,
+            scale,
+        );
+        batch.put_num(&catalog::SERVICE_USED, resource, &labels, &r.used, scale);
     }
     // Every policy entry of a storage tag repeats the tag's `total`: reported once per tag.
     let mut totals: BTreeMap<(Resource, &str), f64> = BTreeMap::new();
@@ -444,34 +446,33 @@ pub const HOSTS_EXPORTS: &[Export] = &[
         "hosts gpu.memory_used_mb",
         "MB x 2^20",
     ),
-    Export::of(
-        &catalog::RESOURCE_CAPACITY,
-        Resource::CpuCores,
-        AZ,
-        "hosts cpu.core_count",
-        "summed per pool (no pool API reports cores)",
-    ),
-    Export::of(
-        &catalog::RESOURCE_CAPACITY,
-        Resource::CpuThreads,
-        AZ,
-        "hosts cpu.thread_per_socket x cpu.socket_count",
-        "summed per pool",
-    ),
-    Export::of(
-        &catalog::RESOURCE_RESERVED,
-        Resource::Memory,
-        AZ,
-        "hosts reserves.memory_mb",
-        "MB x 2^20, summed per pool",
-    ),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Vcpu, HOST, "hosts cpu.core_count x cpu.allocation_ratio",
+        "physical cores x the overcommit (the document does not say whether the ratio multiplies cores or threads; cores never overstate)"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Memory, HOST, "hosts (memory.total_mb - reserves.memory_mb) x memory.allocation_ratio",
+        "MB x 2^20; the reserve is held back before the ratio (the smaller reading)"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuHertz, AZ, "hosts cpu.total_mhz", "MHz x 10^6, summed per pool over the running hosts"),
+    Export::of(&catalog::RESOURCE_USED, Resource::CpuHertz, AZ, "hosts cpu.used_mhz", "MHz x 10^6, running hosts"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuCores, AZ, "hosts cpu.core_count", "summed per pool over the running hosts (no pool API reports cores)"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuThreads, AZ, "hosts cpu.thread_per_socket x cpu.socket_count", "running hosts"),
+    Export::of(&catalog::RESOURCE_CAPACITY, Resource::Memory, AZ, "hosts memory.total_mb", "MB x 2^20, running hosts"),
+    Export::of(&catalog::RESOURCE_USED, Resource::Memory, AZ, "hosts memory.used_mb", "MB x 2^20, running hosts"),
+    Export::of(&catalog::RESOURCE_RESERVED, Resource::Memory, AZ, "hosts reserves.memory_mb", "MB x 2^20, running hosts"),
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Vcpu, AZ, "hosts cpu.core_count x cpu.allocation_ratio", "running hosts"),
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Memory, AZ, "hosts (memory.total_mb - reserves.memory_mb) x memory.allocation_ratio", "MB x 2^20, running hosts"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::CpuHertz, &["az", "reason"], "hosts cpu.total_mhz of hosts not running",
+        "status offline (or any but running) → reason offline; left out of capacity, allocatable and free"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::CpuCores, &["az", "reason"], "hosts cpu.core_count, not running", "cores"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::CpuThreads, &["az", "reason"], "hosts threads, not running", "threads"),
+    Export::of(&catalog::RESOURCE_UNUSABLE, Resource::Memory, &["az", "reason"], "hosts memory.total_mb, not running", "MB x 2^20"),
 ];
 
 /// Hosts: inventory, counts by state, per-host figures, and the per-pool sums of what only
 /// hosts report (cores, threads, reserved memory).
 pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batch: &mut Batch) {
     let mut counts: BTreeMap<(String, String), f64> = BTreeMap::new();
-    let mut sums: BTreeMap<(String, Resource, bool), f64> = BTreeMap::new();
+    // (pool, family, resource) of the running hosts; (pool, resource) of the others.
+    let mut sums: BTreeMap<(String, &'static str, Resource), f64> = BTreeMap::new();
+    let mut unusable: BTreeMap<(String, Resource), f64> = BTreeMap::new();
     for h in hosts {
         let host = name_or(h.name.as_str(), name_or(h.ip.as_str(), h.id.as_str()));
         if host.is_empty() {
@@ -507,15 +508,21 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
             ("az", az),
             ("cluster", h.cluster_name.as_str()),
         ];
+        // Only a running host takes instances (the document's states: running, offline).
+        let running = state == "running";
         let threads = match (h.cpu.thread_per_socket.get(), h.cpu.socket_count.get()) {
             (Some(t), Some(s)) => Num::Value(t * s),
             _ => Num::Absent,
         };
         use catalog::{
-            HOST_RESOURCE_CAPACITY as CAP, HOST_RESOURCE_OVERCOMMIT_RATIO as OVER,
-            HOST_RESOURCE_RESERVED as RES, HOST_RESOURCE_USED as USED,
+            HOST_RESOURCE_ALLOCATABLE as ALLOC, HOST_RESOURCE_CAPACITY as CAP,
+            HOST_RESOURCE_OVERCOMMIT_RATIO as OVER, HOST_RESOURCE_RESERVED as RES,
+            HOST_RESOURCE_USED as USED,
         };
+        let (vcpus, memory) = host_allocatable(h);
         for (def, resource, num, scale) in [
+            (&ALLOC, Resource::Vcpu, &vcpus, 1.0),
+            (&ALLOC, Resource::Memory, &memory, 1.0),
             (&CAP, Resource::CpuHertz, &h.cpu.total_mhz, 1e6),
             (&USED, Resource::CpuHertz, &h.cpu.used_mhz, 1e6),
             (&CAP, Resource::CpuCores, &h.cpu.core_count, 1.0),
@@ -533,26 +540,67 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
             (&USED, Resource::GpuMemory, &h.gpu.memory_used_mb, MIB),
         ] {
             batch.put_num(def, resource, &l, num, scale);
-            let summed = matches!(resource, Resource::CpuCores | Resource::CpuThreads)
-                || (resource == Resource::Memory && def.name == RES.name);
-            if let (true, Some(v)) = (summed, num.get()) {
+            // The pool view sums what only the hosts report (GPUs come from the GPU API and
+            // the local disks are no datastore).
+            let summed = matches!(
+                resource,
+                Resource::CpuHertz
+                    | Resource::CpuCores
+                    | Resource::CpuThreads
+                    | Resource::Memory
+                    | Resource::Vcpu
+            ) && def.name != OVER.name;
+            let Some(v) = num.get().filter(|_| summed) else {
+                continue;
+            };
+            if running {
                 *sums
-                    .entry((az.to_string(), resource, def.name == RES.name))
+                    .entry((az.to_string(), def.name, resource))
                     .or_insert(0.0) += v * scale;
+            } else if def.name == CAP.name {
+                *unusable.entry((az.to_string(), resource)).or_insert(0.0) += v * scale;
             }
         }
     }
     for ((az, state), n) in counts {
         batch.push(&catalog::HOSTS, &[("state", &state), ("az", &az)], n);
     }
-    for ((az, resource, reserved), n) in sums {
-        let def = if reserved {
-            &catalog::RESOURCE_RESERVED
-        } else {
-            &catalog::RESOURCE_CAPACITY
+    for ((az, family, resource), n) in sums {
+        let def = match family {
+            f if f == catalog::HOST_RESOURCE_USED.name => &catalog::RESOURCE_USED,
+            f if f == catalog::HOST_RESOURCE_RESERVED.name => &catalog::RESOURCE_RESERVED,
+            f if f == catalog::HOST_RESOURCE_ALLOCATABLE.name => &catalog::RESOURCE_ALLOCATABLE,
+            _ => &catalog::RESOURCE_CAPACITY,
         };
         batch.put(def, resource, &[("az", &az)], n);
     }
+    for ((az, resource), n) in unusable {
+        batch.put(
+            &catalog::RESOURCE_UNUSABLE,
+            resource,
+            &[("az", &az), ("reason", "offline")],
+            n,
+        );
+    }
+}
+
+/// What a host may allocate: vCPUs = physical cores × `cpu.allocation_ratio` ("超配比"; the
+/// document does not say whether the ratio multiplies cores or threads: cores never overstate),
+/// memory = (`memory.total_mb` − `reserves.memory_mb`) × `memory.allocation_ratio` in bytes (the
+/// reserve held back before the ratio, the smaller of the two readings).
+pub fn host_allocatable(h: &Host) -> (Num, Num) {
+    let vcpus = match (h.cpu.core_count.get(), h.cpu.allocation_ratio.get()) {
+        (Some(c), Some(r)) => Num::Value(c * r),
+        _ => Num::Absent,
+    };
+    let memory = match (h.memory.total_mb.get(), h.memory.allocation_ratio.get()) {
+        (Some(t), Some(r)) => {
+            let reserved = h.reserves.memory_mb.get().unwrap_or(0.0);
+            Num::Value((t - reserved).max(0.0) * r * MIB)
+        }
+        _ => Num::Absent,
+    };
+    (vcpus, memory)
 }
 
 const CLUSTER: &[&str] = &["cluster", "az"];
@@ -881,11 +929,8 @@ impl ServerSums {
     }
 }
 
-/// The running hosts as the slot count sees them. What may be allocated: vCPUs = physical cores
-/// × `cpu.allocation_ratio` ("超配比"; cores, not threads: the document does not say which the
-/// ratio multiplies, and cores never overstate), memory = (`memory.total_mb` −
-/// `reserves.memory_mb`) × `memory.allocation_ratio` (the reserve is held back before the
-/// ratio, the smaller reading); GPUs = `gpu.total`, of no model (the host list names none: a
+/// The running hosts as the slot count sees them. What may be allocated: [`host_allocatable`];
+/// GPUs = `gpu.total`, of no model (the host list names none: a
 /// size that names a model fits on no SCP host). What is allocated: the host's VMs. A host that
 /// is not `running` (`offline`) takes nothing; disk is not checked (VM disks go to shared
 /// datastores the host list does not name).
@@ -899,15 +944,9 @@ pub fn slot_hosts(
         if h.status.as_str() != "running" {
             continue;
         }
-        let (Some(cores), Some(cpu_ratio), Some(mem), Some(mem_ratio)) = (
-            h.cpu.core_count.get(),
-            h.cpu.allocation_ratio.get(),
-            h.memory.total_mb.get(),
-            h.memory.allocation_ratio.get(),
-        ) else {
+        let (Num::Value(vcpu_room), Num::Value(memory_room)) = host_allocatable(h) else {
             continue;
         };
-        let reserved = h.reserves.memory_mb.get().unwrap_or(0.0);
         let [vcpus, memory, gpus] = held.get(h.id.as_str()).copied().unwrap_or_default();
         let az = az_names
             .get(h.az_id.as_str())
@@ -920,8 +959,8 @@ pub fn slot_hosts(
         out.push(HostRoom {
             host: name_or(h.name.as_str(), h.id.as_str()).to_string(),
             place: vec![("az", az)],
-            vcpu: Room::new(cores * cpu_ratio, vcpus),
-            memory: Room::new((mem - reserved).max(0.0) * mem_ratio * MIB, memory),
+            vcpu: Room::new(vcpu_room, vcpus),
+            memory: Room::new(memory_room, memory),
             disk: None,
             disk_group: None,
             gpus: gpu_room,
