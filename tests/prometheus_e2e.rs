@@ -788,6 +788,47 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
         let n = compared.get(panel).copied().unwrap_or(0);
         assert!(n >= at_least, "{panel}: {n} series compared: {compared:?}");
     }
+    // N-1 margin of vCPU and memory per SCP pool, from the simulator's hosts: what the usable
+    // hosts may allocate, less the largest of them, less everything allocated.
+    let scp = &truths["scp-demo"];
+    let mut checked = 0;
+    for (resource, of) in [
+        (
+            "vcpu",
+            (|h: &headroom::sim::HostTruth| (h.vcpu_allocatable, h.vcpu_allocated))
+                as fn(&headroom::sim::HostTruth) -> (f64, f64),
+        ),
+        ("memory", |h| (h.memory_allocatable, h.memory_allocated)),
+    ] {
+        let result = apis
+            .query(&format!(
+                r#"pool:headroom_n_minus_one:margin{{target="scp-demo",resource="{resource}"}}"#
+            ))
+            .await
+            .unwrap_or_default();
+        for series in &result {
+            let az = series["metric"]["az"].as_str().unwrap_or_default();
+            let got: f64 = series["value"][1]
+                .as_str()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(f64::NAN);
+            let hosts: Vec<&headroom::sim::HostTruth> = scp
+                .hosts
+                .iter()
+                .filter(|h| h.at.get("az").map(String::as_str) == Some(az))
+                .collect();
+            let usable = hosts.iter().filter(|h| h.usable).map(|h| of(h).0);
+            let want = usable.clone().sum::<f64>()
+                - usable.fold(0.0, f64::max)
+                - hosts.iter().map(|h| of(h).1).sum::<f64>();
+            assert!(
+                (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "N-1 margin of {resource} in {az}: {got}, the simulator's hosts give {want}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 8, "vCPU and memory in both SCP pools, from each of the two replicas");
     assert!(
         !apis
             .alertmanager_alerts()

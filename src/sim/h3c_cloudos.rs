@@ -319,8 +319,11 @@ impl Fleet {
                     vcpus as f64 * CPU_ALLOCATION_RATIO,
                 );
                 truth.add("capacity", "memory", &at, mem as f64 * MIB);
+                // Memory and disk are not overcommitted on the simulated site (1:1).
+                truth.add("allocatable", "memory", &at, mem as f64 * MIB);
                 truth.add("free", "memory", &at, (mem - ram_used) as f64 * MIB);
                 truth.add("capacity", "local_disk", &at, disk as f64 * GIB);
+                truth.add("allocatable", "local_disk", &at, disk as f64 * GIB);
                 truth.add("free", "local_disk", &at, (disk - disk_used) as f64 * GIB);
             } else {
                 let at = [("az", az.as_str()), ("reason", "disabled")];

@@ -84,6 +84,8 @@ pub const HYPERVISORS_EXPORTS: &[Export] = &[
     Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Vcpu, AZ, "os-hypervisors vcpus x cloudos.cpu_allocation_ratio",
         "the API does not expose Nova's allocation ratio: the configured one (default 1.0, which never overstates)"),
     Export::of(&catalog::RESOURCE_CAPACITY, Resource::Memory, AZ, "os-hypervisors memory_mb", "MB x 2^20, summed per AZ"),
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::Memory, AZ, "os-hypervisors memory_mb x cloudos.ram_allocation_ratio", "MB x 2^20, usable hypervisors"),
+    Export::of(&catalog::RESOURCE_ALLOCATABLE, Resource::LocalDisk, AZ, "os-hypervisors local_gb x cloudos.disk_allocation_ratio", "GB x 2^30, usable hypervisors"),
     Export::of(&catalog::RESOURCE_ALLOCATED, Resource::Memory, AZ, "os-hypervisors memory_mb_used", "MB x 2^20"),
     Export::of(&catalog::RESOURCE_FREE, Resource::Memory, AZ, "os-hypervisors free_ram_mb", "MB x 2^20"),
     Export::of(&catalog::RESOURCE_CAPACITY, Resource::LocalDisk, AZ, "os-hypervisors local_gb", "GB x 2^30"),
@@ -91,7 +93,9 @@ pub const HYPERVISORS_EXPORTS: &[Export] = &[
     Export::of(&catalog::RESOURCE_FREE, Resource::LocalDisk, AZ, "os-hypervisors free_disk_gb", "GB x 2^30"),
     Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::CpuThreads, HV_HOST, "os-hypervisors vcpus", "logical CPUs"),
     Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vcpu, HV_HOST, "os-hypervisors vcpus_used", "vCPUs"),
-    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Vcpu, HV_HOST, "os-hypervisors vcpus x cloudos.cpu_allocation_ratio", "vCPUs"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Vcpu, HV_HOST, "os-hypervisors vcpus x cloudos.cpu_allocation_ratio", "vCPUs; 0 on a hypervisor down or disabled"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Memory, HV_HOST, "os-hypervisors memory_mb x cloudos.ram_allocation_ratio", "MB x 2^20; 0 down or disabled"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::LocalDisk, HV_HOST, "os-hypervisors local_gb x cloudos.disk_allocation_ratio", "GB x 2^30; 0 down or disabled"),
     Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::Memory, HV_HOST, "os-hypervisors memory_mb", "MB x 2^20"),
     Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Memory, HV_HOST, "os-hypervisors memory_mb_used", "MB x 2^20"),
     Export::of(&catalog::HOST_RESOURCE_FREE, Resource::Memory, HV_HOST, "os-hypervisors free_ram_mb", "MB x 2^20"),
@@ -169,19 +173,29 @@ pub fn normalise_hypervisors(
                 .entry((az.to_string(), state.to_string()))
                 .or_insert(0.0) += 1.0;
         }
-        let allocatable = match h.vcpus.get() {
-            Some(v) => Num::Value(v * ratios.cpu),
+        let unusable = unusable_reason(h);
+        // What may be allocated: capacity × the configured ratio; nothing on a hypervisor that
+        // takes no instances.
+        let allocatable = |n: &Num, ratio: f64| match n.get() {
+            Some(_) if unusable.is_some() => Num::Value(0.0),
+            Some(v) => Num::Value(v * ratio),
             None => Num::Absent,
         };
-        let unusable = unusable_reason(h);
+        let (vcpu_room, memory_room, disk_room) = (
+            allocatable(&h.vcpus, ratios.cpu),
+            allocatable(&h.memory_mb, ratios.ram),
+            allocatable(&h.local_gb, ratios.disk),
+        );
         for (def, resource, num, scale) in [
             (&H_CAPACITY, Resource::CpuThreads, &h.vcpus, 1.0),
             (&H_ALLOCATED, Resource::Vcpu, &h.vcpus_used, 1.0),
-            (&H_ALLOCATABLE, Resource::Vcpu, &allocatable, 1.0),
+            (&H_ALLOCATABLE, Resource::Vcpu, &vcpu_room, 1.0),
             (&H_CAPACITY, Resource::Memory, &h.memory_mb, MIB),
+            (&H_ALLOCATABLE, Resource::Memory, &memory_room, MIB),
             (&H_ALLOCATED, Resource::Memory, &h.memory_mb_used, MIB),
             (&H_FREE, Resource::Memory, &h.free_ram_mb, MIB),
             (&H_CAPACITY, Resource::LocalDisk, &h.local_gb, GIB),
+            (&H_ALLOCATABLE, Resource::LocalDisk, &disk_room, GIB),
             (&H_ALLOCATED, Resource::LocalDisk, &h.local_gb_used, GIB),
             (&H_FREE, Resource::LocalDisk, &h.free_disk_gb, GIB),
             (&H_ALLOCATED, Resource::Instances, &h.running_vms, 1.0),

@@ -447,9 +447,9 @@ pub const HOSTS_EXPORTS: &[Export] = &[
         "MB x 2^20",
     ),
     Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Vcpu, HOST, "hosts cpu.core_count x cpu.allocation_ratio",
-        "physical cores x the overcommit (the document does not say whether the ratio multiplies cores or threads; cores never overstate)"),
+        "physical cores x the overcommit (the document does not say whether the ratio multiplies cores or threads; cores never overstate); 0 on a host not running"),
     Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Memory, HOST, "hosts (memory.total_mb - reserves.memory_mb) x memory.allocation_ratio",
-        "MB x 2^20; the reserve is held back before the ratio (the smaller reading)"),
+        "MB x 2^20; the reserve is held back before the ratio (the smaller reading); 0 on a host not running"),
     Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuHertz, AZ, "hosts cpu.total_mhz", "MHz x 10^6, summed per pool over the running hosts"),
     Export::of(&catalog::RESOURCE_USED, Resource::CpuHertz, AZ, "hosts cpu.used_mhz", "MHz x 10^6, running hosts"),
     Export::of(&catalog::RESOURCE_CAPACITY, Resource::CpuCores, AZ, "hosts cpu.core_count", "summed per pool over the running hosts (no pool API reports cores)"),
@@ -519,7 +519,12 @@ pub fn normalise_hosts(hosts: &[Host], az_names: &BTreeMap<String, String>, batc
             HOST_RESOURCE_OVERCOMMIT_RATIO as OVER, HOST_RESOURCE_RESERVED as RES,
             HOST_RESOURCE_USED as USED,
         };
-        let (vcpus, memory) = host_allocatable(h);
+        // An offline host may allocate nothing (its figures stay for the drill-down).
+        let (vcpus, memory) = if running {
+            host_allocatable(h)
+        } else {
+            (Num::Value(0.0), Num::Value(0.0))
+        };
         for (def, resource, num, scale) in [
             (&ALLOC, Resource::Vcpu, &vcpus, 1.0),
             (&ALLOC, Resource::Memory, &memory, 1.0),
