@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Runs every check and test of headroom on a fresh Debian machine with Rust: installs Prometheus
-# and promtool (Debian package `prometheus`) and Alertmanager (`prometheus-alertmanager`) when
-# they are missing, then fmt, clippy (which also checks the benchmarks compile) and the test
+# and promtool (Debian package `prometheus`), Alertmanager (`prometheus-alertmanager`) and
+# Chromium (`chromium`, for the status page test) when they are missing, then fmt, clippy (which also checks the benchmarks compile) and the test
 # suite, and the release packages (scripts/package.sh: the glibc 2.17 binary, .deb, .rpm),
 # which tests/packages.rs installs and checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/install-prometheus.sh
+
+# tests/status_page.rs loads the status page in headless Chromium (Debian's `chromium`; about
+# 20 s to install, with its libraries).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium (Debian package)"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+chromium --version
 
 # The release packages build in the background (their own target folder) while the checks and
 # the suite run: on two cores the suite spends much of its time waiting on Prometheus.

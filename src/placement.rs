@@ -111,7 +111,8 @@ pub type DiskGroups = BTreeMap<String, Room>;
 
 fn floor_div(free: f64, need: f64) -> f64 {
     if need > 0.0 {
-        (free / need).floor().max(0.0)
+        // `+ 0.0` turns a -0 into 0.
+        (free / need).floor().max(0.0) + 0.0
     } else {
         f64::INFINITY
     }
@@ -179,7 +180,12 @@ fn after_loss_bound(
         l.memory.allocated,
         size.memory,
     ));
-    if size.disk > 0.0 {
+    // Disk bounds the place only where its hosts' disk is known (a platform that reports no
+    // disk room checks none, as `fit` does).
+    let disk_known = hosts
+        .iter()
+        .any(|h| h.disk.is_some() || h.disk_group.is_some());
+    if size.disk > 0.0 && disk_known {
         let own: f64 = others().filter_map(|h| h.disk.map(Room::free)).sum();
         let mut shared: BTreeMap<&str, f64> = BTreeMap::new();
         for h in others() {
@@ -385,6 +391,18 @@ mod tests {
             place_slots(&refs, &size(2.0, 96.0), &DiskGroups::new()),
             (8.0, 4.0)
         );
+    }
+
+    #[test]
+    fn a_size_with_disk_is_not_bounded_by_disk_where_no_host_reports_it() {
+        let hosts = [
+            host("a", (64.0, 0.0), (512.0, 0.0)),
+            host("b", (64.0, 0.0), (512.0, 0.0)),
+        ];
+        let refs: Vec<&HostRoom> = hosts.iter().collect();
+        let mut s = size(4.0, 8.0);
+        s.disk = 50.0 * GIB;
+        assert_eq!(place_slots(&refs, &s, &DiskGroups::new()), (32.0, 16.0));
     }
 
     #[test]

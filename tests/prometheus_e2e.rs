@@ -13,25 +13,15 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::BufRead as _;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::demo::{start_demo, truths, Running};
 use common::prom;
 use headroom::sim::Truth;
 use serde_json::Value;
-
-/// A child process killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -51,93 +41,6 @@ fn spawn(cmd: &mut Command, name: &'static str, log: &Path) -> Running {
             panic!("cannot start {name} ({cmd:?}); ./scripts/test.sh installs it: {e}")
         });
     Running(child)
-}
-
-/// The demo's addresses, read from what it prints.
-struct Demo {
-    exporter: SocketAddr,
-    esm: SocketAddr,
-    scp: SocketAddr,
-    cloudos: SocketAddr,
-    cec: SocketAddr,
-}
-
-/// Starts `headroom demo` on an ephemeral port, its ESM site not growing (so the truth does not
-/// move between a scrape and the comparison).
-fn start_demo(dir: &Path) -> (Running, Demo) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_headroom"))
-        .args([
-            "demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--interval",
-            "30s",
-            "--growth-per-hour",
-            "0",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join("demo.log")).unwrap_or_else(|e| panic!("{e}")),
-        ))
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start the demo: {e}"));
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let running = Running(child);
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let addr_after = |line: &str, label: &str| -> Option<SocketAddr> {
-        let rest = line.split(label).nth(1)?.trim();
-        let url = rest.split_whitespace().next()?;
-        let host = url.split("://").nth(1)?.split('/').next()?;
-        host.parse().ok()
-    };
-    let (mut esm, mut scp, mut cloudos, mut cec, mut metrics) = (None, None, None, None, None);
-    for line in lines.by_ref() {
-        let line = line.unwrap_or_default();
-        esm = esm.or_else(|| addr_after(&line, "Huawei ESM simulator:"));
-        scp = scp.or_else(|| addr_after(&line, "Sangfor SCP simulator:"));
-        cloudos = cloudos.or_else(|| addr_after(&line, "H3C CloudOS simulator:"));
-        cec = cec.or_else(|| addr_after(&line, "CECSTACK simulator:"));
-        metrics = metrics.or_else(|| addr_after(&line, "metrics:"));
-        if metrics.is_some() {
-            break;
-        }
-    }
-    // Keep reading so the demo never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    match (esm, scp, cloudos, cec, metrics) {
-        (Some(esm), Some(scp), Some(cloudos), Some(cec), Some(exporter)) => (
-            running,
-            Demo {
-                exporter,
-                esm,
-                scp,
-                cloudos,
-                cec,
-            },
-        ),
-        _ => panic!("the demo did not print its addresses"),
-    }
-}
-
-/// Each demo target's simulator truth.
-async fn truths(demo: &Demo) -> BTreeMap<String, Truth> {
-    headroom::http::install_crypto_provider();
-    let http = reqwest::Client::new();
-    // The SCP simulator serves HTTPS with a certificate made at start.
-    let https = reqwest::Client::builder()
-        .tls_danger_accept_invalid_certs(true)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut out = BTreeMap::new();
-    for (target, client, base) in [
-        ("esm-demo", &http, format!("http://{}", demo.esm)),
-        ("scp-demo", &https, format!("https://{}", demo.scp)),
-        ("cloudos-demo", &http, format!("http://{}", demo.cloudos)),
-        ("cec-demo", &http, format!("http://{}", demo.cec)),
-    ] {
-        out.insert(target.to_string(), common::sim_truth(client, &base).await);
-    }
-    out
 }
 
 /// The level labels a dashboard series may be grouped by (a truth figure's place uses them).
@@ -828,7 +731,10 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
             checked += 1;
         }
     }
-    assert_eq!(checked, 8, "vCPU and memory in both SCP pools, from each of the two replicas");
+    assert_eq!(
+        checked, 8,
+        "vCPU and memory in both SCP pools, from each of the two replicas"
+    );
     assert!(
         !apis
             .alertmanager_alerts()

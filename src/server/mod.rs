@@ -6,6 +6,7 @@
 
 pub mod basic_auth;
 pub mod listener;
+pub mod status;
 pub mod tls;
 pub mod web_config;
 
@@ -301,24 +302,23 @@ async fn status_page(State(s): State<AppState>) -> Html<String> {
             v.status.dropped_values,
         ));
     }
-    let mut budget = String::new();
-    let mut out = Vec::new();
-    s.metrics.encode(&mut out, None);
-    for line in String::from_utf8_lossy(&out).lines() {
-        if line.starts_with("headroom_api_budget_requests_per_second{")
-            || line.starts_with("headroom_api_throttled_total{")
-            || line.starts_with("headroom_api_budget_wait_seconds_total{")
-        {
-            budget.push_str(&format!("<li><code>{}</code></li>", html_escape(line)));
-        }
-    }
+    // The page reads back what /metrics serves (status.rs): one render, no vendor call.
+    let exposition = String::from_utf8_lossy(&s.store.render(None, &s.metrics, now)).into_owned();
+    let mut self_metrics = Vec::new();
+    s.metrics.encode(&mut self_metrics, None);
+    let (headroom, budgets) = status::sections(
+        &exposition,
+        &String::from_utf8_lossy(&self_metrics),
+        &views,
+        now,
+    );
     Html(format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>headroom</title><style>\
-         body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}\
-         tr.down{{background:#fdd}}tr.up{{background:#efe}}tr.wait{{background:#ffd}}</style></head><body>\
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>headroom</title><style>{}</style></head><body>\
          <h1>headroom {}</h1><p>Capacity telemetry exporter. <a href=\"/metrics\">/metrics</a> · <a href=\"/readyz\">/readyz</a> · <a href=\"/healthz\">/healthz</a> · <code>/probe?target=NAME</code> · <a href=\"/sd\">/sd</a></p>\
+         <h2>Headroom</h2><p>Allocated (or used) share of what may be allocated, per target and place; free slots of the configured instance sizes, after losing a host in brackets; whether the place survives losing its largest host.</p>\n{headroom}\
          <h2>Collectors</h2><table><tr><th>target</th><th>platform</th><th>collector</th><th>state</th><th>interval</th><th>last success</th><th>data age</th><th>last poll</th><th>series</th><th>dropped values</th><th>last error</th></tr>\n{rows}</table>\
-         <h2>Rate budgets</h2><ul>{budget}</ul></body></html>\n",
+         <h2>Rate budgets</h2>{budgets}</body></html>\n",
+        status::STYLE,
         env!("CARGO_PKG_VERSION")
     ))
 }

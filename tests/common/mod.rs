@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod demo;
 pub mod json_schema;
 pub mod prom;
 pub mod slots;

@@ -100,9 +100,16 @@ fn room_after_loss(hosts: &[&HostTruth], lost: usize, f: &FlavorTruth, truth: &T
             f64::MAX
         }
     };
-    units(vcpu, l.vcpu_allocated, f.vcpus)
-        .min(units(memory, l.memory_allocated, f.memory))
-        .min(units(disk, l.disk_allocated.unwrap_or(0.0), f.disk))
+    let mut n =
+        units(vcpu, l.vcpu_allocated, f.vcpus).min(units(memory, l.memory_allocated, f.memory));
+    // Where no host reports disk room, disk bounds nothing.
+    if hosts
+        .iter()
+        .any(|h| h.disk_allocatable.is_some() || h.disk_group.is_some())
+    {
+        n = n.min(units(disk, l.disk_allocated.unwrap_or(0.0), f.disk));
+    }
+    n
 }
 
 /// The slots of every flavor of the truth and of `extra` sizes, per place of the usable hosts.
