@@ -32,6 +32,13 @@ def timed_once(cfg_text):
     return os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss * 1024, stdout
 
 
+# Configured instance sizes: their free and N-1 slots are counted too (SCP reads its hosts once
+# more in the vms collector for them), so the poll measured is the one with every count on.
+SIZES = """instance_sizes:
+  - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}
+  - {name: mem.heavy, vcpus: 2, memory_gib: 96}
+"""
+
 if platform == "cecstack":
     instances = hosts * 10
     budget = 1200  # requests/min: the simulator has no limit; the floor scales with it
@@ -80,7 +87,7 @@ if platform == "h3c_cloudos":
     collectors = "".join(f"      {n}: {{interval: 1h}}\n" for n in names)
     cfg = f"""
 server: {{listen: "127.0.0.1:0"}}
-targets:
+{SIZES}targets:
   - name: bench
     platform: h3c_cloudos
     endpoint: http://{addr}
@@ -119,7 +126,7 @@ if platform == "sangfor_scp":
     collectors = "".join(f"      {n}: {{interval: 1h}}\n" for n in names)
     cfg = f"""
 server: {{listen: "127.0.0.1:0"}}
-targets:
+{SIZES}targets:
   - name: bench
     platform: sangfor_scp
     endpoint: https://{addr}

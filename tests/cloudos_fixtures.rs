@@ -767,6 +767,13 @@ fn a_vmware_cluster_hypervisor_is_a_cluster_not_a_host() {
     )
     .unwrap_or_default();
     let b = slots(&disky, &hvs, &azs, &esx, one);
+    // The disk a flavor needs on the host: root, ephemeral (GB) and swap (MB).
+    let extra: Vec<Flavor> = serde_json::from_value(serde_json::json!([
+        {"id": "e", "name": "e", "vcpus": "1", "ram": "256", "disk": "60", "OS-FLV-EXT-DATA:ephemeral": "20", "swap": "1024"}
+    ]))
+    .unwrap_or_default();
+    let sizes = flavor_sizes(&extra, &mut Batch::new());
+    assert_eq!(sizes[0].disk, 81.0 * 1_073_741_824.0);
     assert_series(
         &b,
         catalog::FLAVOR_FREE_SLOTS.name,

@@ -140,13 +140,23 @@ fn uuid(rng: &mut fastrand::Rng) -> String {
     )
 }
 
-/// (name, vCPUs, RAM MB, disk GB)
+/// (name, vCPUs, RAM MB, disk GB); c4.large also has a 20 GB ephemeral disk, which Nova places
+/// on the host beside the root disk (`EPHEMERAL_GB`).
 const FLAVORS: &[(&str, u64, u64, u64)] = &[
     ("c1.small", 1, 2048, 40),
     ("c2.medium", 2, 4096, 60),
     ("c4.large", 4, 16384, 100),
     ("g4.gpu", 8, 32768, 200),
 ];
+
+/// The ephemeral disk (GB) of each flavor of [`FLAVORS`].
+fn ephemeral_gb(name: &str) -> u64 {
+    if name == "c4.large" {
+        20
+    } else {
+        0
+    }
+}
 
 impl Fleet {
     /// The synthetic platform: CAS hosts in each AZ and, in the first, a VMware cluster that
@@ -166,7 +176,7 @@ impl Fleet {
         let flavor_ids: Vec<String> = FLAVORS.iter().map(|_| uuid(&mut rng)).collect();
         f.flavors = FLAVORS.iter().zip(&flavor_ids).map(|((name, vcpus, ram, disk), id)| {
             // Numbers as strings, as the document's example sends them.
-            json!({"id": id, "name": name, "ram": ram.to_string(), "vcpus": vcpus.to_string(), "disk": disk.to_string(), "swap": "", "OS-FLV-DISABLED:disabled": false, "os-flavor-access:is_public": true, "rxtx_factor": "1.0", "OS-FLV-EXT-DATA:ephemeral": "0"})
+            json!({"id": id, "name": name, "ram": ram.to_string(), "vcpus": vcpus.to_string(), "disk": disk.to_string(), "swap": "", "OS-FLV-DISABLED:disabled": false, "os-flavor-access:is_public": true, "rxtx_factor": "1.0", "OS-FLV-EXT-DATA:ephemeral": ephemeral_gb(name).to_string()})
         }).collect();
         let azs = cfg.azs.max(1);
         let mut hosts: Vec<SimHypervisor> = Vec::new();
@@ -261,7 +271,8 @@ impl Fleet {
             }
             let h = n % hosts.len();
             let fl = if n % 10 == 9 { 3 } else { n % 3 };
-            let (_, vcpus, ram, disk) = FLAVORS[fl];
+            let (name, vcpus, ram, disk) = FLAVORS[fl];
+            let disk = disk + ephemeral_gb(name);
             let t = n % tenants.len();
             let hv = &hosts[h];
             let id = uuid(&mut rng);
@@ -408,7 +419,7 @@ impl Fleet {
                 name: name.to_string(),
                 vcpus: *vcpus as f64,
                 memory: *ram as f64 * MIB,
-                disk: *disk as f64 * GIB,
+                disk: (*disk + ephemeral_gb(name)) as f64 * GIB,
             })
             .collect();
 

@@ -560,6 +560,11 @@ pub struct Flavor {
     #[serde(alias = "vcups")]
     pub vcpus: Num,
     pub disk: Num,
+    /// GB of ephemeral disk beside the root disk, on the same host.
+    #[serde(rename = "OS-FLV-EXT-DATA:ephemeral")]
+    pub ephemeral: Num,
+    /// MB of swap disk, on the same host.
+    pub swap: Num,
     #[serde(rename = "OS-FLV-DISABLED:disabled")]
     pub disabled: Text,
 }

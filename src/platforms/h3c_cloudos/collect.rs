@@ -930,7 +930,9 @@ pub fn flavor_sizes(flavors: &[Flavor], batch: &mut Batch) -> Vec<InstanceSize> 
             name: name.to_string(),
             vcpus,
             memory: ram * MIB,
-            disk: f.disk.get().unwrap_or(0.0).max(0.0) * GIB,
+            // Nova places the root disk, the ephemeral disk (GB) and swap (MB) on the host.
+            disk: (f.disk.get().unwrap_or(0.0) + f.ephemeral.get().unwrap_or(0.0)).max(0.0) * GIB
+                + f.swap.get().unwrap_or(0.0).max(0.0) * MIB,
             gpus: 0.0,
             gpu_model: None,
             origin: Origin::Catalog,
