@@ -150,102 +150,88 @@ fn gpu_room(h: &HostRoom, size: &InstanceSize, of: fn(Room) -> f64) -> f64 {
     }
 }
 
-/// How many instances of `size` the place's room holds after losing host `lost`, counted from
-/// the place's totals: per resource, the other hosts' free room less what the lost host's
-/// instances take when they are re-placed, over the size's need. An upper bound (fragments are
-/// ignored), which caps the host-by-host count of the other hosts. A shared disk group's VM
-/// disks stay on the group when a host is lost; a host's own disk must be found again.
-fn after_loss_bound(
-    hosts: &[&HostRoom],
-    size: &InstanceSize,
-    groups: &DiskGroups,
-    lost: usize,
-) -> f64 {
-    let others = || {
-        hosts
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != lost)
-            .map(|(_, h)| *h)
-    };
-    let l = hosts[lost];
-    let room = |free: f64, taken: f64, need: f64| floor_div((free - taken).max(0.0), need);
-    let mut n = room(
-        others().map(|h| h.vcpu.free()).sum(),
-        l.vcpu.allocated,
-        size.vcpus,
-    )
-    .min(room(
-        others().map(|h| h.memory.free()).sum(),
-        l.memory.allocated,
-        size.memory,
-    ));
-    // Disk bounds the place only where its hosts' disk is known (a platform that reports no
-    // disk room checks none, as `fit` does).
+/// The free slots and the N-1 slots of `size` in one place.
+///
+/// N-1 for host L: the other hosts' slots (a disk group capped by its room), but no more than
+/// the place's room holds once L's instances are re-placed, counted from totals per resource:
+/// (the others' free − L's allocated) ÷ need. An upper bound (fragments ignored) capping the
+/// host-by-host count. A shared disk group's VM disks stay on the group when a host is lost; a
+/// host's own disk must be found again. Linear in the hosts: every "without L" figure is the
+/// place's total less L's part (the tests hold it to the quadratic definition).
+pub fn place_slots(hosts: &[&HostRoom], size: &InstanceSize, groups: &DiskGroups) -> (f64, f64) {
+    let disk_checked = size.disk > 0.0;
+    let fits: Vec<f64> = hosts.iter().map(|h| fit(h, size)).collect();
+    fn group_of(h: &HostRoom, disk_checked: bool) -> Option<&str> {
+        if disk_checked {
+            h.disk_group.as_deref()
+        } else {
+            None
+        }
+    }
+    let cap = |g: &str| floor_div(groups.get(g).map_or(0.0, |r| r.free()), size.disk);
+    // Slots: hosts on their own disk, and per disk group the members' sum.
+    let mut own = 0.0;
+    let mut grouped: BTreeMap<&str, f64> = BTreeMap::new();
+    for (h, n) in hosts.iter().zip(&fits) {
+        match group_of(h, disk_checked) {
+            Some(g) => *grouped.entry(g).or_insert(0.0) += n,
+            None => own += n,
+        }
+    }
+    let all = own + grouped.iter().map(|(g, n)| n.min(cap(g))).sum::<f64>();
+    // Room totals of the place, for the bound after a loss.
+    let vcpu_free: f64 = hosts.iter().map(|h| h.vcpu.free()).sum();
+    let memory_free: f64 = hosts.iter().map(|h| h.memory.free()).sum();
+    let own_disk_free: f64 = hosts.iter().map(|h| h.disk.map_or(0.0, Room::free)).sum();
     let disk_known = hosts
         .iter()
         .any(|h| h.disk.is_some() || h.disk_group.is_some());
-    if size.disk > 0.0 && disk_known {
-        let own: f64 = others().filter_map(|h| h.disk.map(Room::free)).sum();
-        let mut shared: BTreeMap<&str, f64> = BTreeMap::new();
-        for h in others() {
-            if let Some(g) = &h.disk_group {
-                shared.insert(g, groups.get(g).map_or(0.0, |r| r.free()));
+    let gpu_free: f64 = hosts.iter().map(|h| gpu_room(h, size, Room::free)).sum();
+    // Shared disk room, counted once per group, and how many hosts share each.
+    let mut sharing: BTreeMap<&str, usize> = BTreeMap::new();
+    for h in hosts {
+        if let Some(g) = &h.disk_group {
+            *sharing.entry(g.as_str()).or_insert(0) += 1;
+        }
+    }
+    let group_free = |g: &str| groups.get(g).map_or(0.0, |r| r.free());
+    let shared_free: f64 = sharing.keys().map(|g| group_free(g)).sum();
+    let room = |free: f64, taken: f64, need: f64| floor_div((free - taken).max(0.0), need);
+    let mut worst = f64::INFINITY;
+    for (h, fit_l) in hosts.iter().zip(&fits) {
+        let others = match group_of(h, disk_checked) {
+            Some(g) => {
+                let n = grouped.get(g).copied().unwrap_or(0.0);
+                all - n.min(cap(g)) + (n - fit_l).min(cap(g))
             }
+            None => all - fit_l,
+        };
+        let mut bound = room(vcpu_free - h.vcpu.free(), h.vcpu.allocated, size.vcpus).min(room(
+            memory_free - h.memory.free(),
+            h.memory.allocated,
+            size.memory,
+        ));
+        if disk_checked && disk_known {
+            let mut disk = own_disk_free - h.disk.map_or(0.0, Room::free) + shared_free;
+            // A group whose only host is the one lost leaves with it.
+            if let Some(g) = h.disk_group.as_deref() {
+                if sharing.get(g) == Some(&1) {
+                    disk -= group_free(g);
+                }
+            }
+            bound = bound.min(room(disk, h.disk.map_or(0.0, |d| d.allocated), size.disk));
         }
-        let taken = l.disk.map_or(0.0, |d| d.allocated);
-        n = n.min(room(own + shared.values().sum::<f64>(), taken, size.disk));
-    }
-    if size.gpus > 0.0 {
-        let free: f64 = others().map(|h| gpu_room(h, size, Room::free)).sum();
-        n = n.min(room(free, gpu_room(l, size, |r| r.allocated), size.gpus));
-    }
-    if n.is_finite() {
-        n
-    } else {
-        0.0
-    }
-}
-
-/// Slots of `size` on `hosts` (one place), with `skip` left out; each disk group capped.
-fn slots_without(
-    hosts: &[&HostRoom],
-    size: &InstanceSize,
-    groups: &DiskGroups,
-    skip: Option<usize>,
-) -> f64 {
-    let mut own = 0.0;
-    let mut grouped: BTreeMap<&str, f64> = BTreeMap::new();
-    for (i, h) in hosts.iter().enumerate() {
-        if Some(i) == skip {
-            continue;
+        if size.gpus > 0.0 {
+            bound = bound.min(room(
+                gpu_free - gpu_room(h, size, Room::free),
+                gpu_room(h, size, |r| r.allocated),
+                size.gpus,
+            ));
         }
-        let n = fit(h, size);
-        match (&h.disk_group, size.disk > 0.0) {
-            (Some(g), true) => *grouped.entry(g.as_str()).or_insert(0.0) += n,
-            _ => own += n,
-        }
+        let n = others.min(bound);
+        worst = worst.min(if n.is_finite() { n } else { 0.0 });
     }
-    let capped: f64 = grouped
-        .into_iter()
-        .map(|(g, n)| {
-            let room = groups.get(g).map_or(0.0, |r| r.free());
-            n.min(floor_div(room, size.disk))
-        })
-        .sum();
-    own + capped
-}
-
-/// The free slots and the N-1 slots of `size` in one place.
-pub fn place_slots(hosts: &[&HostRoom], size: &InstanceSize, groups: &DiskGroups) -> (f64, f64) {
-    let all = slots_without(hosts, size, groups, None);
-    let worst = (0..hosts.len())
-        .map(|l| {
-            slots_without(hosts, size, groups, Some(l))
-                .min(after_loss_bound(hosts, size, groups, l))
-        })
-        .fold(f64::INFINITY, f64::min);
-    (all, if worst.is_finite() { worst } else { 0.0 })
+    (all, if worst.is_finite() { worst + 0.0 } else { 0.0 })
 }
 
 /// Writes the free and N-1 slots of every size per place of `hosts`, and the alert threshold of
@@ -287,6 +273,108 @@ pub fn put_slots(
 mod tests {
     use super::*;
 
+    /// How many instances of `size` the place's room holds after losing host `lost`, counted from
+    /// the place's totals: per resource, the other hosts' free room less what the lost host's
+    /// instances take when they are re-placed, over the size's need. An upper bound (fragments are
+    /// ignored), which caps the host-by-host count of the other hosts. A shared disk group's VM
+    /// disks stay on the group when a host is lost; a host's own disk must be found again.
+    fn reference_after_loss_bound(
+        hosts: &[&HostRoom],
+        size: &InstanceSize,
+        groups: &DiskGroups,
+        lost: usize,
+    ) -> f64 {
+        let others = || {
+            hosts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != lost)
+                .map(|(_, h)| *h)
+        };
+        let l = hosts[lost];
+        let room = |free: f64, taken: f64, need: f64| floor_div((free - taken).max(0.0), need);
+        let mut n = room(
+            others().map(|h| h.vcpu.free()).sum(),
+            l.vcpu.allocated,
+            size.vcpus,
+        )
+        .min(room(
+            others().map(|h| h.memory.free()).sum(),
+            l.memory.allocated,
+            size.memory,
+        ));
+        // Disk bounds the place only where its hosts' disk is known (a platform that reports no
+        // disk room checks none, as `fit` does).
+        let disk_known = hosts
+            .iter()
+            .any(|h| h.disk.is_some() || h.disk_group.is_some());
+        if size.disk > 0.0 && disk_known {
+            let own: f64 = others().filter_map(|h| h.disk.map(Room::free)).sum();
+            let mut shared: BTreeMap<&str, f64> = BTreeMap::new();
+            for h in others() {
+                if let Some(g) = &h.disk_group {
+                    shared.insert(g, groups.get(g).map_or(0.0, |r| r.free()));
+                }
+            }
+            let taken = l.disk.map_or(0.0, |d| d.allocated);
+            n = n.min(room(own + shared.values().sum::<f64>(), taken, size.disk));
+        }
+        if size.gpus > 0.0 {
+            let free: f64 = others().map(|h| gpu_room(h, size, Room::free)).sum();
+            n = n.min(room(free, gpu_room(l, size, |r| r.allocated), size.gpus));
+        }
+        if n.is_finite() {
+            n
+        } else {
+            0.0
+        }
+    }
+
+    /// Slots of `size` on `hosts` (one place), with `skip` left out; each disk group capped.
+    fn reference_slots_without(
+        hosts: &[&HostRoom],
+        size: &InstanceSize,
+        groups: &DiskGroups,
+        skip: Option<usize>,
+    ) -> f64 {
+        let mut own = 0.0;
+        let mut grouped: BTreeMap<&str, f64> = BTreeMap::new();
+        for (i, h) in hosts.iter().enumerate() {
+            if Some(i) == skip {
+                continue;
+            }
+            let n = fit(h, size);
+            match (&h.disk_group, size.disk > 0.0) {
+                (Some(g), true) => *grouped.entry(g.as_str()).or_insert(0.0) += n,
+                _ => own += n,
+            }
+        }
+        let capped: f64 = grouped
+            .into_iter()
+            .map(|(g, n)| {
+                let room = groups.get(g).map_or(0.0, |r| r.free());
+                n.min(floor_div(room, size.disk))
+            })
+            .sum();
+        own + capped
+    }
+
+    /// The N-1 definition written out quadratically: every host lost in turn, the others counted anew.
+    fn reference_place_slots(
+        hosts: &[&HostRoom],
+        size: &InstanceSize,
+        groups: &DiskGroups,
+    ) -> (f64, f64) {
+        let all = reference_slots_without(hosts, size, groups, None);
+        let worst = (0..hosts.len())
+            .map(|l| {
+                reference_slots_without(hosts, size, groups, Some(l))
+                    .min(reference_after_loss_bound(hosts, size, groups, l))
+            })
+            .fold(f64::INFINITY, f64::min);
+        (all, if worst.is_finite() { worst } else { 0.0 })
+    }
+
     const GIB: f64 = 1_073_741_824.0;
 
     fn size(vcpus: f64, memory_gib: f64) -> InstanceSize {
@@ -309,6 +397,50 @@ mod tests {
             vcpu: Room::new(vcpu.0, vcpu.1),
             memory: Room::new(mem_gib.0 * GIB, mem_gib.1 * GIB),
             ..HostRoom::default()
+        }
+    }
+
+    #[test]
+    fn the_linear_count_equals_the_quadratic_definition_on_random_places() {
+        let mut rng = fastrand::Rng::with_seed(20261201);
+        let groups = DiskGroups::from([
+            ("g1".to_string(), Room::new(900.0 * GIB, 300.0 * GIB)),
+            ("g2".to_string(), Room::new(200.0 * GIB, 190.0 * GIB)),
+        ]);
+        for round in 0..400 {
+            let n = rng.usize(1..9);
+            let hosts: Vec<HostRoom> = (0..n)
+                .map(|i| {
+                    let mut h = host(
+                        &format!("h{i}"),
+                        (64.0, rng.f64() * 80.0),
+                        (256.0, rng.f64() * 260.0),
+                    );
+                    match rng.usize(..3) {
+                        0 => h.disk = Some(Room::new(2000.0 * GIB, rng.f64() * 2100.0 * GIB)),
+                        1 => h.disk_group = Some(["g1", "g2"][rng.usize(..2)].to_string()),
+                        _ => {}
+                    }
+                    if rng.bool() {
+                        h.gpus
+                            .insert("T4".into(), Room::new(4.0, rng.usize(..5) as f64));
+                    }
+                    h
+                })
+                .collect();
+            let refs: Vec<&HostRoom> = hosts.iter().collect();
+            let mut s = size(rng.usize(1..9) as f64, rng.usize(1..65) as f64);
+            if rng.bool() {
+                s.disk = rng.usize(10..200) as f64 * GIB;
+            }
+            if rng.usize(..4) == 0 {
+                s.gpus = 1.0;
+            }
+            assert_eq!(
+                place_slots(&refs, &s, &groups),
+                reference_place_slots(&refs, &s, &groups),
+                "round {round}: {hosts:?} {s:?}"
+            );
         }
     }
 
