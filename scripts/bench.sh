@@ -37,6 +37,7 @@ def timed_once(cfg_text):
 SIZES = """instance_sizes:
   - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}
   - {name: mem.heavy, vcpus: 2, memory_gib: 96}
+  - {name: gpu.t4, vcpus: 8, memory_gib: 32, gpus: 1, gpu_model: Tesla T4}
 """
 
 if platform == "cecstack":

@@ -954,11 +954,12 @@ pub fn demo_config(targets: &[String], listen: SocketAddr, interval: Duration) -
     )
 }
 
-/// The instance sizes the demo counts free slots of: one bound by vCPU, one by memory (the
-/// end-to-end test counts the same ones from the simulators' hosts).
+/// The instance sizes the demo counts free slots of: one bound by vCPU, one by memory, one by
+/// GPUs of a model (the end-to-end test counts the same ones from the simulators' hosts).
 pub const DEMO_INSTANCE_SIZES: &str = "instance_sizes:
   - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}
   - {name: mem.heavy, vcpus: 2, memory_gib: 96}
+  - {name: gpu.t4, vcpus: 8, memory_gib: 32, gpus: 1, gpu_model: Tesla T4}
 ";
 
 async fn demo(

@@ -174,7 +174,7 @@ async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert_eq!(
         common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
-        (4 + 2) * 2 * 2
+        (4 + 3) * 2 * 2
     );
     assert!(body.contains(r#"headroom_flavor_slots_alert_below{platform="h3c_cloudos",target="cos",flavor="web.large",origin="config"} 5"#));
     // CAS and VMware hosts: one utilisation series per resource and host.
@@ -405,9 +405,9 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&http(), &format!("http://{sim}")).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 40);
-    // Three AZs, four flavors and the two configured sizes, free and N-1.
+    // Three AZs, four flavors and the three configured sizes, free and N-1.
     assert_eq!(
         common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
-        (4 + 2) * 3 * 2
+        (4 + 3) * 3 * 2
     );
 }

@@ -664,7 +664,7 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
             .get("headroom-overview.json \"Free slots per instance size\"")
             .copied()
             .unwrap_or(0);
-        if (wrong.is_empty() && compared.len() >= 13 && slots >= 28) || Instant::now() > deadline {
+        if (wrong.is_empty() && compared.len() >= 13 && slots >= 32) || Instant::now() > deadline {
             break (wrong, compared);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -681,11 +681,11 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
     for (panel, at_least) in [
         (
             "headroom-overview.json \"Free slots per instance size\"",
-            28,
+            32,
         ),
         (
             "headroom-overview.json \"Free slots after losing a host (N-1)\"",
-            16,
+            20,
         ),
     ] {
         let n = compared.get(panel).copied().unwrap_or(0);

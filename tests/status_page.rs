@@ -207,7 +207,7 @@ async fn the_status_page_shows_the_headroom_the_simulators_hold() {
     for az in ["az1", "az2"] {
         checked += check_place(&dom, "cloudos-demo", az, &truths["cloudos-demo"], false);
     }
-    assert_eq!(checked, 2 * 6 + 2 * 4);
+    assert_eq!(checked, 2 * 7 + 2 * 5);
     // The rate budgets as a table: SCP's GET scope at 80 % of its documented 600/min.
     let budgets = &dom[dom
         .find("class=\"budgets\"")

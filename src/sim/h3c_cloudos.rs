@@ -363,6 +363,7 @@ impl Fleet {
                         disk_allocatable: None,
                         disk_allocated: None,
                         disk_group: Some(hv.hostname.clone()),
+                        gpus: BTreeMap::new(),
                     });
                 }
             } else {
@@ -377,6 +378,7 @@ impl Fleet {
                     disk_allocatable: Some(disk as f64 * GIB),
                     disk_allocated: Some(disk_used as f64 * GIB),
                     disk_group: None,
+                    gpus: BTreeMap::new(),
                 });
             }
             let kind = if hv.vmware {
@@ -420,6 +422,8 @@ impl Fleet {
                 vcpus: *vcpus as f64,
                 memory: *ram as f64 * MIB,
                 disk: (*disk + ephemeral_gb(name)) as f64 * GIB,
+                gpus: 0.0,
+                gpu_model: None,
             })
             .collect();
 

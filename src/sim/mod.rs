@@ -182,6 +182,9 @@ pub struct HostTruth {
     pub disk_allocatable: Option<f64>,
     pub disk_allocated: Option<f64>,
     pub disk_group: Option<String>,
+    /// GPU cards per model: [allocatable, allocated].
+    #[serde(default)]
+    pub gpus: BTreeMap<String, [f64; 2]>,
 }
 
 /// An instance size of the platform's catalogue (bytes for memory and disk).
@@ -191,6 +194,11 @@ pub struct FlavorTruth {
     pub vcpus: f64,
     pub memory: f64,
     pub disk: f64,
+    /// GPU cards an instance needs, of `gpu_model` (any one model when `None`).
+    #[serde(default)]
+    pub gpus: f64,
+    #[serde(default)]
+    pub gpu_model: Option<String>,
 }
 
 /// Shared storage instance disks go to: (allocatable, allocated) bytes.

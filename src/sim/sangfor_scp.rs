@@ -207,7 +207,7 @@ impl Fleet {
                     let used_mhz = round2(total_mhz * (0.15 + rng.f64() * 0.5));
                     let mem_mb = 524_288.0;
                     let mem_used = round2(mem_mb * (0.3 + rng.f64() * 0.5));
-                    let gpus = if host_n % 4 == 0 { 2u32 } else { 0 };
+                    let gpus = if host_n % 4 == 0 { 4u32 } else { 0 };
                     let disk_mb = 7_680_000.0;
                     c_mhz += total_mhz;
                     c_used += used_mhz;
@@ -330,7 +330,7 @@ impl Fleet {
             let placeholder = n < 2;
             let with_gpu = gpus > 0
                 && gpu_used.get(&host_id).copied().unwrap_or(0) < gpus
-                && (n / all_hosts.len()) % 2 == 0;
+                && (n / all_hosts.len()) % 4 == 0;
             if with_gpu {
                 *gpu_used.entry(host_id.clone()).or_insert(0) += 1;
             }
@@ -371,9 +371,15 @@ impl Fleet {
         }
         // What the scheduler sees per host: 3 vCPUs per physical core, memory less the 8 GiB
         // reserve (ratio 1); offline hosts take nothing.
-        for h in &f.hosts {
+        for (h, (_, _, _, cards)) in f.hosts.iter().zip(&all_hosts) {
             let id = h["id"].as_str().unwrap_or_default();
             let (cores, mem) = host_held.get(id).copied().unwrap_or_default();
+            // Its Tesla T4 cards, those a VM holds in use.
+            let mut gpus = BTreeMap::new();
+            if *cards > 0 {
+                let used = gpu_used.get(id).copied().unwrap_or(0).min(*cards);
+                gpus.insert("Tesla T4".to_string(), [f64::from(*cards), f64::from(used)]);
+            }
             let az = pool_ids
                 .iter()
                 .find(|(pid, _)| h["az_id"] == pid.as_str())
@@ -390,6 +396,7 @@ impl Fleet {
                 disk_allocatable: None,
                 disk_allocated: None,
                 disk_group: None,
+                gpus,
             });
         }
         // The pools' quota view is what their VMs hold.

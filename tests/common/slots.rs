@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use headroom::sim::{FlavorTruth, HostTruth, Truth};
 
-/// Two configured instance sizes (target level, YAML at the target's indentation): one bound
-/// by vCPU, one by memory; `sizes()` is the same for the truth's count.
-pub const SIZES_YAML: &str = "    instance_sizes:\n      - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}\n      - {name: mem.heavy, vcpus: 2, memory_gib: 96}\n";
+/// Three configured instance sizes (target level, YAML at the target's indentation): one bound
+/// by vCPU, one by memory, one by GPUs of a model; `sizes()` is the same for the truth's count.
+pub const SIZES_YAML: &str = "    instance_sizes:\n      - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}\n      - {name: mem.heavy, vcpus: 2, memory_gib: 96}\n      - {name: gpu.t4, vcpus: 8, memory_gib: 32, gpus: 1, gpu_model: Tesla T4}\n";
 
 pub fn sizes() -> Vec<FlavorTruth> {
     const GIB: f64 = 1_073_741_824.0;
@@ -20,12 +20,22 @@ pub fn sizes() -> Vec<FlavorTruth> {
             vcpus: 4.0,
             memory: 8.0 * GIB,
             disk: 50.0 * GIB,
+            ..FlavorTruth::default()
         },
         FlavorTruth {
             name: "mem.heavy".into(),
             vcpus: 2.0,
             memory: 96.0 * GIB,
             disk: 0.0,
+            ..FlavorTruth::default()
+        },
+        FlavorTruth {
+            name: "gpu.t4".into(),
+            vcpus: 8.0,
+            memory: 32.0 * GIB,
+            disk: 0.0,
+            gpus: 1.0,
+            gpu_model: Some("Tesla T4".into()),
         },
     ]
 }
@@ -49,7 +59,28 @@ fn per_host(h: &HostTruth, f: &FlavorTruth) -> f64 {
     if let (Some(a), Some(u)) = (h.disk_allocatable, h.disk_allocated) {
         n = n.min(room(a, u, f.disk));
     }
+    if f.gpus > 0.0 {
+        // One instance's cards are of one model: the size's, else the model with most free.
+        let free = h
+            .gpus
+            .iter()
+            .filter(|(m, _)| f.gpu_model.as_ref().is_none_or(|want| want == *m))
+            .map(|(_, [a, u])| (a - u).max(0.0))
+            .fold(0.0, f64::max);
+        n = n.min((free / f.gpus).floor());
+    }
     n
+}
+
+/// A host's GPU cards a size may use: [free, allocated] of its model (of every model when it
+/// names none).
+fn gpu_cards(h: &HostTruth, f: &FlavorTruth) -> [f64; 2] {
+    h.gpus
+        .iter()
+        .filter(|(m, _)| f.gpu_model.as_ref().is_none_or(|want| want == *m))
+        .fold([0.0, 0.0], |[free, held], (_, [a, u])| {
+            [free + (a - u).max(0.0), held + u]
+        })
 }
 
 fn total(hosts: &[&HostTruth], f: &FlavorTruth, truth: &Truth) -> f64 {
@@ -102,6 +133,15 @@ fn room_after_loss(hosts: &[&HostTruth], lost: usize, f: &FlavorTruth, truth: &T
     };
     let mut n =
         units(vcpu, l.vcpu_allocated, f.vcpus).min(units(memory, l.memory_allocated, f.memory));
+    if f.gpus > 0.0 {
+        let free: f64 = hosts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != lost)
+            .map(|(_, h)| gpu_cards(h, f)[0])
+            .sum();
+        n = n.min(units(free, gpu_cards(l, f)[1], f.gpus));
+    }
     // Where no host reports disk room, disk bounds nothing.
     if hosts
         .iter()

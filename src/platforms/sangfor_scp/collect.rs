@@ -935,14 +935,16 @@ impl ServerSums {
 }
 
 /// The running hosts as the slot count sees them. What may be allocated: [`host_allocatable`];
-/// GPUs = `gpu.total`, of no model (the host list names none: a
-/// size that names a model fits on no SCP host). What is allocated: the host's VMs. A host that
+/// GPUs per model from the GPU API (cards, and cards with a core in use), read when a size
+/// needs GPUs; without it, `gpu.total` of no model (a size that names a model then fits on no
+/// host). What is allocated: the host's VMs (GPUs: the cards in use). A host that
 /// is not `running` (`offline`) takes nothing; disk is not checked (VM disks go to shared
 /// datastores the host list does not name).
 pub fn slot_hosts(
     hosts: &[Host],
     az_names: &BTreeMap<String, String>,
     held: &BTreeMap<String, [f64; 3]>,
+    gpus: &BTreeMap<String, BTreeMap<String, Room>>,
 ) -> Vec<HostRoom> {
     let mut out = Vec::new();
     for h in hosts {
@@ -952,15 +954,23 @@ pub fn slot_hosts(
         let (Num::Value(vcpu_room), Num::Value(memory_room)) = host_allocatable(h) else {
             continue;
         };
-        let [vcpus, memory, gpus] = held.get(h.id.as_str()).copied().unwrap_or_default();
+        let [vcpus, memory, held_gpus] = held.get(h.id.as_str()).copied().unwrap_or_default();
         let az = az_names
             .get(h.az_id.as_str())
             .cloned()
             .unwrap_or_else(|| h.az_id.as_str().to_string());
-        let mut gpu_room = BTreeMap::new();
-        if let Some(total) = h.gpu.total.get().filter(|t| *t > 0.0) {
-            gpu_room.insert(String::new(), Room::new(total, gpus));
-        }
+        // GPUs per model from the GPU API where it was read; else the host list's cards, of no
+        // model.
+        let gpu_room = match gpus.get(h.id.as_str()) {
+            Some(models) => models.clone(),
+            None => h
+                .gpu
+                .total
+                .get()
+                .filter(|t| *t > 0.0)
+                .map(|total| BTreeMap::from([(String::new(), Room::new(total, held_gpus))]))
+                .unwrap_or_default(),
+        };
         out.push(HostRoom {
             host: name_or(h.name.as_str(), h.id.as_str()).to_string(),
             place: vec![("az", az)],
@@ -1428,6 +1438,43 @@ pub const GPUS_EXPORTS: &[Export] = &[
 
 /// GPUs of one pool, summed per model: the pool view of GPUs (the pool detail reports them
 /// without the model, as the pool summary).
+/// The model a GPU of the GPU API is (`gpu_name`, else `name`, else `model`; `unknown`).
+fn gpu_model_of(g: &api::Graphic) -> String {
+    let model = name_or(
+        g.gpu_name.as_str(),
+        name_or(g.name.as_str(), g.model.as_str()),
+    );
+    if model.is_empty() {
+        "unknown".into()
+    } else {
+        model.to_string()
+    }
+}
+
+/// Per host id, its GPU cards per model: (cards, cards in use), from the GPU API.
+pub fn gpu_rooms(hosts: &[GpuHost]) -> BTreeMap<String, BTreeMap<String, Room>> {
+    let mut out: BTreeMap<String, BTreeMap<String, Room>> = BTreeMap::new();
+    for h in hosts {
+        let Some(id) = h.host_id.get() else { continue };
+        for g in &h.graphics {
+            let in_use = g
+                .gpucore
+                .iter()
+                .any(|c| c.used_instances.get().is_some_and(|n| n > 0.0));
+            let r = out
+                .entry(id.to_string())
+                .or_default()
+                .entry(gpu_model_of(g))
+                .or_default();
+            r.allocatable += 1.0;
+            if in_use {
+                r.allocated += 1.0;
+            }
+        }
+    }
+    out
+}
+
 pub fn normalise_gpus(pool: &str, hosts: &[GpuHost], batch: &mut Batch) {
     #[derive(Default)]
     struct Sums {
@@ -1441,17 +1488,7 @@ pub fn normalise_gpus(pool: &str, hosts: &[GpuHost], batch: &mut Batch) {
     let mut per_model: BTreeMap<String, Sums> = BTreeMap::new();
     for h in hosts {
         for g in &h.graphics {
-            let model = name_or(
-                g.gpu_name.as_str(),
-                name_or(g.name.as_str(), g.model.as_str()),
-            );
-            let s = per_model
-                .entry(if model.is_empty() {
-                    "unknown".into()
-                } else {
-                    model.to_string()
-                })
-                .or_default();
+            let s = per_model.entry(gpu_model_of(g)).or_default();
             s.cards += 1.0;
             let mut in_use = false;
             for c in &g.gpucore {
@@ -1812,7 +1849,23 @@ impl ScpCollector {
                 if !self.instance_sizes.is_empty() {
                     let names = self.az_names(d).await?;
                     let hosts: Vec<Host> = self.family(&api::HOSTS, &mut batch, d).await?;
-                    let rooms = slot_hosts(&hosts, &names, &sums.by_host_id);
+                    // A size that needs GPUs needs their models: one GPU API call per HCI pool.
+                    let mut gpus = BTreeMap::new();
+                    if self.instance_sizes.iter().any(|s| s.gpus > 0.0) {
+                        for az in self.azs(d).await?.items {
+                            let Some(id) = az.id.get() else { continue };
+                            if az.kind.get().is_some_and(|k| k != "hci") {
+                                continue;
+                            }
+                            let path = format!("/janus/20180725/accelerators/azs/{id}/gpu");
+                            if let Some(listed) = api.list::<GpuHost>("gpus", &path, &[], d).await?
+                            {
+                                batch.drop_values(listed.dropped);
+                                gpus.extend(gpu_rooms(&listed.items));
+                            }
+                        }
+                    }
+                    let rooms = slot_hosts(&hosts, &names, &sums.by_host_id, &gpus);
                     placement::put_slots(
                         &rooms,
                         &self.instance_sizes,
