@@ -1215,9 +1215,15 @@ impl CloudosCollector {
         Ok(names.into_iter().collect())
     }
 
-    /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
-    /// per host: the only per-host allocation the document gives for VMware, §1.13 #8).
-    async fn esx_hosts(&self, d: Instant, batch: &mut Batch) -> Result<Vec<EsxHost>, PollError> {
+    /// The clusters of every CAS (`crm`) or VMware (`vrm`) compute node (1.15 #1 `computenode`,
+    /// 1.13 `clusters-hosts`), each with its kind and the path base of its node; `only` keeps
+    /// the nodes of one kind.
+    async fn virt_clusters(
+        &self,
+        only: Option<&'static str>,
+        d: Instant,
+        batch: &mut Batch,
+    ) -> Result<Vec<(&'static str, String, VirtCluster)>, PollError> {
         let api = &self.api;
         let v = api
             .get_required(
@@ -1230,12 +1236,20 @@ impl CloudosCollector {
             .await?;
         let nodes: Vec<ComputeNode> = parse(self.name, &v, "computenodes", batch);
         let mut out = Vec::new();
-        for node in nodes.iter().filter(|n| n.vm_type.get() == Some(1.0)) {
+        for node in nodes {
             let Some(name) = node.host_name.get() else {
                 continue;
             };
+            let kind = match node.vm_type.get() {
+                Some(2.0) => "crm",
+                Some(1.0) => "vrm",
+                _ => continue,
+            };
+            if only.is_some_and(|k| k != kind) {
+                continue;
+            }
             let base = format!(
-                "/os/compute/v1/cloudos/vrm/{}/{name}",
+                "/os/compute/v1/cloudos/{kind}/{}/{name}",
                 api.settings.project_id
             );
             let v = api
@@ -1248,39 +1262,48 @@ impl CloudosCollector {
                 )
                 .await?;
             let clusters: Vec<VirtCluster> = parse(self.name, &v, "clusters", batch);
-            for c in &clusters {
-                let Some(id) = c.mor_id.get() else { continue };
+            out.extend(clusters.into_iter().map(|c| (kind, base.clone(), c)));
+        }
+        Ok(out)
+    }
+
+    /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
+    /// per host: the only per-host allocation the document gives for VMware, §1.13 #8).
+    async fn esx_hosts(&self, d: Instant, batch: &mut Batch) -> Result<Vec<EsxHost>, PollError> {
+        let api = &self.api;
+        let mut out = Vec::new();
+        for (_, base, c) in self.virt_clusters(Some("vrm"), d, batch).await? {
+            let Some(id) = c.mor_id.get() else { continue };
+            let v = api
+                .get_required(
+                    "vmware_hosts",
+                    &format!("{base}/clusters/{id}/hosts/detail"),
+                    &[],
+                    Target::Plain,
+                    d,
+                )
+                .await?;
+            let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", batch);
+            for host in hosts {
+                let Some(mor) = host.mor_id.get().map(str::to_string) else {
+                    batch.drop_value();
+                    continue;
+                };
                 let v = api
                     .get_required(
-                        "vmware_hosts",
-                        &format!("{base}/clusters/{id}/hosts/detail"),
-                        &[],
+                        "vmware_vms",
+                        &format!("{base}/clusters/{id}/vms/detail"),
+                        &[("host", mor)],
                         Target::Plain,
                         d,
                     )
                     .await?;
-                let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", batch);
-                for host in hosts {
-                    let Some(mor) = host.mor_id.get().map(str::to_string) else {
-                        batch.drop_value();
-                        continue;
-                    };
-                    let v = api
-                        .get_required(
-                            "vmware_vms",
-                            &format!("{base}/clusters/{id}/vms/detail"),
-                            &[("host", mor)],
-                            Target::Plain,
-                            d,
-                        )
-                        .await?;
-                    let vms: Vec<VmwareVm> = parse(self.name, &v, "vms", batch);
-                    out.push(EsxHost {
-                        cluster: id.to_string(),
-                        host,
-                        vms,
-                    });
-                }
+                let vms: Vec<VmwareVm> = parse(self.name, &v, "vms", batch);
+                out.push(EsxHost {
+                    cluster: id.to_string(),
+                    host,
+                    vms,
+                });
             }
         }
         Ok(out)
@@ -1289,7 +1312,6 @@ impl CloudosCollector {
     async fn run(&self, ctx: &PollContext) -> Result<Batch, PollError> {
         let d = ctx.deadline;
         let api = &self.api;
-        let s = &api.settings;
         let mut batch = Batch::new();
         match self.name {
             super::HYPERVISORS => {
@@ -1318,72 +1340,41 @@ impl CloudosCollector {
                 }
             }
             super::VIRTUALIZATION_HOSTS => {
-                let v = api
-                    .get_required(
-                        "computenode",
-                        "/os/compute/v1/h3cloudos/computenode",
-                        &[],
-                        Target::Plain,
-                        d,
-                    )
-                    .await?;
-                let nodes: Vec<ComputeNode> = parse(self.name, &v, "computenodes", &mut batch);
-                for node in nodes {
-                    let Some(name) = node.host_name.get() else {
-                        continue;
-                    };
-                    let kind = match node.vm_type.get() {
-                        Some(2.0) => "crm",
-                        Some(1.0) => "vrm",
-                        _ => continue,
-                    };
-                    let base = format!("/os/compute/v1/cloudos/{kind}/{}/{name}", s.project_id);
-                    let v = api
-                        .get_required(
-                            "clusters_hosts",
-                            &format!("{base}/clusters-hosts"),
-                            &[],
-                            Target::Plain,
-                            d,
-                        )
-                        .await?;
-                    let clusters: Vec<VirtCluster> = parse(self.name, &v, "clusters", &mut batch);
-                    for c in clusters {
-                        let cluster = c.name.as_str();
-                        if kind == "crm" {
-                            for h in &c.children {
-                                let Some(id) = h.mor_id.get() else { continue };
-                                let v = api
-                                    .get_required(
-                                        "cas_host",
-                                        &format!("{base}/hostDetail/{id}"),
-                                        &[],
-                                        Target::Plain,
-                                        d,
-                                    )
-                                    .await?;
-                                let host: CasHost = serde_json::from_value(v).map_err(|e| {
-                                    PollError::new(
-                                        ErrorReason::Parse,
-                                        format!("cas_host: unexpected shape ({e})"),
-                                    )
-                                })?;
-                                normalise_cas_host(cluster, &host, &mut batch);
-                            }
-                        } else if let Some(id) = c.mor_id.get() {
+                for (kind, base, c) in self.virt_clusters(None, d, &mut batch).await? {
+                    let cluster = c.name.as_str();
+                    if kind == "crm" {
+                        for h in &c.children {
+                            let Some(id) = h.mor_id.get() else { continue };
                             let v = api
                                 .get_required(
-                                    "vmware_hosts",
-                                    &format!("{base}/clusters/{id}/hosts/detail"),
+                                    "cas_host",
+                                    &format!("{base}/hostDetail/{id}"),
                                     &[],
                                     Target::Plain,
                                     d,
                                 )
                                 .await?;
-                            let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", &mut batch);
-                            for h in &hosts {
-                                normalise_vmware_host(cluster, h, &mut batch);
-                            }
+                            let host: CasHost = serde_json::from_value(v).map_err(|e| {
+                                PollError::new(
+                                    ErrorReason::Parse,
+                                    format!("cas_host: unexpected shape ({e})"),
+                                )
+                            })?;
+                            normalise_cas_host(cluster, &host, &mut batch);
+                        }
+                    } else if let Some(id) = c.mor_id.get() {
+                        let v = api
+                            .get_required(
+                                "vmware_hosts",
+                                &format!("{base}/clusters/{id}/hosts/detail"),
+                                &[],
+                                Target::Plain,
+                                d,
+                            )
+                            .await?;
+                        let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", &mut batch);
+                        for h in &hosts {
+                            normalise_vmware_host(cluster, h, &mut batch);
                         }
                     }
                 }
