@@ -735,6 +735,54 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
         checked, 8,
         "vCPU and memory in both SCP pools, from each of the two replicas"
     );
+    // Quota oversubscription: the tenants' limits (an unlimited one adds nothing) over what may
+    // be allocated, per target, and per pool where quotas are per pool (SCP).
+    let mut checked = 0;
+    for (target, rule, place) in [
+        ("scp-demo", "target", None),
+        ("cloudos-demo", "target", None),
+        ("scp-demo", "pool", Some("pool-1")),
+        ("scp-demo", "pool", Some("pool-2")),
+    ] {
+        let truth = &truths[target];
+        for resource in ["vcpu", "memory"] {
+            let at: Vec<(&str, &str)> = place.map(|p| vec![("az", p)]).unwrap_or_default();
+            let promised: f64 = truth
+                .quota_limits
+                .iter()
+                .filter(|f| f.resource == resource)
+                .filter(|f| {
+                    at.iter()
+                        .all(|(k, v)| f.at.get(*k).map(String::as_str) == Some(*v))
+                })
+                .map(|f| f.value)
+                .sum();
+            let want = promised / truth.total("allocatable", resource, &at);
+            let selector = match place {
+                Some(p) => format!(r#"target="{target}",resource="{resource}",az="{p}""#),
+                None => format!(r#"target="{target}",resource="{resource}""#),
+            };
+            let result = apis
+                .query(&format!(
+                    "{rule}:headroom_quota_oversubscription:ratio{{{selector}}}"
+                ))
+                .await
+                .unwrap_or_default();
+            assert!(!result.is_empty(), "{rule} oversubscription of {selector}");
+            for series in &result {
+                let got: f64 = series["value"][1]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN);
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.max(1.0),
+                    "{rule} oversubscription of {selector}: {got}, the simulator's quotas give {want}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 16, "4 places x 2 resources x 2 replicas");
     assert!(
         !apis
             .alertmanager_alerts()

@@ -446,6 +446,15 @@ impl Fleet {
         }
 
         // Quotas: usage is what each project's servers hold; one project has unlimited cores.
+        // Keystone quotas are per project, not per AZ: their sum is the target's promise.
+        let mut limits = Truth::default();
+        for t in 0..tenants.len() {
+            if t != 2 {
+                limits.add("quota_limit", "vcpu", &[], 400.0);
+            }
+            limits.add("quota_limit", "memory", &[], 819_200.0 * MIB);
+        }
+        truth.quota_limits = limits.figures;
         for (t, (id, _)) in tenants.iter().enumerate() {
             let (cores, ram, count) = usage.get(&t).copied().unwrap_or_default();
             f.all_limits.push(json!({"rate": [], "absolute": {"projectId": id,

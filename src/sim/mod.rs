@@ -220,6 +220,9 @@ pub struct Truth {
     pub disk_groups: BTreeMap<String, DiskGroupTruth>,
     /// Free slots per flavor where the platform counts them itself (family `free_slots`).
     pub platform_slots: Vec<Figure>,
+    /// Tenants' quota limits summed per resource and place (family `quota_limit`; an
+    /// unlimited quota adds nothing), in base units.
+    pub quota_limits: Vec<Figure>,
 }
 
 impl Truth {

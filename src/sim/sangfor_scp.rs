@@ -476,8 +476,9 @@ impl Fleet {
         }
         // Quotas: per tenant and pool, in use = the tenant's VMs there; global EIP count per line.
         let line = "d7125278-486a-4692-bec5-87911c9ee866";
+        let mut quota_limits = Truth::default();
         for (t, (tid, _)) in tenants.iter().enumerate() {
-            for (p, (az_id, _)) in pool_ids.iter().enumerate() {
+            for (p, (az_id, az_name)) in pool_ids.iter().enumerate() {
                 let (cores, mem, storage, count) =
                     tenant_use.get(&(t, p)).copied().unwrap_or_default();
                 for (resource, name, unit, ns, limit, used) in [
@@ -503,6 +504,19 @@ impl Fleet {
                     f.quotas.push(json!({"id": format!("{:064x}", rng.u128(..)), "category": "pool", "provider": "hci", "namespace": ns, "resource": resource, "name": name,
                         "project_id": tid, "unit": unit, "separated_quotas": [{"az_id": az_id, "in_use": used, "reserved": 0, "allocation": 0}],
                         "az_quotas": [{"az_id": az_id, "hard_limit": limit}]}));
+                    let (vocabulary, scale) = match resource {
+                        "cores" => ("vcpu", 1.0),
+                        "ram" => ("memory", MIB),
+                        _ => ("", 0.0),
+                    };
+                    if !vocabulary.is_empty() && limit >= 0.0 {
+                        quota_limits.add(
+                            "quota_limit",
+                            vocabulary,
+                            &[("az", az_name.as_str())],
+                            limit * scale,
+                        );
+                    }
                 }
             }
         }
@@ -634,6 +648,7 @@ impl Fleet {
             "nfv": {"total": 2, "running_count": 2, "offline_count": 0, "error_count": 0},
             "az": {"total": pools, "online_count": pools, "offline_count": 0, "alarm_count": 0}
         });
+        truth.quota_limits = quota_limits.figures;
         f.truth = truth;
         for (i, level) in ["p1", "p2", "p2", "p3"].iter().enumerate() {
             let (az_id, az_name) = &pool_ids[i % pools];
