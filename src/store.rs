@@ -314,10 +314,7 @@ impl Store {
 
     /// A copy of every slot's state, ordered by target and collector.
     pub fn views(&self, now: SystemTime) -> Vec<SlotView> {
-        self.read()
-            .iter()
-            .map(|(key, slot)| view(key, slot, now))
-            .collect()
+        self.views_of(None, now)
     }
 
     /// Renders the exposition: every live snapshot (of one target when `target` is given), the
@@ -328,43 +325,61 @@ impl Store {
         self_metrics: &SelfMetrics,
         now: SystemTime,
     ) -> Vec<u8> {
+        let mut out = self.render_platform_families(target, now, |_| true);
+        let views = self.views_of(target, now);
+        render_status(&mut out, &views, now);
+        self_metrics.encode(&mut out, target);
+        out
+    }
+
+    /// The series of the platform families `keep` selects, of every live snapshot (of one
+    /// target when given): what the status page reads, without the rest of a large site.
+    pub fn render_platform_families(
+        &self,
+        target: Option<&str>,
+        now: SystemTime,
+        keep: impl Fn(&MetricDef) -> bool,
+    ) -> Vec<u8> {
         // Take the Arcs under the lock, encode outside it.
-        let (snapshots, views): (Vec<Arc<Snapshot>>, Vec<SlotView>) = {
+        let snapshots: Vec<Arc<Snapshot>> = {
             let slots = self.read();
-            let mut snaps = Vec::new();
-            let mut views = Vec::new();
-            for (key, slot) in slots.iter() {
-                if target.is_some_and(|want| want != key.0) {
-                    continue;
-                }
-                if let Some(s) = live_snapshot(slot, now) {
-                    snaps.push(Arc::clone(s));
-                }
-                views.push(view(key, slot, now));
-            }
-            (snaps, views)
+            slots
+                .iter()
+                .filter(|(key, _)| target.is_none_or(|want| want == key.0))
+                .filter_map(|(_, slot)| live_snapshot(slot, now).map(Arc::clone))
+                .collect()
         };
         let total: usize = snapshots.iter().map(|s| s.encoded_len()).sum();
         let mut out = Vec::with_capacity(total + 64 * 1024);
         let mut cursors = vec![0usize; snapshots.len()];
         for (idx, def) in catalog::ALL.iter().enumerate() {
             let mut header_written = false;
+            let wanted = keep(def);
             for (snap, cursor) in snapshots.iter().zip(cursors.iter_mut()) {
                 if let Some((i, bytes)) = snap.families.get(*cursor) {
                     if *i == idx {
-                        if !header_written {
-                            write_header(&mut out, def);
-                            header_written = true;
+                        if wanted {
+                            if !header_written {
+                                write_header(&mut out, def);
+                                header_written = true;
+                            }
+                            out.extend_from_slice(bytes);
                         }
-                        out.extend_from_slice(bytes);
                         *cursor += 1;
                     }
                 }
             }
         }
-        render_status(&mut out, &views, now);
-        self_metrics.encode(&mut out, target);
         out
+    }
+
+    /// The state of every (target, collector) slot, of one target when given.
+    fn views_of(&self, target: Option<&str>, now: SystemTime) -> Vec<SlotView> {
+        self.read()
+            .iter()
+            .filter(|(key, _)| target.is_none_or(|want| want == key.0))
+            .map(|(key, slot)| view(key, slot, now))
+            .collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<SlotKey, Slot>> {

@@ -302,8 +302,12 @@ async fn status_page(State(s): State<AppState>) -> Html<String> {
             v.status.dropped_values,
         ));
     }
-    // The page reads back what /metrics serves (status.rs): one render, no vendor call.
-    let exposition = String::from_utf8_lossy(&s.store.render(None, &s.metrics, now)).into_owned();
+    // The page reads back what /metrics serves (status.rs), only the families it shows: no
+    // vendor call, and no work for the rest of a large site's series.
+    let exposition = String::from_utf8_lossy(&s.store.render_platform_families(None, now, |d| {
+        status::READS.iter().any(|p| d.name.starts_with(p))
+    }))
+    .into_owned();
     let mut self_metrics = Vec::new();
     s.metrics.encode(&mut self_metrics, None);
     let (headroom, budgets) = status::sections(

@@ -19,6 +19,13 @@ use std::time::SystemTime;
 
 use crate::store::SlotView;
 
+/// The families the page reads (name prefixes).
+pub const READS: &[&str] = &[
+    "headroom_resource_",
+    "headroom_host_resource_",
+    "headroom_flavor_free_slots",
+];
+
 /// One exposition line: family name, labels, value.
 type Line = (String, BTreeMap<String, String>, f64);
 
