@@ -1267,6 +1267,27 @@ impl CloudosCollector {
         Ok(out)
     }
 
+    /// The ESXi hosts of one VMware cluster (1.13 #6 `hosts/detail`).
+    async fn vmware_hosts(
+        &self,
+        base: &str,
+        cluster_id: &str,
+        d: Instant,
+        batch: &mut Batch,
+    ) -> Result<Vec<VmwareHost>, PollError> {
+        let v = self
+            .api
+            .get_required(
+                "vmware_hosts",
+                &format!("{base}/clusters/{cluster_id}/hosts/detail"),
+                &[],
+                Target::Plain,
+                d,
+            )
+            .await?;
+        Ok(parse(self.name, &v, "hosts", batch))
+    }
+
     /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
     /// per host: the only per-host allocation the document gives for VMware, §1.13 #8).
     async fn esx_hosts(&self, d: Instant, batch: &mut Batch) -> Result<Vec<EsxHost>, PollError> {
@@ -1274,17 +1295,7 @@ impl CloudosCollector {
         let mut out = Vec::new();
         for (_, base, c) in self.virt_clusters(Some("vrm"), d, batch).await? {
             let Some(id) = c.mor_id.get() else { continue };
-            let v = api
-                .get_required(
-                    "vmware_hosts",
-                    &format!("{base}/clusters/{id}/hosts/detail"),
-                    &[],
-                    Target::Plain,
-                    d,
-                )
-                .await?;
-            let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", batch);
-            for host in hosts {
+            for host in self.vmware_hosts(&base, id, d, batch).await? {
                 let Some(mor) = host.mor_id.get().map(str::to_string) else {
                     batch.drop_value();
                     continue;
@@ -1363,17 +1374,7 @@ impl CloudosCollector {
                             normalise_cas_host(cluster, &host, &mut batch);
                         }
                     } else if let Some(id) = c.mor_id.get() {
-                        let v = api
-                            .get_required(
-                                "vmware_hosts",
-                                &format!("{base}/clusters/{id}/hosts/detail"),
-                                &[],
-                                Target::Plain,
-                                d,
-                            )
-                            .await?;
-                        let hosts: Vec<VmwareHost> = parse(self.name, &v, "hosts", &mut batch);
-                        for h in &hosts {
+                        for h in &self.vmware_hosts(&base, id, d, &mut batch).await? {
                             normalise_vmware_host(cluster, h, &mut batch);
                         }
                     }
