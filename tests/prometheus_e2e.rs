@@ -380,18 +380,28 @@ fn with_variables(expr: &str, value: &str) -> String {
     out
 }
 
+/// Every shipped dashboard, as (file name, JSON).
+fn dashboards() -> Vec<(String, Value)> {
+    prom::files_in("dashboards", ".json")
+        .into_iter()
+        .map(|f| {
+            let name = f
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, d)
+        })
+        .collect()
+}
+
 /// Every panel query and every template-variable query of every dashboard, as
 /// (where, kind, text).
 fn dashboard_queries() -> Vec<(String, &'static str, String)> {
     let mut out = Vec::new();
-    for f in prom::files_in("dashboards", ".json") {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, d) in dashboards() {
         for v in d["templating"]["list"]
             .as_array()
             .cloned()
@@ -447,14 +457,7 @@ fn render_legend(legend: &str, labels: &serde_json::Map<String, Value>) -> Strin
 /// from the legend), and a separator with nothing on one side is a label the series lacks.
 async fn legend_problems(apis: &Apis) -> Vec<String> {
     let mut problems = Vec::new();
-    for f in prom::files_in("dashboards", ".json") {
-        let name = f
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let d: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    for (name, d) in dashboards() {
         for p in d["panels"].as_array().cloned().unwrap_or_default() {
             for t in p["targets"].as_array().cloned().unwrap_or_default() {
                 let legend = t["legendFormat"].as_str().unwrap_or_default();
