@@ -173,9 +173,32 @@ fn hypervisors_per_host_and_per_az() {
 #[test]
 fn aggregates_map_compute_hosts_to_azs() {
     let aggregates: Vec<Aggregate> = items("aggregates", "aggregates");
+    // The document's os-services example is the scheduler of the `internal` zone: no host.
+    let services: Vec<ComputeService> = items("os_services", "services");
+    assert_eq!(services.len(), 1);
     assert_eq!(
-        host_azs(&aggregates),
+        host_azs(&aggregates, &services),
         BTreeMap::from([("compcas31qzy7d3rc".to_string(), "louis".to_string())])
+    );
+}
+
+#[test]
+fn a_host_in_no_aggregate_takes_its_compute_service_zone() {
+    let aggregates: Vec<Aggregate> = items("aggregates", "aggregates");
+    let services: Vec<ComputeService> = serde_json::from_value(serde_json::json!([
+        {"binary": "nova-compute", "host": "compcas-default", "zone": "az-default"},
+        // The aggregate's AZ wins over a service row that disagrees.
+        {"binary": "nova-compute", "host": "compcas31qzy7d3rc", "zone": "nova"},
+        {"binary": "nova-conductor", "host": "ctl-1", "zone": "az-default"},
+        {"binary": "nova-compute", "host": "odd", "zone": "internal"},
+    ]))
+    .unwrap();
+    assert_eq!(
+        host_azs(&aggregates, &services),
+        BTreeMap::from([
+            ("compcas-default".to_string(), "az-default".to_string()),
+            ("compcas31qzy7d3rc".to_string(), "louis".to_string()),
+        ])
     );
 }
 

@@ -80,6 +80,8 @@ pub struct Fleet {
     pub aggregates: Vec<Value>,
     /// `os-hosts` entries of the block-storage services.
     pub storage_hosts: Vec<Value>,
+    /// `os-services` of the compute AZs (`H3CloudOS-Core-Target: compute`).
+    pub compute_services: Vec<Value>,
     /// `hostpool` entries per AZ host name (`None` key: the answer for any name).
     pub hostpools: BTreeMap<String, Vec<Value>>,
     pub compute_nodes: Vec<Value>,
@@ -232,11 +234,18 @@ impl Fleet {
                 "vxlanOverlayMode": 3, "storageZone": format!("cinder{}", a + 1), "clusterName": cluster, "clusterId": (a + 1).to_string(), "transport_URI": "rabbit://openstack:cas-secret-pw@rabbitmq", "allPass": "cas-secret-pw"}));
             // The first AZ also holds the VMware cluster's compute service.
             let members = if a == 0 {
-                json!([compute, "vcenter1-compute"])
+                vec![compute.clone(), "vcenter1-compute".to_string()]
             } else {
-                json!([compute])
+                vec![compute.clone()]
             };
-            f.aggregates.push(json!({"availability_zone": az, "created_at": {}, "deleted": false, "deleted_at": {}, "hosts": members, "id": a + 1, "metadata": {"availability_zone": az}, "name": format!("{az}-agg"), "updated_at": {}}));
+            for m in &members {
+                f.compute_services.push(json!({"id": f.compute_services.len() + 20, "status": "enabled", "binary": "nova-compute", "zone": az, "state": "up", "updated_at": "2026-11-24T09:48:25.484Z", "host": m, "disabled_reason": ""}));
+            }
+            // The last AZ of several is the site's default AZ (`default_availability_zone`):
+            // its hosts are in no AZ aggregate, only their compute services name the zone.
+            if a + 1 < azs || azs == 1 {
+                f.aggregates.push(json!({"availability_zone": az, "created_at": {}, "deleted": false, "deleted_at": {}, "hosts": members, "id": a + 1, "metadata": {"availability_zone": az}, "name": format!("{az}-agg"), "updated_at": {}}));
+            }
             let storage_host = format!("cinder-{az}");
             f.storage_hosts
                 .push(json!({"zone": az, "host_name": storage_host, "service": "cinder-volume"}));
@@ -245,6 +254,7 @@ impl Fleet {
         f.storage_hosts.push(
             json!({"zone": "internal", "host_name": "cinder-scheduler", "service": "scheduler"}),
         );
+        f.compute_services.push(json!({"id": 13, "status": "enabled", "binary": "nova-scheduler", "zone": "internal", "state": "up", "updated_at": "2026-11-24T09:48:25.484Z", "host": "nova-service", "disabled_reason": ""}));
 
         // The VMware cluster as Nova's VMware driver reports it: one hypervisor whose vCPUs,
         // memory and disk are its two ESXi hosts' (80 threads and 768 GiB each).
@@ -483,6 +493,7 @@ impl Fleet {
             hypervisors: key(fixture!("hypervisors"), "hypervisors"),
             aggregates: key(fixture!("aggregates"), "aggregates"),
             storage_hosts: key(fixture!("os_hosts"), "services"),
+            compute_services: key(fixture!("os_services"), "services"),
             compute_nodes: v(fixture!("computenode"))
                 .as_array()
                 .cloned()
@@ -734,7 +745,12 @@ fn route(
             ["os-aggregates"] => Ok(json!({"aggregates": f.aggregates})),
             ["os-hosts"] | ["os-services"] => match h("h3cloudos-core-target").as_str() {
                 "block_storage" => Ok(json!({"services": f.storage_hosts})),
-                "compute" => Ok(json!({"services": []})),
+                "compute" if parts[0] == "os-services" => {
+                    Ok(json!({"services": f.compute_services}))
+                }
+                "compute" => Ok(
+                    json!({"services": f.compute_services.iter().map(|s| json!({"zone": s["zone"], "host_name": s["host"], "service": if s["binary"] == "nova-compute" { "compute" } else { "scheduler" }})).collect::<Vec<_>>()}),
+                ),
                 _ => missing("H3CloudOS-Core-Target"),
             },
             ["hostpool", name] => match f.hostpools.get(*name).or_else(|| f.hostpools.get("")) {

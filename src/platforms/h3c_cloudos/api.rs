@@ -38,6 +38,8 @@ pub use crate::http::join_url as join;
 pub enum Target {
     /// No special header.
     Plain,
+    /// `H3CloudOS-Core-Target: compute` (compute AZ services).
+    Compute,
     /// `H3CloudOS-Core-Target: block_storage` (storage AZ services).
     BlockStorage,
     /// `H3CloudOS-Core-Target: bare_metal` and the Ironic API version.
@@ -86,6 +88,12 @@ impl CloudosApi {
         h.insert(header("x-auth-token"), sensitive(token.expose())?);
         match target {
             Target::Plain => {}
+            Target::Compute => {
+                h.insert(
+                    HeaderName::from_static(CORE_TARGET),
+                    HeaderValue::from_static("compute"),
+                );
+            }
             Target::BlockStorage => {
                 h.insert(
                     HeaderName::from_static(CORE_TARGET),
@@ -355,7 +363,7 @@ impl Hypervisor {
     }
 }
 
-/// A host aggregate: the only documented host → AZ mapping.
+/// A host aggregate: the AZ of the compute hosts it lists (`availability_zone`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct Aggregate {
@@ -364,9 +372,31 @@ pub struct Aggregate {
     pub hosts: Vec<Text>,
 }
 
-/// The AZ of each nova compute host.
-pub fn host_azs(aggregates: &[Aggregate]) -> BTreeMap<String, String> {
+/// One compute service of `os-services` (`H3CloudOS-Core-Target: compute`, 1.7 #6): `zone` is
+/// the AZ its host is in, also for a host in no AZ aggregate (Nova's default AZ).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ComputeService {
+    pub binary: Text,
+    pub host: Text,
+    pub zone: Text,
+}
+
+/// The AZ of each nova compute host. A host aggregate's AZ is Nova's own mapping; a host in no
+/// AZ aggregate is in the site's default AZ (`default_availability_zone`), which only its
+/// compute service's `zone` names. Without it such a host's capacity would count in no AZ.
+/// Services of the `internal` zone (scheduler, conductor) are no compute hosts.
+pub fn host_azs(aggregates: &[Aggregate], services: &[ComputeService]) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
+    for s in services {
+        let (Some(host), Some(zone)) = (s.host.get(), s.zone.get()) else {
+            continue;
+        };
+        let compute = s.binary.get().is_none_or(|b| b == "nova-compute");
+        if compute && zone != "internal" {
+            m.insert(host.to_string(), zone.to_string());
+        }
+    }
     for a in aggregates {
         let Some(az) = a.availability_zone.get() else {
             continue;

@@ -50,8 +50,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::api::{
-    self, host_azs, Aggregate, CasHost, CloudosApi, ComputeNode, Flavor, HostPool, Hypervisor,
-    Node, Project, ProjectLimits, Server, ServiceHost, Target, VirtCluster, VmwareHost, VmwareVm,
+    self, host_azs, Aggregate, CasHost, CloudosApi, ComputeNode, ComputeService, Flavor, HostPool,
+    Hypervisor, Node, Project, ProjectLimits, Server, ServiceHost, Target, VirtCluster, VmwareHost,
+    VmwareVm,
 };
 use super::CloudosCollectorOptions;
 use crate::catalog::{self, exports::Export, Resource};
@@ -864,7 +865,7 @@ pub const FLAVOR_SLOTS_EXPORTS: &[Export] = &[
     Export::plain(
         &catalog::FLAVOR_FREE_SLOTS,
         &["flavor", "origin", "az"],
-        "GET flavors/detail, os-hypervisors/detail, os-aggregates; for VMware clusters computenode, vrm clusters-hosts, hosts/detail and vms/detail?host= per ESXi host",
+        "GET flavors/detail, os-hypervisors/detail, os-aggregates, os-services; for VMware clusters computenode, vrm clusters-hosts, hosts/detail and vms/detail?host= per ESXi host",
         "per usable host min(floor(free vCPU / flavor vCPU), floor(free RAM / flavor RAM), floor(free disk / flavor disk)), free = capacity x configured ratio - allocated, summed per AZ; a VMware cluster counted per ESXi host (its VMs' numCpu and memorySizeMB), the cluster's datastore disk capping the sum; configured instance_sizes too (origin config)",
     ),
     Export::plain(
@@ -1148,7 +1149,18 @@ impl CloudosCollector {
             )
             .await?;
         let aggregates: Vec<Aggregate> = parse(self.name, &v, "aggregates", batch);
-        Ok(host_azs(&aggregates))
+        let v = self
+            .api
+            .get_required(
+                "compute_services",
+                &self.api.nova("/os-services"),
+                &[],
+                Target::Compute,
+                d,
+            )
+            .await?;
+        let services: Vec<ComputeService> = parse(self.name, &v, "services", batch);
+        Ok(host_azs(&aggregates, &services))
     }
 
     async fn flavors(&self, d: Instant, batch: &mut Batch) -> Result<Vec<Flavor>, PollError> {

@@ -47,9 +47,9 @@ const fn minutes(m: u64) -> Duration {
 
 pub const COLLECTORS: &[CollectorInfo] = &[
     CollectorInfo { name: HYPERVISORS, default_interval: minutes(5), enabled_by_default: true,
-        description: "Per host and per availability zone: vCPU, memory and local disk capacity, allocation and free; hosts by state (os-hypervisors, os-aggregates)",
+        description: "Per host and per availability zone: vCPU, memory and local disk capacity, allocation and free; hosts by state (os-hypervisors; AZ from os-aggregates and the compute os-services)",
         exports: collect::HYPERVISORS_EXPORTS,
-        min_requests: &[(SCOPE_API, 2)],
+        min_requests: &[(SCOPE_API, 3)],
     },
     CollectorInfo { name: STORAGE_POOLS, default_interval: minutes(5), enabled_by_default: true,
         description: "Storage pools per AZ host: total, free, provisioned; shared pools counted once (hostpool)",
@@ -77,9 +77,9 @@ pub const COLLECTORS: &[CollectorInfo] = &[
         min_requests: &[(SCOPE_API, 2)],
     },
     CollectorInfo { name: FLAVOR_SLOTS, default_interval: minutes(10), enabled_by_default: true,
-        description: "How many more instances of each flavor and configured instance size fit per AZ, host by host, and after losing a host (flavors, os-hypervisors, os-aggregates; per ESXi host of a VMware cluster its VMs: computenode, clusters-hosts, hosts/detail, vms/detail)",
+        description: "How many more instances of each flavor and configured instance size fit per AZ, host by host, and after losing a host (flavors, os-hypervisors, os-aggregates, os-services; per ESXi host of a VMware cluster its VMs: computenode, clusters-hosts, hosts/detail, vms/detail)",
         exports: collect::FLAVOR_SLOTS_EXPORTS,
-        min_requests: &[(SCOPE_API, 3)],
+        min_requests: &[(SCOPE_API, 4)],
     },
     CollectorInfo { name: GPUS, default_interval: minutes(15), enabled_by_default: true,
         description: "GPU devices attached to GPU instances, per AZ, host and flavor (instance_vgpu; one call per GPU instance)",
