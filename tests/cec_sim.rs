@@ -151,13 +151,26 @@ async fn a_full_poll_sums_the_simulated_instances_and_passes_promtool() {
         ),
         live.len() as f64
     );
-    // Every host is placed in its pool.
+    // Every host is placed in its pool, but the spare host, which is in no pool: its AZ comes
+    // from `resource-pool/host-list?az=` alone.
     let hosts = state.fleet().nodes.len();
+    let info = |l: &&str| l.starts_with("headroom_host_info{");
     assert_eq!(
         body.lines()
-            .filter(|l| l.starts_with("headroom_host_info{") && l.contains("pool=\"pool-"))
+            .filter(info)
+            .filter(|l| l.contains("pool=\"pool-"))
             .count(),
-        hosts
+        hosts - 1
+    );
+    let spare: Vec<&str> = body
+        .lines()
+        .filter(info)
+        .filter(|l| l.contains("host=\"compute-spare-1\""))
+        .collect();
+    assert_eq!(spare.len(), 1, "{spare:?}");
+    assert!(
+        spare[0].contains("az=\"AZ1\"") && !spare[0].contains("pool="),
+        "{spare:?}"
     );
     let stats = sim_stats(sim).await;
     assert_eq!(stats["calls"]["/api/ecs/v1/instances"], 13, "{stats}");

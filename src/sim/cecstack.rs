@@ -73,6 +73,8 @@ pub struct Fleet {
     pub global_cpu: Value,
     pub resource_pools: Vec<Value>,
     pub pool_hosts: Vec<Value>,
+    /// `resource-pool/host-list` per `az`.
+    pub host_list: BTreeMap<String, Vec<Value>>,
     pub nodes: Vec<Value>,
     pub unused_disks: Vec<Value>,
     pub flavor_types: Vec<Value>,
@@ -195,9 +197,20 @@ impl Fleet {
                 "vgpus": [], "hostGPUs": []
             }));
         }
+        // A GPU host in no resource pool (taken out, or not yet assigned): only
+        // `resource-pool/host-list?az=` says which AZ it is in. It holds no instances.
+        let spare_az = format!("AZ{}", pools - 1);
+        hosts.push((
+            "cell1".into(),
+            "compute-spare-1".into(),
+            String::new(),
+            spare_az,
+            true,
+        ));
         for (cell, host, pool, az, gpu) in &hosts {
             let cards = if *gpu { 2 } else { 0 };
             let used = gpu_used.get(host).copied().unwrap_or(0);
+            // A host in no pool: pool "" (no `pool` label).
             let at = [("az", az.as_str()), ("pool", pool.as_str())];
             if cards > 0 {
                 let model = [at[0], at[1], ("gpu_model", "NVIDIA Tesla T4")];
@@ -214,9 +227,12 @@ impl Fleet {
                     "gpus": if *gpu { json!(gpus) } else { Value::Null }},
                 "hardDiskList": [{"az": "AZ0", "cell": cell, "nodeName": host, "localDiskType": "HDD", "localDiskInterface": "SATA", "diskSize": 1_200_243_695_616u64, "diskNum": 4,
                     "orderKey": format!("{host}_HDD_SATA_1200243695616")}]}));
+            f.host_list.entry(az.clone()).or_default().push(json!({"cell": cell, "name": host, "hostIp": format!("10.9.0.{}", f.nodes.len()), "arch": "amd64", "isGPUNode": *gpu,
+                "gpuInfo": {"gpuType": if *gpu { "10de1eb8" } else { "" }, "product": if *gpu { "NVIDIA Tesla T4" } else { "" }, "mode": if *gpu { "passthrough" } else { "" }, "vgpuDisplayName": "", "gpus": Value::Null}}));
             f.unused_disks.push(json!({"az": "AZ0", "cell": cell, "nodeName": host, "localDiskType": "HDD", "localDiskInterface": "SATA", "diskSize": 1_200_243_695_616u64, "diskNum": 1}));
         }
-        let ram = hosts.len() as u64 * HOST_RAM_GIB;
+        // The spare host is outside every pool: no part of what the region may allocate.
+        let ram = (hosts.len() as u64 - 1) * HOST_RAM_GIB;
         // allocatable − usage = remain, as it should be.
         f.capacity = json!({"cpu": {"allocatable": vcpu_allocatable, "usage": vcpu_req, "remain": vcpu_allocatable.saturating_sub(vcpu_req), "unit": "核"},
                             "ram": {"allocatable": ram, "usage": ram_used, "remain": ram.saturating_sub(ram_used), "unit": "Gi"}});
@@ -265,6 +281,11 @@ impl Fleet {
             global_cpu: data(fixture!("global_cpu")),
             resource_pools: items(fixture!("resource_pools"), "resourcePools"),
             pool_hosts: items(fixture!("pool_hosts"), "rpHosts"),
+            // The document's example request asks `?az=zone1`.
+            host_list: BTreeMap::from([(
+                "zone1".to_string(),
+                items(fixture!("host_list"), "list"),
+            )]),
             nodes: items(fixture!("nodes"), "list")
                 .into_iter()
                 .chain(items(fixture!("host_list"), "list"))
@@ -493,6 +514,14 @@ async fn api(
         "/resource-pools" => page_a(&f.resource_pools, "resourcePools", &q),
         "/resource-pool/hosts" => page_a(&f.pool_hosts, "rpHosts", &q),
         "/nodes" => page_b(&f.nodes, &q),
+        "/resource-pool/host-list" => {
+            let az = q.get("az").map(String::as_str).unwrap_or("");
+            let all: Vec<Value> = match az {
+                "" => f.host_list.values().flatten().cloned().collect(),
+                az => f.host_list.get(az).cloned().unwrap_or_default(),
+            };
+            page_b(&all, &q)
+        }
         "/harddisks/nouse-list" => json!(f.unused_disks),
         "/flavortypes" => {
             // Both paging parameters are mandatory here (spec §2.12).

@@ -444,13 +444,14 @@ pub fn family_series(
         .collect()
 }
 
-/// The sum of the series of `family` whose labels include all of `want`.
+/// The sum of the series of `family` whose labels include all of `want`. As in a Prometheus
+/// matcher, `("pool", "")` wants the label absent (an empty label is no label).
 pub fn sum_where(body: &str, family: &str, want: &[(&str, &str)]) -> f64 {
     family_series(body, family)
         .iter()
         .filter(|(l, _)| {
             want.iter()
-                .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+                .all(|(k, v)| l.get(*k).map(String::as_str).unwrap_or("") == *v)
         })
         .map(|(_, v)| v)
         .sum()

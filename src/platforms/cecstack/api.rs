@@ -56,13 +56,18 @@ impl Paging {
             Paging::B => ("list", "total"),
             Paging::C(k) => (k, "count"),
         };
+        // §1.12's schema names the list `hosts` and its total `totalCount`, its example the
+        // scheme-B `list`/`total`.
+        let fallback = matches!(self, Paging::B).then_some("hosts");
         let items = data
             .get(key)
+            .or_else(|| data.get(fallback?))
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         let total = data
             .get(count)
+            .or_else(|| data.get(fallback.map(|_| "totalCount")?))
             .and_then(|v| Num::from_value(v).get())
             .filter(|t| *t >= 0.0)
             .map(|t| t as u64);
@@ -186,13 +191,30 @@ impl CecApi {
         path: &str,
         paging: Paging,
         deadline: Instant,
+        each: impl FnMut(T),
+    ) -> Result<usize, PollError> {
+        self.list_each_where(api, base, path, &[], paging, deadline, each)
+            .await
+    }
+
+    /// [`CecApi::list_each`] with a filter (`filter` is sent with every page's query).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn list_each_where<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        base: Base,
+        path: &str,
+        filter: &[(&str, String)],
+        paging: Paging,
+        deadline: Instant,
         mut each: impl FnMut(T),
     ) -> Result<usize, PollError> {
         let size = self.settings.page_size;
         let mut dropped = 0;
         let mut seen = 0u64;
         for n in 1..=self.settings.max_pages {
-            let q = paging.query(n, size);
+            let mut q: Vec<(&str, String)> = filter.to_vec();
+            q.extend(paging.query(n, size));
             let data = self.get(api, base, path, &q, deadline).await?;
             let (items, total) = paging.items(&data);
             let got = items.len() as u64;
@@ -351,6 +373,15 @@ pub struct PoolHost {
     #[serde(alias = "rpld")]
     pub rp_id: Text,
     pub rp_name: Text,
+}
+
+/// A host of one AZ (`resource-pool/host-list?az=`, §1.12): the only host → AZ mapping for a
+/// host in no resource pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct AzHost {
+    pub name: Text,
+    pub cell: Text,
 }
 
 /// A flavor type; the examples spell keys both ways (`GPUType`/`gpuType`).
@@ -514,6 +545,11 @@ mod tests {
         let (items, total) =
             Paging::B.items(&json!({"size": 10, "current": 0, "total": 2, "list": [1]}));
         assert_eq!((items.len(), total), (1, Some(2)));
+        // §1.12's schema: `hosts` and `totalCount` in place of the example's `list`/`total`.
+        let (items, total) = Paging::B.items(&json!({"hosts": [1, 2], "totalCount": 4}));
+        assert_eq!((items.len(), total), (2, Some(4)));
+        let (items, _) = Paging::A("rpHosts").items(&json!({"hosts": [1, 2]}));
+        assert!(items.is_empty());
         let (items, total) =
             Paging::C("records").items(&json!({"records": [1, 2, 3], "count": "3"}));
         assert_eq!((items.len(), total), (3, Some(3)));

@@ -35,8 +35,8 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use super::api::{
-    self, Base, Capacity, CapacityItem, CecApi, FlavorType, GlobalCpu, Instance, LocalDisks, Node,
-    Paging, PoolHost, ResourcePool, VmCount,
+    self, AzHost, Base, Capacity, CapacityItem, CecApi, FlavorType, GlobalCpu, Instance,
+    LocalDisks, Node, Paging, PoolHost, ResourcePool, VmCount,
 };
 use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
@@ -225,10 +225,10 @@ pub fn normalise_overcommit(
 }
 
 /// Where each host sits: (cell, host) → (pool name, AZ).
-pub fn host_pools(
-    rows: &[PoolHost],
-    pools: &[ResourcePool],
-) -> BTreeMap<(String, String), (String, String)> {
+/// (cell, host) → (pool, AZ) of every host the region places; pool "" for a host in no pool.
+pub type HostPlaces = BTreeMap<(String, String), (String, String)>;
+
+pub fn host_pools(rows: &[PoolHost], pools: &[ResourcePool]) -> HostPlaces {
     let az_of: BTreeMap<&str, &str> = pools
         .iter()
         .filter_map(|p| Some((p.rp_id.get()?, p.az.as_str())))
@@ -303,7 +303,7 @@ pub const HOSTS_EXPORTS: &[Export] = &[
             "model",
             "os",
         ],
-        "GET /api/ecs/v1/nodes; pool and AZ from resource-pool/hosts and resource-pools",
+        "GET /api/ecs/v1/nodes; pool and AZ from resource-pool/hosts and resource-pools; a host in no pool: pool \"\", AZ from resource-pool/host-list?az=",
         "cluster = the cell; device_type gpu or normal",
     ),
     Export::of(
@@ -401,7 +401,7 @@ const FREE: u8 = 2;
 /// Hosts: inventory, GPUs and local disks per host, and their per-pool sums.
 pub fn normalise_hosts(
     nodes: &[Node],
-    pools: &BTreeMap<(String, String), (String, String)>,
+    pools: &HostPlaces,
     unused: &[LocalDisks],
     batch: &mut Batch,
 ) {
@@ -570,12 +570,7 @@ pub struct InstanceSums {
 }
 
 /// Instances summed per AZ, pool and flavor, per host, and per tenant.
-pub fn normalise_instances(
-    region: &str,
-    vms: &[Instance],
-    pools: &BTreeMap<(String, String), (String, String)>,
-    batch: &mut Batch,
-) {
+pub fn normalise_instances(region: &str, vms: &[Instance], pools: &HostPlaces, batch: &mut Batch) {
     let mut sums = InstanceSums::default();
     for vm in vms {
         sums.add(vm, pools, batch);
@@ -585,12 +580,7 @@ pub fn normalise_instances(
 
 impl InstanceSums {
     /// Adds one VM (a value that does not parse is counted in `batch`).
-    pub fn add(
-        &mut self,
-        vm: &Instance,
-        pools: &BTreeMap<(String, String), (String, String)>,
-        batch: &mut Batch,
-    ) {
+    pub fn add(&mut self, vm: &Instance, pools: &HostPlaces, batch: &mut Batch) {
         let InstanceSums {
             per_az,
             per_host,
@@ -825,7 +815,7 @@ impl CecCollector {
         &self,
         d: Instant,
         batch: &mut Batch,
-    ) -> Result<BTreeMap<(String, String), (String, String)>, PollError> {
+    ) -> Result<(HostPlaces, Vec<ResourcePool>), PollError> {
         let pools = self.pools(d, batch).await?;
         let (rows, dropped) = self
             .api
@@ -838,7 +828,71 @@ impl CecCollector {
             )
             .await?;
         batch.drop_values(dropped);
-        Ok(host_pools(&rows, &pools))
+        Ok((host_pools(&rows, &pools), pools))
+    }
+
+    /// Gives each host in no resource pool its AZ (pool ""): §1.12 `resource-pool/host-list?az=`
+    /// per AZ the region names (its pools, its AZ CPU ratios, its hosts' local disks). Only
+    /// read when some host is in no pool, so a region whose hosts are all pooled pays nothing.
+    /// Without it an unpooled host's GPUs and disks would count in no AZ.
+    async fn place_unpooled(
+        &self,
+        nodes: &[Node],
+        pools: &[ResourcePool],
+        map: &mut HostPlaces,
+        d: Instant,
+        batch: &mut Batch,
+    ) -> Result<(), PollError> {
+        let key = |cell: &Text, name: &Text| (cell.as_str().to_string(), name.as_str().to_string());
+        if nodes
+            .iter()
+            .all(|n| map.contains_key(&key(&n.cell, &n.name)))
+        {
+            return Ok(());
+        }
+        let api = &self.api;
+        let v = api
+            .get(
+                "global_cpu",
+                Base::Operator,
+                &format!("{P}/global-config/cpu"),
+                &[],
+                d,
+            )
+            .await?;
+        let global: GlobalCpu = parse_data("global_cpu", v)?;
+        let azs: BTreeSet<String> = pools
+            .iter()
+            .map(|p| p.az.as_str())
+            .chain(global.az_cpu_configs.iter().map(|c| c.az.as_str()))
+            .chain(
+                nodes
+                    .iter()
+                    .flat_map(|n| n.hard_disk_list.iter().map(|d| d.az.as_str())),
+            )
+            .filter(|az| !az.is_empty())
+            .map(str::to_string)
+            .collect();
+        for az in azs {
+            let mut listed = Vec::new();
+            let dropped = api
+                .list_each_where::<AzHost>(
+                    "host_list",
+                    Base::Operator,
+                    &format!("{P}/resource-pool/host-list"),
+                    &[("az", az.clone())],
+                    Paging::B,
+                    d,
+                    |h| listed.push(h),
+                )
+                .await?;
+            batch.drop_values(dropped);
+            for h in listed {
+                map.entry(key(&h.cell, &h.name))
+                    .or_insert_with(|| (String::new(), az.clone()));
+            }
+        }
+        Ok(())
     }
 
     async fn run(&self, ctx: &PollContext) -> Result<Batch, PollError> {
@@ -898,11 +952,13 @@ impl CecCollector {
                 normalise_overcommit(region, &global, &pools, &types, &mut batch);
             }
             super::HOSTS => {
-                let map = self.host_pools(d, &mut batch).await?;
+                let (mut map, pools) = self.host_pools(d, &mut batch).await?;
                 let (nodes, dropped) = api
                     .list::<Node>("nodes", Base::Operator, &format!("{P}/nodes"), Paging::B, d)
                     .await?;
                 batch.drop_values(dropped);
+                self.place_unpooled(&nodes, &pools, &mut map, d, &mut batch)
+                    .await?;
                 let v = api
                     .get(
                         "unused_disks",
@@ -917,7 +973,7 @@ impl CecCollector {
                 normalise_hosts(&nodes, &map, &unused, &mut batch);
             }
             super::INSTANCES => {
-                let map = self.host_pools(d, &mut batch).await?;
+                let (map, _) = self.host_pools(d, &mut batch).await?;
                 let mut sums = InstanceSums::default();
                 let mut bad = Batch::new();
                 let dropped = api
