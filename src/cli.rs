@@ -926,7 +926,8 @@ pub fn cecstack_demo_target(cec: SocketAddr) -> String {
 }
 
 /// The demo's SCP target: AK/SK signatures (the vendor's recommendation), the simulator's
-/// certificate pinned through `ca_file` (what the README recommends over turning checks off).
+/// certificate pinned through `ca_file` (what the README recommends over turning checks off),
+/// and the OpenStack API's tenant login, so the flavor catalogue is counted too.
 pub fn scp_demo_target(scp: SocketAddr, ca_file: &Path) -> String {
     let d = sim::sangfor_scp::ScpSimConfig::default();
     format!(
@@ -938,10 +939,15 @@ pub fn scp_demo_target(scp: SocketAddr, ca_file: &Path) -> String {
       secret_key: {}
     tls:
       ca_file: {}
+    scp:
+      openstack: {{tenant: {}, username: {}, password: {}}}
 "#,
         d.access_key,
         d.secret_key,
-        ca_file.display()
+        ca_file.display(),
+        d.openstack_tenant.0,
+        d.openstack_tenant.1,
+        d.openstack_tenant.2,
     )
 }
 

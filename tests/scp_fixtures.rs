@@ -1160,3 +1160,23 @@ fn servers_are_summed_per_tenant_too() {
         2048.0 * MIB,
     );
 }
+
+#[test]
+fn the_openstack_flavor_example_is_one_size_of_its_cores_memory_and_disk() {
+    let v = fixture("openstack_flavors");
+    let list = v["flavors"].as_array().cloned().unwrap_or_default();
+    let (flavors, dropped) =
+        api::parse_items::<headroom::platforms::nova::Flavor>("openstack_flavors", list);
+    assert_eq!((flavors.len(), dropped), (1, 0));
+    let mut b = Batch::new();
+    let sizes = headroom::platforms::nova::flavor_sizes(&flavors, &mut b);
+    assert_eq!(b.dropped(), 0);
+    assert_eq!(sizes.len(), 1);
+    let s = &sizes[0];
+    assert_eq!(s.name, "1Cores_1024MB(ram)_80GB(disk)");
+    assert_eq!(
+        (s.vcpus, s.memory, s.disk),
+        (1.0, 1024.0 * MIB, 80.0 * 1024.0 * MIB)
+    );
+    assert_eq!(s.origin, headroom::placement::Origin::Catalog);
+}

@@ -60,7 +60,16 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
     let scp = scp_sim(ScpSimConfig::default()).await;
     let cfg = config(
         "  interval: 300s",
-        &[scp_target("scp", &scp, None, common::slots::SIZES_YAML)],
+        &[scp_target(
+            "scp",
+            &scp,
+            None,
+            &format!(
+                "{}{}",
+                common::slots::SIZES_YAML,
+                common::slots::SCP_OPENSTACK_YAML
+            ),
+        )],
     );
     assert_eq!(
         cfg.targets[0].collectors.len(),
@@ -89,10 +98,22 @@ async fn a_full_poll_with_access_keys_agrees_across_apis_and_passes_promtool() {
     let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
     let compared = assert_pool_view_is_the_truth(&body, &truth, &[]);
     assert!(compared >= 40, "{compared} figures compared");
-    // Free and N-1 slots of the three configured sizes in each of the 2 pools.
+    // Free and N-1 slots of the three configured sizes and the three enabled flavors of the
+    // OpenStack API's catalogue (its disabled one is no size) in each of the 2 pools.
     assert_eq!(
         common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
-        3 * 2 * 2
+        (3 + 3) * 2 * 2
+    );
+    assert_eq!(
+        family_series(&body, "headroom_flavor_free_slots")
+            .iter()
+            .filter(|(l, _)| l.get("origin").map(String::as_str) == Some("catalog"))
+            .count(),
+        3 * 2
+    );
+    assert_eq!(
+        stats["tokens_issued"], 1,
+        "one OpenStack-API token: {stats}"
     );
     // Plausible as well as equal: the pools are far from full, so losing a host leaves most of
     // the slots (a disk bound where SCP reports no disk once made these 0 on both sides).
@@ -328,6 +349,80 @@ async fn wrong_keys_and_wrong_passwords_are_auth_errors() {
         SelfMetrics::counter_value(&metrics.token_refreshes, &["password", "failure"]),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flavor_catalogue_needs_its_own_tenant_login_renewed_once_and_kept_secret() {
+    let scp = scp_sim(ScpSimConfig::default()).await;
+    let openstack = |password: &str| {
+        format!(
+            "{}    scp:\n      openstack: {{tenant: ops, username: ops-reader, password: {password}}}\n",
+            only(&["vms"])
+        )
+    };
+    let cfg = config(
+        "  interval: 300s",
+        &[
+            scp_target("right", &scp, None, &openstack("demo-tenant-password")),
+            scp_target("wrong", &scp, None, &openstack("tenant-nope-secret")),
+        ],
+    );
+    let (store, metrics, tasks) = one_shot(&cfg);
+    let right = &tasks[0];
+    right.poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    // A token the API stops accepting is renewed once, within the same poll.
+    scp_post(&scp, "/sim/expire-tokens", "{}").await;
+    right.poll_once().await.unwrap_or_else(|e| panic!("{e}"));
+    let stats = scp_stats(&scp).await;
+    assert_eq!(
+        (
+            stats["tokens_issued"].as_u64(),
+            stats["unauthorized"].as_u64(),
+            stats["calls"]["/openstack/compute/v2/flavors/detail"].as_u64()
+        ),
+        (Some(2), Some(1), Some(3)),
+        "{stats}"
+    );
+    let body = render(&store, &metrics);
+    // The catalogue's three enabled flavors (the disabled 16-core one is no size) in 2 pools.
+    let catalog: Vec<String> = family_series(&body, "headroom_flavor_free_slots")
+        .into_iter()
+        .filter(|(l, _)| l["origin"] == "catalog")
+        .map(|(l, _)| l["flavor"].clone())
+        .collect();
+    assert_eq!(catalog.len(), 6, "{catalog:?}");
+    assert!(catalog
+        .iter()
+        .any(|f| f == "4Cores_8192MB(ram)_100GB(disk)"));
+    assert!(!catalog.iter().any(|f| f.starts_with("16Cores")));
+    // A wrong tenant password fails the collector as an auth error that names the keys to
+    // check, and the password appears nowhere.
+    let e = tasks[1]
+        .poll_once()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("a wrong tenant password succeeded"));
+    assert_eq!(e.reason, ErrorReason::Auth, "{e}");
+    assert!(e.message.contains("scp.openstack"), "{e}");
+    assert!(!e.message.contains("tenant-nope-secret"), "{e}");
+    assert!(!render(&store, &metrics).contains("tenant-nope-secret"));
+}
+
+#[test]
+fn check_config_reports_an_incomplete_openstack_login() {
+    let text = "targets:\n  - name: a\n    platform: sangfor_scp\n    endpoint: https://127.0.0.1\n    auth: {access_key: x, secret_key: y}\n    scp:\n      openstack: {tenant: ops, passwd: z, max_flavors: 5000}\n";
+    let problems = headroom::config::parse(text, &|_| None)
+        .err()
+        .unwrap_or_else(|| panic!("must fail"))
+        .to_string();
+    for want in [
+        "targets[0].scp.openstack.username",
+        "targets[0].scp.openstack.password",
+        "targets[0].scp.openstack.passwd",
+        "targets[0].scp.openstack.max_flavors",
+    ] {
+        assert!(problems.contains(want), "missing `{want}` in:\n{problems}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -901,15 +996,24 @@ async fn the_pool_view_is_the_truth_on_a_second_seed() {
     .await;
     let cfg = config(
         "  interval: 300s",
-        &[scp_target("scp", &scp, None, common::slots::SIZES_YAML)],
+        &[scp_target(
+            "scp",
+            &scp,
+            None,
+            &format!(
+                "{}{}",
+                common::slots::SIZES_YAML,
+                common::slots::SCP_OPENSTACK_YAML
+            ),
+        )],
     );
     let body = poll_and_render(&cfg).await;
     let truth = sim_truth(&https_insecure(), &format!("https://{}", scp.addr)).await;
     assert!(assert_pool_view_is_the_truth(&body, &truth, &[]) >= 60);
-    // The configured sizes' free and N-1 slots in each of the 3 pools, from the running hosts
-    // and the VMs on each.
+    // The configured sizes' and the catalogue's free and N-1 slots in each of the 3 pools, from
+    // the running hosts and the VMs on each.
     assert_eq!(
         common::slots::assert_slots_are_the_truth(&body, &truth, &common::slots::sizes()),
-        3 * 3 * 2
+        (3 + 3) * 3 * 2
     );
 }

@@ -6,6 +6,7 @@ pub mod cecstack;
 pub mod h3c_cloudos;
 pub mod huawei_esm;
 pub mod keystone;
+pub mod nova;
 pub mod sangfor_scp;
 
 use std::sync::Arc;

@@ -67,6 +67,8 @@ pub struct ScpSimConfig {
     pub require_cookie: bool,
     /// The EIP pool list path served: `floatingipools` (the table) or `floatingippools`.
     pub eip_pool_list_path: &'static str,
+    /// The one tenant login of the OpenStack API (Keystone v2): tenant, user, password.
+    pub openstack_tenant: (String, String, String),
     pub faults: Faults,
 }
 
@@ -91,6 +93,11 @@ impl Default for ScpSimConfig {
             ban: Duration::from_secs(60),
             require_cookie: false,
             eip_pool_list_path: "floatingipools",
+            openstack_tenant: (
+                "ops".into(),
+                "ops-reader".into(),
+                "demo-tenant-password".into(),
+            ),
             faults: Faults::default(),
         }
     }
@@ -129,6 +136,8 @@ pub struct Fleet {
     pub system_version: Value,
     /// EIPs (`/janus/20180725/floatingips`).
     pub floating_ips: Vec<Value>,
+    /// The OpenStack API's flavors (`/openstack/compute/v2/flavors/detail`).
+    pub flavors: Vec<Value>,
     /// What the fleet holds (empty for the vendor examples, whose totals nobody knows).
     pub truth: Truth,
 }
@@ -649,6 +658,27 @@ impl Fleet {
             "az": {"total": pools, "online_count": pools, "offline_count": 0, "alarm_count": 0}
         });
         truth.quota_limits = quota_limits.figures;
+        // The OpenStack API's flavor catalogue, named as SCP names the flavors it makes per VM
+        // configuration; a disabled one is no size to count.
+        for (cores, mem_mb, disk_gb, disabled) in [
+            (2u32, 4096u32, 40u32, false),
+            (4, 8192, 100, false),
+            (8, 16384, 200, false),
+            (16, 65536, 200, true),
+        ] {
+            let name = format!("{cores}Cores_{mem_mb}MB(ram)_{disk_gb}GB(disk)");
+            f.flavors.push(json!({"links": [], "ram": mem_mb, "OS-FLV-DISABLED:disabled": disabled, "vcpus": cores, "swap": 0, "os-flavor-access:is_public": true,
+                "rxtx_factor": 1, "OS-FLV-EXT-DATA:ephemeral": 0, "disk": disk_gb, "id": uuid(&mut rng), "name": name}));
+            if !disabled {
+                truth.flavors.push(super::FlavorTruth {
+                    name,
+                    vcpus: f64::from(cores),
+                    memory: f64::from(mem_mb) * MIB,
+                    disk: f64::from(disk_gb) * 1024.0 * MIB,
+                    ..super::FlavorTruth::default()
+                });
+            }
+        }
         f.truth = truth;
         for (i, level) in ["p1", "p2", "p2", "p3"].iter().enumerate() {
             let (az_id, az_name) = &pool_ids[i % pools];
@@ -712,6 +742,10 @@ impl Fleet {
         f.licenses = v(fixture!("licenses"));
         f.platform = v(fixture!("platform"));
         f.system_version = v(fixture!("system_version"));
+        f.flavors = v(fixture!("openstack_flavors"))["flavors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         f
     }
 }
@@ -1057,6 +1091,9 @@ async fn janus(
     if path == "/janus/authenticate" && method == Method::POST {
         return login(&sim, &cfg, &body);
     }
+    if let Some(rest) = path.strip_prefix("/openstack/") {
+        return openstack(&sim, &cfg, &method, rest, &headers, &body);
+    }
     if let Err(why) = authenticate(&sim, &cfg, &method, &path, &headers, &body) {
         return unauthorized(&sim, why);
     }
@@ -1170,4 +1207,64 @@ fn login(sim: &ScpSim, cfg: &ScpSimConfig, body: &[u8]) -> Response {
         "tenant": {"id": "admin", "enabled": true, "name": "admin"}, "audit_ids": []},
         "user": {"username": cfg.username, "roles_links": [], "name": cfg.username, "roles": [{"name": "admin"}], "id": "u1"}}}),
     )
+}
+
+/// The OpenStack API's pieces headroom reads: the Keystone v2 tenant login and Nova's flavor
+/// list. Its answers are OpenStack's own (no janus envelope); its requests count in the same
+/// per-IP windows as janus's.
+fn openstack(
+    sim: &ScpSim,
+    cfg: &ScpSimConfig,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    let unauthorized = |m: &str| {
+        sim.counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+        (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": m, "code": 401, "title": "Unauthorized"}})),
+        )
+            .into_response()
+    };
+    match (method, path) {
+        (&Method::POST, "identity/v2.0/tokens") => {
+            let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let (tenant, user, password) = &cfg.openstack_tenant;
+            let a = &v["auth"];
+            let ok_login = a["tenantName"] == tenant.as_str()
+                && a["passwordCredentials"]["username"] == user.as_str()
+                && a["passwordCredentials"]["password"] == password.as_str();
+            if !ok_login {
+                sim.counters.logins_failed.fetch_add(1, Ordering::Relaxed);
+                return unauthorized("The request you have made requires authentication.");
+            }
+            let id = format!("ostok{:027x}", sim.faults.random() >> 16);
+            // The document's example: a token for an hour.
+            let ttl = Duration::from_secs(3600).min(cfg.token_ttl);
+            sim.tokens.issue(id.clone(), ttl);
+            sim.counters.tokens_issued.fetch_add(1, Ordering::Relaxed);
+            let now = SystemTime::now();
+            let at = |t: SystemTime| humantime::format_rfc3339_micros(t).to_string();
+            Json(json!({"access": {"token": {"issued_at": at(now), "expires": at(now + ttl), "id": id},
+                "tenant": {"enabled": true, "description": "", "name": tenant, "id": "05fdace24e26440a8974fcfff5293157"}}}))
+            .into_response()
+        }
+        (&Method::GET, "compute/v2/flavors/detail") => {
+            let token = headers
+                .get("x-auth-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            if !token.starts_with("ostok") || !sim.tokens.valid(token) {
+                return unauthorized("The request you have made requires authentication.");
+            }
+            Json(json!({"flavors": sim.fleet.flavors})).into_response()
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"itemNotFound": {"message": "not found", "code": 404}})),
+        )
+            .into_response(),
+    }
 }

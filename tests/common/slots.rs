@@ -12,6 +12,10 @@ use headroom::sim::{FlavorTruth, HostTruth, Truth};
 /// by vCPU, one by memory, one by GPUs of a model; `sizes()` is the same for the truth's count.
 pub const SIZES_YAML: &str = "    instance_sizes:\n      - {name: web.large, vcpus: 4, memory_gib: 8, disk_gib: 50, alert_below: 5}\n      - {name: mem.heavy, vcpus: 2, memory_gib: 96}\n      - {name: gpu.t4, vcpus: 8, memory_gib: 32, gpus: 1, gpu_model: Tesla T4}\n";
 
+/// The SCP simulator's OpenStack-API tenant (target level): with it SCP counts the flavor
+/// catalogue too.
+pub const SCP_OPENSTACK_YAML: &str = "    scp:\n      openstack: {tenant: ops, username: ops-reader, password: demo-tenant-password}\n";
+
 pub fn sizes() -> Vec<FlavorTruth> {
     const GIB: f64 = 1_073_741_824.0;
     vec![

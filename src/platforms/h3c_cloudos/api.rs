@@ -580,24 +580,8 @@ pub struct Project {
     pub name: Text,
 }
 
-/// A flavor (`flavors/detail`); the schema spells vCPUs `vcups`, the example `vcpus`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Flavor {
-    pub id: Text,
-    pub name: Text,
-    pub ram: Num,
-    #[serde(alias = "vcups")]
-    pub vcpus: Num,
-    pub disk: Num,
-    /// GB of ephemeral disk beside the root disk, on the same host.
-    #[serde(rename = "OS-FLV-EXT-DATA:ephemeral")]
-    pub ephemeral: Num,
-    /// MB of swap disk, on the same host.
-    pub swap: Num,
-    #[serde(rename = "OS-FLV-DISABLED:disabled")]
-    pub disabled: Text,
-}
+/// A flavor (`flavors/detail`): Nova's record, shared with SCP's OpenStack API.
+pub use crate::platforms::nova::Flavor;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

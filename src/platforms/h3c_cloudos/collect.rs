@@ -58,7 +58,7 @@ use super::CloudosCollectorOptions;
 use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::{Num, Text};
-use crate::placement::{self, DiskGroups, HostRoom, InstanceSize, Origin, Room};
+use crate::placement::{self, DiskGroups, HostRoom, InstanceSize, Room};
 
 const MIB: f64 = 1_048_576.0;
 const GIB: f64 = 1_073_741_824.0;
@@ -907,41 +907,7 @@ fn esx_usable(h: &VmwareHost) -> bool {
         && says(&h.power_state, "POWERED_ON")
 }
 
-/// The catalogue's enabled flavors as instance sizes (MB and GB in base units); a flavor
-/// without vCPUs or RAM is dropped and counted.
-pub fn flavor_sizes(flavors: &[Flavor], batch: &mut Batch) -> Vec<InstanceSize> {
-    let mut out = Vec::new();
-    for f in flavors {
-        if truthy(&f.disabled) {
-            continue;
-        }
-        let (Some(vcpus), Some(ram)) = (
-            f.vcpus.get().filter(|v| *v > 0.0),
-            f.ram.get().filter(|v| *v > 0.0),
-        ) else {
-            batch.drop_value();
-            continue;
-        };
-        let name = if f.name.as_str().is_empty() {
-            f.id.as_str()
-        } else {
-            f.name.as_str()
-        };
-        out.push(InstanceSize {
-            name: name.to_string(),
-            vcpus,
-            memory: ram * MIB,
-            // Nova places the root disk, the ephemeral disk (GB) and swap (MB) on the host.
-            disk: (f.disk.get().unwrap_or(0.0) + f.ephemeral.get().unwrap_or(0.0)).max(0.0) * GIB
-                + f.swap.get().unwrap_or(0.0).max(0.0) * MIB,
-            gpus: 0.0,
-            gpu_model: None,
-            origin: Origin::Catalog,
-            alert_below: None,
-        });
-    }
-    out
-}
+pub use crate::platforms::nova::flavor_sizes;
 
 /// The usable hosts as the slot count sees them, and the VMware clusters' datastore room.
 /// CAS (and other non-VMware) hypervisors are hosts; a hypervisor that is down or disabled is

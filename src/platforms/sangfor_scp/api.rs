@@ -90,6 +90,8 @@ pub struct ScpApi {
     pub settings: ScpTarget,
     client: Arc<ApiClient>,
     token: TokenCache,
+    /// The OpenStack API's tenant token (`scp.openstack`), apart from the janus one.
+    openstack_token: TokenCache,
     /// The value of the legacy `aCMPAuthToken` cookie ("any string; a UUID is recommended").
     cookie: Option<HeaderValue>,
     versions: Mutex<BTreeMap<&'static str, &'static str>>,
@@ -107,6 +109,7 @@ impl ScpApi {
             settings,
             client,
             token: TokenCache::new(),
+            openstack_token: TokenCache::new(),
             cookie,
             versions: Mutex::new(BTreeMap::new()),
         }
@@ -262,6 +265,78 @@ impl ScpApi {
         Err(PollError::new(
             ErrorReason::Auth,
             format!("{api}: token rejected twice"),
+        ))
+    }
+
+    /// The flavor catalogue of the OpenStack API (`GET /openstack/compute/v2/flavors/detail`,
+    /// §4.3.3.4), read with the tenant login of `scp.openstack`; `None` without one. Records
+    /// that do not parse are counted. A 401 renews the token once.
+    pub async fn openstack_flavors(
+        &self,
+        deadline: Instant,
+    ) -> Result<Option<Listed<crate::platforms::nova::Flavor>>, PollError> {
+        const API: &str = "openstack_flavors";
+        let Some(tenant) = &self.settings.openstack else {
+            return Ok(None);
+        };
+        let url = join(&self.endpoint, "/openstack/compute/v2/flavors/detail", &[]);
+        for attempt in 0..2 {
+            let token = self
+                .openstack_token
+                .get(&self.client, || {
+                    auth::openstack_login(&self.client, &self.endpoint, tenant, deadline)
+                })
+                .await?;
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+            headers.insert(header("x-auth-token"), sensitive(token.expose())?);
+            let req = ApiRequest {
+                api: API,
+                scope: SCOPE_GET,
+                method: Method::GET,
+                url: url.clone(),
+                headers,
+                body: None,
+            };
+            let resp = self.client.send(&req, deadline).await?;
+            match resp.status {
+                200..=299 => {
+                    let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
+                        PollError::new(ErrorReason::Parse, format!("{API}: not JSON ({e})"))
+                    })?;
+                    let items = match v.get("flavors") {
+                        Some(Value::Array(a)) => a.clone(),
+                        _ => {
+                            return Err(PollError::new(
+                                ErrorReason::Parse,
+                                format!("{API}: the answer has no `flavors` list"),
+                            ))
+                        }
+                    };
+                    let (items, dropped) = parse_items(API, items);
+                    return Ok(Some(Listed { items, dropped }));
+                }
+                401 if attempt == 0 => {
+                    self.openstack_token.invalidate(&token).await;
+                    continue;
+                }
+                401 | 403 => {
+                    return Err(PollError::new(
+                        ErrorReason::Auth,
+                        format!("{API}: rejected (HTTP {}{}); check scp.openstack", resp.status, error_summary(&resp.body)),
+                    ))
+                }
+                other => {
+                    return Err(PollError::new(
+                        ErrorReason::Http,
+                        format!("{API} answered HTTP {other}{}; this SCP may not serve the OpenStack API (remove scp.openstack)", error_summary(&resp.body)),
+                    ))
+                }
+            }
+        }
+        Err(PollError::new(
+            ErrorReason::Auth,
+            format!("{API}: token rejected twice"),
         ))
     }
 

@@ -19,7 +19,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use super::{SCOPE_PUBLIC_KEY, SCOPE_WRITE};
+use super::{OpenStackTenant, SCOPE_PUBLIC_KEY, SCOPE_WRITE};
 use crate::collect::{ErrorReason, PollError};
 use crate::config::Secret;
 use crate::http::{error_summary, ApiClient, ApiRequest};
@@ -27,6 +27,11 @@ use crate::token::Token;
 
 pub const PATH_PUBLIC_KEY: &str = "/janus/public-key";
 pub const PATH_AUTHENTICATE: &str = "/janus/authenticate";
+/// The OpenStack API's Keystone v2 login (OpenStack document §4.1.2.1).
+pub const PATH_OPENSTACK_TOKENS: &str = "/openstack/identity/v2.0/tokens";
+/// An OpenStack-API token's lifetime when the answer states none: the document's example
+/// issues one for an hour.
+const OPENSTACK_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 /// The signed-header list headroom sends: `x-amz-date` alone.
 ///
@@ -381,6 +386,74 @@ pub async fn login(
         target_name = client.target(),
         lifetime_seconds = lifetime.as_secs(),
         "Obtained an SCP token."
+    );
+    Ok(Token {
+        value: Secret::new(token.id),
+        lifetime,
+    })
+}
+
+/// Logs a tenant in to the OpenStack API (Keystone v2, plain password in the body as the
+/// document sends it, TLS protecting it): `access.token.id`, valid until `access.token.expires`.
+pub async fn openstack_login(
+    client: &ApiClient,
+    endpoint: &reqwest::Url,
+    tenant: &OpenStackTenant,
+    deadline: Instant,
+) -> Result<Token, PollError> {
+    let body = serde_json::json!({
+        "auth": {
+            "tenantName": tenant.tenant,
+            "passwordCredentials": {"username": tenant.username, "password": tenant.password.expose()}
+        }
+    })
+    .to_string()
+    .into_bytes();
+    let req = ApiRequest {
+        api: "openstack_token",
+        scope: SCOPE_WRITE,
+        method: Method::POST,
+        url: super::api::join(endpoint, PATH_OPENSTACK_TOKENS, &[]),
+        headers: login_headers(None),
+        body: Some(body),
+    };
+    let resp = client.send(&req, deadline).await?;
+    if !(200..300).contains(&resp.status) {
+        warn!(target_name = client.target(), user = %tenant.username, status = resp.status, "SCP's OpenStack API rejected the tenant login.");
+        return Err(PollError::new(
+            ErrorReason::Auth,
+            format!(
+                "the OpenStack API rejected the login of user `{}` of tenant `{}` (HTTP {}{}); check scp.openstack.tenant, username and password (a tenant's account, not an administrator's)",
+                tenant.username,
+                tenant.tenant,
+                resp.status,
+                error_summary(&resp.body)
+            ),
+        ));
+    }
+    let token = serde_json::from_slice::<Access>(&resp.body)
+        .map(|a| a.access.token)
+        .map_err(|e| {
+            PollError::new(
+                ErrorReason::Parse,
+                format!("openstack_token answered without access.token ({e})"),
+            )
+        })?;
+    if token.id.is_empty() {
+        return Err(PollError::new(
+            ErrorReason::Auth,
+            "openstack_token answered with an empty token id",
+        ));
+    }
+    let lifetime = token
+        .expires
+        .as_deref()
+        .and_then(lifetime_until)
+        .unwrap_or(OPENSTACK_TOKEN_LIFETIME);
+    info!(
+        target_name = client.target(),
+        lifetime_seconds = lifetime.as_secs(),
+        "Obtained an SCP OpenStack-API token."
     );
     Ok(Token {
         value: Secret::new(token.id),

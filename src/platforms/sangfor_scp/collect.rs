@@ -72,6 +72,7 @@ use crate::catalog::{self, exports::Export, Resource, Unit};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
 use crate::lenient::Num;
 use crate::placement::{self, DiskGroups, HostRoom, InstanceSize, Room};
+use crate::platforms::nova::flavor_sizes;
 
 const MIB: f64 = 1_048_576.0;
 /// The global pseudo-pool of quota items that are not per pool.
@@ -789,7 +790,7 @@ pub const VMS_EXPORTS: &[Export] = &[
     // Free slots of the configured instance sizes (`slot_hosts`), when there are any.
     Export::plain(&catalog::FLAVOR_FREE_SLOTS, &["flavor", "origin", "az"],
         "GET /janus/{v}/hosts (cpu.core_count, cpu.allocation_ratio, memory.total_mb, reserves.memory_mb, memory.allocation_ratio, gpu.total, status) and the servers on each host",
-        "configured instance_sizes, per running host min(floor(free vCPU / size vCPU), floor(free memory / size memory), floor(free GPUs / size GPUs)), free vCPU = cores x ratio - VM cores, free memory = (total - reserved) x ratio - VM memory; summed per pool"),
+        "configured instance_sizes (origin config) and the OpenStack API's enabled flavors (origin catalog: scp.openstack, GET /openstack/compute/v2/flavors/detail; disk not checked), per running host min(floor(free vCPU / size vCPU), floor(free memory / size memory), floor(free GPUs / size GPUs)), free vCPU = cores x ratio - VM cores, free memory = (total - reserved) x ratio - VM memory; summed per pool"),
     Export::plain(&catalog::FLAVOR_FREE_SLOTS_N_MINUS_ONE, &["flavor", "origin", "az"], "as headroom_flavor_free_slots",
         "the pool's slots without its costliest host, minus re-placing that host's VMs (placement.rs)"),
     Export::plain(&catalog::FLAVOR_SLOTS_ALERT_BELOW, &["flavor", "origin"], "instance_sizes[].alert_below", "configured sizes that set it"),
@@ -1845,13 +1846,31 @@ impl ScpCollector {
                     .await?;
                 batch.drop_values(dropped);
                 // Free slots need each host's room beside what its VMs hold (the VM list is the
-                // expensive part, read once for both); only when sizes are configured.
-                if !self.instance_sizes.is_empty() {
+                // expensive part, read once for both); only when there are sizes to count: the
+                // configured ones and the OpenStack API's flavors (`scp.openstack`).
+                let mut sizes = self.instance_sizes.clone();
+                if let Some(listed) = api.openstack_flavors(d).await? {
+                    batch.drop_values(listed.dropped);
+                    let mut catalog = flavor_sizes(&listed.items, &mut batch);
+                    let max = api.settings.openstack.as_ref().map_or(0, |o| o.max_flavors);
+                    if catalog.len() > max {
+                        // The smallest sizes are kept: the ones most likely still to fit.
+                        catalog.sort_by(|a, b| {
+                            (a.vcpus, a.memory)
+                                .partial_cmp(&(b.vcpus, b.memory))
+                                .unwrap_or(std::cmp::Ordering::Equal)
+                        });
+                        batch.drop_values(catalog.len() - max);
+                        catalog.truncate(max);
+                    }
+                    sizes.extend(catalog);
+                }
+                if !sizes.is_empty() {
                     let names = self.az_names(d).await?;
                     let hosts: Vec<Host> = self.family(&api::HOSTS, &mut batch, d).await?;
                     // A size that needs GPUs needs their models: one GPU API call per HCI pool.
                     let mut gpus = BTreeMap::new();
-                    if self.instance_sizes.iter().any(|s| s.gpus > 0.0) {
+                    if sizes.iter().any(|s| s.gpus > 0.0) {
                         for az in self.azs(d).await?.items {
                             let Some(id) = az.id.get() else { continue };
                             if az.kind.get().is_some_and(|k| k != "hci") {
@@ -1866,12 +1885,7 @@ impl ScpCollector {
                         }
                     }
                     let rooms = slot_hosts(&hosts, &names, &sums.by_host_id, &gpus);
-                    placement::put_slots(
-                        &rooms,
-                        &self.instance_sizes,
-                        &DiskGroups::new(),
-                        &mut batch,
-                    );
+                    placement::put_slots(&rooms, &sizes, &DiskGroups::new(), &mut batch);
                 }
                 sums.finish(&mut batch);
             }

@@ -116,7 +116,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
         min_requests: &[(SCOPE_GET, 2)],
     },
     CollectorInfo { name: VMS, default_interval: minutes(5), enabled_by_default: true,
-        description: "VMs aggregated per pool, host and tenant: counts, vCPU, memory, provisioned storage, GPUs (§4.11.2.2); with instance_sizes configured, also the hosts (§4.3.17) and the free slots of each size, host by host, and after losing a host",
+        description: "VMs aggregated per pool, host and tenant: counts, vCPU, memory, provisioned storage, GPUs (§4.11.2.2); with instance_sizes or scp.openstack configured, also the hosts (§4.3.17) and the free slots of each size and catalogue flavor (OpenStack API §4.3.3.4), host by host, and after losing a host",
         exports: collect::VMS_EXPORTS,
         min_requests: &[(SCOPE_GET, 3)],
     },
@@ -181,6 +181,20 @@ pub struct ScpTarget {
     pub page_size: u64,
     /// A query that needs more pages than this fails the poll instead of publishing part of it.
     pub max_pages: u64,
+    /// A tenant login of the OpenStack API (`scp.openstack`): the flavor catalogue is only there
+    /// (§4.3.3.4, tenant-scoped). Without it SCP counts the configured sizes only.
+    pub openstack: Option<OpenStackTenant>,
+}
+
+/// A tenant of SCP's OpenStack API (Keystone v2 password login: "当前只支持以租户的身份认证",
+/// only tenants can log in there).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpenStackTenant {
+    pub tenant: String,
+    pub username: String,
+    pub password: Secret,
+    /// At most this many flavors are counted (each adds two series per pool).
+    pub max_flavors: usize,
 }
 
 /// Options of one SCP collector.
@@ -268,12 +282,32 @@ pub(crate) fn parse_target(t: &mut Obj, ctx: &mut Ctx) -> Option<ScpTarget> {
     let mut s = t.obj("scp", ctx);
     let page_size = s.opt_u64("page_size", 1..=100, ctx).unwrap_or(100);
     let max_pages = s.opt_u64("max_pages", 1..=100_000, ctx).unwrap_or(1000);
+    let openstack = if s.has("openstack") {
+        let mut o = s.obj("openstack", ctx);
+        let tenant = o.str("tenant", ctx);
+        let username = o.str("username", ctx);
+        let password = o.secret("password", "password_file", true, ctx);
+        let max_flavors = o.opt_u64("max_flavors", 1..=1000, ctx).unwrap_or(200) as usize;
+        o.finish(ctx);
+        match (tenant, username, password) {
+            (Some(tenant), Some(username), Some(password)) => Some(OpenStackTenant {
+                tenant,
+                username,
+                password,
+                max_flavors,
+            }),
+            _ => None,
+        }
+    } else {
+        None
+    };
     s.finish(ctx);
     Some(ScpTarget {
         auth: auth?,
         legacy_cookie,
         page_size,
         max_pages,
+        openstack,
     })
 }
 
