@@ -177,6 +177,47 @@ async fn a_full_poll_agrees_with_the_fleet_and_passes_promtool() {
         (4 + 3) * 2 * 2
     );
     assert!(body.contains(r#"headroom_flavor_slots_alert_below{platform="h3c_cloudos",target="cos",flavor="web.large",origin="config"} 5"#));
+    // Each ESXi host's share of its cluster: what its VMs are given and what it may allocate,
+    // as the fleet placed them (Nova knows only the cluster's sums), so the host view and N-1
+    // on it subtract the VMware VMs.
+    let mut esx = 0;
+    for h in truth.hosts.iter().filter(|h| h.host.starts_with("esx-")) {
+        let at = |resource: &'static str| {
+            [
+                ("host", h.host.as_str()),
+                ("cluster", "vmw-cluster"),
+                ("resource", resource),
+            ]
+        };
+        let host = |family: &str, resource| sum_where(&body, family, &at(resource));
+        assert_eq!(
+            host("headroom_host_resource_allocated", "vcpu"),
+            h.vcpu_allocated,
+            "{}",
+            h.host
+        );
+        assert_eq!(
+            host("headroom_host_resource_allocated", "memory"),
+            h.memory_allocated,
+            "{}",
+            h.host
+        );
+        assert_eq!(
+            host("headroom_host_resource_allocatable", "vcpu"),
+            h.vcpu_allocatable,
+            "{}",
+            h.host
+        );
+        assert_eq!(
+            host("headroom_host_resource_allocatable", "memory"),
+            h.memory_allocatable,
+            "{}",
+            h.host
+        );
+        assert!(h.vcpu_allocated > 0.0, "{}", h.host);
+        esx += 1;
+    }
+    assert_eq!(esx, 2);
     // CAS and VMware hosts: one utilisation series per resource and host.
     assert!(body.contains(r#"headroom_host_resource_utilization_ratio{platform="h3c_cloudos",target="cos",resource="cpu_hertz",unit="ratio",host="esx-01",cluster="vmw-cluster"} 0.315"#), "VMware host");
     assert!(

@@ -109,8 +109,8 @@ fn expected(
                     .iter()
                     .any(|f| f.family == family && f.resource == resource && f.at.contains_key(**k))
             })
+            // "" (the series' group where the label is empty) matches figures without it.
             .filter_map(|k| Some((*k, labels.get(*k)?.as_str()?)))
-            .filter(|(_, v)| !v.is_empty())
             .collect()
     };
     let has = |family: &str| {
@@ -181,8 +181,29 @@ async fn compare_with_truth(
                 let by_host = expr.contains("headroom_host_resource_");
                 let mut sums: BTreeMap<(String, String), (f64, serde_json::Map<String, Value>)> =
                     BTreeMap::new();
+                // The place labels a target's series of this query are grouped by: a series
+                // without one of them is the group where it is empty (a host in no pool), not
+                // the sum over it.
+                let mut grouped: BTreeMap<String, std::collections::BTreeSet<String>> =
+                    BTreeMap::new();
                 for series in &result {
-                    let labels = series["metric"].as_object().cloned().unwrap_or_default();
+                    let m = &series["metric"];
+                    let target = m["target"].as_str().unwrap_or("").to_string();
+                    for k in PLACES {
+                        if m.get(*k).is_some() {
+                            grouped
+                                .entry(target.clone())
+                                .or_default()
+                                .insert(k.to_string());
+                        }
+                    }
+                }
+                for series in &result {
+                    let mut labels = series["metric"].as_object().cloned().unwrap_or_default();
+                    let target = labels.get("target").and_then(Value::as_str).unwrap_or("");
+                    for k in grouped.get(target).into_iter().flatten() {
+                        labels.entry(k.clone()).or_insert_with(|| Value::from(""));
+                    }
                     let got: f64 = series["value"][1]
                         .as_str()
                         .and_then(|v| v.parse().ok())
@@ -694,49 +715,65 @@ async fn the_demo_scraped_by_prometheus_fills_every_dashboard_and_alerts_alertma
         let n = compared.get(panel).copied().unwrap_or(0);
         assert!(n >= at_least, "{panel}: {n} series compared: {compared:?}");
     }
-    // N-1 margin of vCPU and memory per SCP pool, from the simulator's hosts: what the usable
-    // hosts may allocate, less the largest of them, less everything allocated.
-    let scp = &truths["scp-demo"];
+    // N-1 margin of vCPU and memory per SCP pool and CloudOS AZ, from the simulators' hosts:
+    // what the usable hosts may allocate, less the largest of them, less everything allocated.
+    // A CloudOS VMware cluster's ESXi hosts (their series name the cluster, not the AZ) are a
+    // group of their own, their allocation the VMs on each (Nova knows only the cluster's).
     let mut checked = 0;
-    for (resource, of) in [
-        (
-            "vcpu",
-            (|h: &headroom::sim::HostTruth| (h.vcpu_allocatable, h.vcpu_allocated))
-                as fn(&headroom::sim::HostTruth) -> (f64, f64),
-        ),
-        ("memory", |h| (h.memory_allocatable, h.memory_allocated)),
-    ] {
-        let result = apis
-            .query(&format!(
-                r#"pool:headroom_n_minus_one:margin{{target="scp-demo",resource="{resource}"}}"#
-            ))
-            .await
-            .unwrap_or_default();
-        for series in &result {
-            let az = series["metric"]["az"].as_str().unwrap_or_default();
-            let got: f64 = series["value"][1]
-                .as_str()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(f64::NAN);
-            let hosts: Vec<&headroom::sim::HostTruth> = scp
-                .hosts
-                .iter()
-                .filter(|h| h.at.get("az").map(String::as_str) == Some(az))
-                .collect();
-            let usable = hosts.iter().filter(|h| h.usable).map(|h| of(h).0);
-            let want = usable.clone().sum::<f64>()
-                - usable.fold(0.0, f64::max)
-                - hosts.iter().map(|h| of(h).1).sum::<f64>();
+    for target in ["scp-demo", "cloudos-demo"] {
+        let truth = &truths[target];
+        for (resource, of) in [
+            (
+                "vcpu",
+                (|h: &headroom::sim::HostTruth| (h.vcpu_allocatable, h.vcpu_allocated))
+                    as fn(&headroom::sim::HostTruth) -> (f64, f64),
+            ),
+            ("memory", |h| (h.memory_allocatable, h.memory_allocated)),
+        ] {
+            let result = apis
+                .query(&format!(
+                    r#"pool:headroom_n_minus_one:margin{{target="{target}",resource="{resource}"}}"#
+                ))
+                .await
+                .unwrap_or_default();
             assert!(
-                (got - want).abs() <= 1e-6 * want.abs().max(1.0),
-                "N-1 margin of {resource} in {az}: {got}, the simulator's hosts give {want}"
+                !result.is_empty(),
+                "no N-1 margin of {resource} for {target}"
             );
-            checked += 1;
+            for series in &result {
+                let az = series["metric"]["az"].as_str();
+                let got: f64 = series["value"][1]
+                    .as_str()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(f64::NAN);
+                let hosts: Vec<&headroom::sim::HostTruth> = truth
+                    .hosts
+                    .iter()
+                    .filter(|h| match az {
+                        Some(az) => {
+                            h.at.get("az").map(String::as_str) == Some(az)
+                                && !h.host.starts_with("esx-")
+                        }
+                        None => h.host.starts_with("esx-"),
+                    })
+                    .collect();
+                assert!(!hosts.is_empty(), "{target} {az:?}: no hosts");
+                let usable = hosts.iter().filter(|h| h.usable).map(|h| of(h).0);
+                let want = usable.clone().sum::<f64>()
+                    - usable.fold(0.0, f64::max)
+                    - hosts.iter().map(|h| of(h).1).sum::<f64>();
+                assert!(
+                    (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "N-1 margin of {resource} in {target} {az:?}: {got}, the simulator's hosts give {want}"
+                );
+                checked += 1;
+            }
         }
     }
     assert_eq!(
-        checked, 8,
-        "vCPU and memory in both SCP pools, from each of the two replicas"
+        checked,
+        (2 + 3) * 2 * 2,
+        "vCPU and memory in both SCP pools, both CloudOS AZs and its VMware cluster, from each of the two replicas"
     );
     // Quota oversubscription: the tenants' limits (an unlimited one adds nothing) over what may
     // be allocated, per target, and per pool where quotas are per pool (SCP).

@@ -216,6 +216,7 @@ impl Fleet {
                 let model = [at[0], at[1], ("gpu_model", "NVIDIA Tesla T4")];
                 truth.add("capacity", "gpu", &model, cards as f64);
                 truth.add("used", "gpu", &model, used.min(cards) as f64);
+                truth.add("free", "gpu", &model, cards.saturating_sub(used) as f64);
             }
             truth.add("capacity", "local_disk", &at, 4.0 * 1_200_243_695_616.0);
             truth.add("free", "local_disk", &at, 1_200_243_695_616.0);

@@ -249,13 +249,14 @@ impl Truth {
 
     /// The sum of the figures of (family, resource) whose place includes `within`.
     pub fn total(&self, family: &str, resource: &str, within: &[(&str, &str)]) -> f64 {
+        // As in a Prometheus matcher, an empty value wants the label empty or absent.
         self.figures
             .iter()
             .filter(|f| f.family == family && f.resource == resource)
             .filter(|f| {
                 within
                     .iter()
-                    .all(|(k, v)| f.at.get(*k).map(String::as_str) == Some(*v))
+                    .all(|(k, v)| f.at.get(*k).map(String::as_str).unwrap_or("") == *v)
             })
             .map(|f| f.value)
             .sum()

@@ -363,6 +363,13 @@ pub const HOSTS_EXPORTS: &[Export] = &[
         "summed per pool and model",
     ),
     Export::of(
+        &catalog::RESOURCE_FREE,
+        Resource::Gpu,
+        &["pool", "az", "gpu_model"],
+        "nodes gpuInfo.gpus[].inUse",
+        "cards not in use, summed per pool and model",
+    ),
+    Export::of(
         &catalog::RESOURCE_CAPACITY,
         Resource::LocalDisk,
         POOL,
@@ -466,6 +473,10 @@ pub fn normalise_hosts(
             batch.put(&catalog::HOST_RESOURCE_USED, Resource::Gpu, &l, used);
             add(Resource::Gpu, CAPACITY, &model, cards);
             add(Resource::Gpu, USED, &model, used);
+            // The cards not in use are what is free: the pool view states it, so a place whose
+            // cards no instance holds (a host in no pool) is not lost where capacity − allocated
+            // finds no allocation to subtract.
+            add(Resource::Gpu, FREE, &model, (cards - used).max(0.0));
         }
         let (mut bytes, mut count) = (0.0, 0.0);
         for d in &n.hard_disk_list {

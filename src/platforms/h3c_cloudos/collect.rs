@@ -329,7 +329,58 @@ pub const VIRTUALIZATION_HOSTS_EXPORTS: &[Export] = &[
     Export::of(&catalog::HOST_RESOURCE_UTILIZATION_RATIO, Resource::LocalDisk, VIRT_HOST, "CAS diskRate", "percent / 100"),
     Export::of(&catalog::HOST_RESOURCE_CAPACITY, Resource::Memory, VIRT_HOST, "VMware memorySize",
         "MB x 2^20 (a CAS host's memory comes from its hypervisor; Nova reports a VMware cluster as one hypervisor)"),
+    // An ESXi host's share of its cluster's allocation (Nova has only the cluster's), so that the
+    // host view, and N-1 on top of it, subtracts what the VMware VMs hold.
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vcpu, VIRT_HOST, "VMware vms/detail?host= numCpu",
+        "vCPUs of the host's VMs, templates left out, powered-off VMs kept (they keep their allocation)"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Memory, VIRT_HOST, "VMware vms/detail?host= memorySizeMB", "MB x 2^20, as vCPUs"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Vcpu, VIRT_HOST, "VMware numCpuThreads x cloudos.cpu_allocation_ratio",
+        "0 on a host in maintenance, disconnected or powered off"),
+    Export::of(&catalog::HOST_RESOURCE_ALLOCATABLE, Resource::Memory, VIRT_HOST, "VMware memorySize x cloudos.ram_allocation_ratio", "MB x 2^20; 0 as vCPUs"),
 ];
+
+/// What an ESXi host's VMs are given: (vCPUs, memory bytes). Templates hold nothing; VMs that
+/// are powered off keep their allocation.
+pub fn esx_allocated(vms: &[VmwareVm]) -> (f64, f64) {
+    vms.iter()
+        .filter(|v| !truthy(&v.template))
+        .fold((0.0, 0.0), |(c, m), v| {
+            (
+                c + v.num_cpu.get().unwrap_or(0.0),
+                m + v.memory_size_mb.get().unwrap_or(0.0) * MIB,
+            )
+        })
+}
+
+/// An ESXi host's allocation and what it may allocate (its own threads and memory at the
+/// target's ratios; 0 where it takes no instances).
+pub fn normalise_esx_allocation(cluster: &str, e: &EsxHost, r: Ratios, batch: &mut Batch) {
+    let host = e.host.name.as_str();
+    if host.is_empty() {
+        return;
+    }
+    let l = [("host", host), ("cluster", cluster)];
+    let (cpus, ram) = esx_allocated(&e.vms);
+    batch.put(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Vcpu, &l, cpus);
+    batch.put(&catalog::HOST_RESOURCE_ALLOCATED, Resource::Memory, &l, ram);
+    let usable = if esx_usable(&e.host) { 1.0 } else { 0.0 };
+    if let Some(threads) = e.host.num_cpu_threads.get() {
+        batch.put(
+            &catalog::HOST_RESOURCE_ALLOCATABLE,
+            Resource::Vcpu,
+            &l,
+            usable * threads * r.cpu,
+        );
+    }
+    if let Some(mb) = e.host.memory_size.get() {
+        batch.put(
+            &catalog::HOST_RESOURCE_ALLOCATABLE,
+            Resource::Memory,
+            &l,
+            usable * mb * MIB * r.ram,
+        );
+    }
+}
 
 /// One CAS host's topology and utilisation.
 pub fn normalise_cas_host(cluster: &str, h: &CasHost, batch: &mut Batch) {
@@ -950,18 +1001,12 @@ pub fn slot_hosts(
                 else {
                     continue;
                 };
-                let vms = e.vms.iter().filter(|v| !truthy(&v.template));
-                let (cpus, ram) = vms.fold((0.0, 0.0), |(c, m), v| {
-                    (
-                        c + v.num_cpu.get().unwrap_or(0.0),
-                        m + v.memory_size_mb.get().unwrap_or(0.0),
-                    )
-                });
+                let (cpus, ram) = esx_allocated(&e.vms);
                 rooms.push(HostRoom {
                     host: e.host.name.as_str().to_string(),
                     place: vec![("az", az.clone())],
                     vcpu: Room::new(threads * r.cpu, cpus),
-                    memory: Room::new(mem * r.ram * MIB, ram * MIB),
+                    memory: Room::new(mem * r.ram * MIB, ram),
                     disk: None,
                     disk_group: Some(group.clone()),
                     gpus: BTreeMap::new(),
@@ -1269,31 +1314,44 @@ impl CloudosCollector {
     /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
     /// per host: the only per-host allocation the document gives for VMware, §1.13 #8).
     async fn esx_hosts(&self, d: Instant, batch: &mut Batch) -> Result<Vec<EsxHost>, PollError> {
-        let api = &self.api;
         let mut out = Vec::new();
         for (_, base, c) in self.virt_clusters(Some("vrm"), d, batch).await? {
             let Some(id) = c.mor_id.get() else { continue };
-            for host in self.vmware_hosts(&base, id, d, batch).await? {
-                let Some(mor) = host.mor_id.get().map(str::to_string) else {
-                    batch.drop_value();
-                    continue;
-                };
-                let v = api
-                    .get_required(
-                        "vmware_vms",
-                        &format!("{base}/clusters/{id}/vms/detail"),
-                        &[("host", mor)],
-                        Target::Plain,
-                        d,
-                    )
-                    .await?;
-                let vms: Vec<VmwareVm> = parse(self.name, &v, "vms", batch);
-                out.push(EsxHost {
-                    cluster: id.to_string(),
-                    host,
-                    vms,
-                });
-            }
+            out.extend(self.esx_cluster(&base, id, d, batch).await?);
+        }
+        Ok(out)
+    }
+
+    /// The ESXi hosts of one VMware cluster, each with the VMs on it (§1.13 #6, #8).
+    async fn esx_cluster(
+        &self,
+        base: &str,
+        id: &str,
+        d: Instant,
+        batch: &mut Batch,
+    ) -> Result<Vec<EsxHost>, PollError> {
+        let mut out = Vec::new();
+        for host in self.vmware_hosts(base, id, d, batch).await? {
+            let Some(mor) = host.mor_id.get().map(str::to_string) else {
+                batch.drop_value();
+                continue;
+            };
+            let v = self
+                .api
+                .get_required(
+                    "vmware_vms",
+                    &format!("{base}/clusters/{id}/vms/detail"),
+                    &[("host", mor)],
+                    Target::Plain,
+                    d,
+                )
+                .await?;
+            let vms: Vec<VmwareVm> = parse(self.name, &v, "vms", batch);
+            out.push(EsxHost {
+                cluster: id.to_string(),
+                host,
+                vms,
+            });
         }
         Ok(out)
     }
@@ -1352,8 +1410,9 @@ impl CloudosCollector {
                             normalise_cas_host(cluster, &host, &mut batch);
                         }
                     } else if let Some(id) = c.mor_id.get() {
-                        for h in &self.vmware_hosts(&base, id, d, &mut batch).await? {
-                            normalise_vmware_host(cluster, h, &mut batch);
+                        for e in &self.esx_cluster(&base, id, d, &mut batch).await? {
+                            normalise_vmware_host(cluster, &e.host, &mut batch);
+                            normalise_esx_allocation(cluster, e, self.ratios(), &mut batch);
                         }
                     }
                 }

@@ -57,7 +57,7 @@ pub const COLLECTORS: &[CollectorInfo] = &[
         min_requests: &[(SCOPE_API, 2)],
     },
     CollectorInfo { name: VIRTUALIZATION_HOSTS, default_interval: minutes(10), enabled_by_default: true,
-        description: "CAS and VMware hosts: CPU topology and frequency, CPU/memory/disk utilisation (computenode, crm, vrm)",
+        description: "CAS and VMware hosts: CPU topology and frequency, CPU/memory/disk utilisation; per ESXi host what its VMs hold and what it may allocate (computenode, crm, vrm; vms/detail?host= per ESXi host)",
         exports: collect::VIRTUALIZATION_HOSTS_EXPORTS,
         min_requests: &[(SCOPE_API, 2)],
     },
