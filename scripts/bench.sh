@@ -133,6 +133,8 @@ server: {{listen: "127.0.0.1:0"}}
     endpoint: https://{addr}
     auth: {{access_key: e96a96326f2841ba8bdf2242f6cb832e, secret_key: 68176b3ec9d64394bdfcbe124b3e6078}}
     tls: {{ca_file: {ca}}}
+    # The OpenStack API's flavor catalogue is counted too (its GETs share the budget).
+    scp: {{openstack: {{tenant: ops, username: ops-reader, password: demo-tenant-password}}}}
     collectors:
 {collectors}"""
     try:
