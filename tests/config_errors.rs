@@ -225,3 +225,34 @@ fn cecstack_header_values_can_come_from_files() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An interval below the floor once passed: a 1 ns poller spent its time skipping ticks.
+#[test]
+fn an_interval_below_one_second_is_refused_at_every_level() {
+    let text = r#"
+defaults:
+  interval: 1ns
+targets:
+  - name: esm
+    platform: huawei_esm
+    endpoint: https://esm.example.internal
+    interval: 500ms
+    auth: {token_url: https://iam.example.internal/v3/auth/tokens, username: r, password: x, domain: d, project: p, apig_appcode: c}
+    collectors:
+      physical_capacity: {interval: 999ms}
+      service_capacity: {interval: 1s}
+"#;
+    let problems = headroom::config::parse(text, &|_| None)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .0
+        .join("\n");
+    for want in [
+        "defaults.interval: 1ns is below the floor of 1s",
+        "targets[0].interval: 500ms is below the floor of 1s",
+        "targets[0].collectors.physical_capacity.interval: 999ms is below the floor of 1s",
+    ] {
+        assert!(problems.contains(want), "missing `{want}` in:\n{problems}");
+    }
+    assert!(!problems.contains("service_capacity"), "{problems}");
+}

@@ -118,6 +118,10 @@ struct Defaults {
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9740";
 
+/// The shortest poll interval accepted. No platform's data changes faster, and below it a
+/// poller would spend its time skipping ticks.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Reads and validates a configuration file, with the process environment.
 pub fn load(path: &Path) -> Result<Config, Problems> {
     let text = std::fs::read_to_string(path)
@@ -164,7 +168,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
 
     let mut d = top.obj("defaults", &mut ctx);
     let defaults = Defaults {
-        interval: d.opt_duration("interval", &mut ctx),
+        interval: d.opt_duration_at_least("interval", MIN_INTERVAL, &mut ctx),
         timeout: d
             .opt_duration("timeout", &mut ctx)
             .unwrap_or(Duration::from_secs(30)),
@@ -348,7 +352,9 @@ fn parse_target(
     let connect_timeout = t
         .opt_duration("connect_timeout", ctx)
         .unwrap_or(defaults.connect_timeout);
-    let target_interval = t.opt_duration("interval", ctx).or(defaults.interval);
+    let target_interval = t
+        .opt_duration_at_least("interval", MIN_INTERVAL, ctx)
+        .or(defaults.interval);
     let util = utilization(&mut t, ctx).unwrap_or(defaults.utilization);
     let max_body_bytes = t
         .opt_u64("max_body_bytes", 1024..=(1 << 34), ctx)
@@ -426,7 +432,7 @@ fn parse_target(
             .opt_bool("enabled", ctx)
             .unwrap_or(info.enabled_by_default);
         let interval = c
-            .opt_duration("interval", ctx)
+            .opt_duration_at_least("interval", MIN_INTERVAL, ctx)
             .or(target_interval)
             .unwrap_or(info.default_interval);
         let max_age = c.opt_duration("max_age", ctx).unwrap_or(interval * 3);

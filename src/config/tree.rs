@@ -290,6 +290,29 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// An optional duration of at least `min` (a poll interval: below its floor the poller
+    /// would do nothing but skip ticks).
+    pub fn opt_duration_at_least(
+        &mut self,
+        key: &'static str,
+        min: Duration,
+        ctx: &mut Ctx,
+    ) -> Option<Duration> {
+        let d = self.opt_duration(key, ctx)?;
+        if d < min {
+            ctx.problems.add(
+                &join(&self.path, key),
+                format!(
+                    "{} is below the floor of {}",
+                    humantime::format_duration(d),
+                    humantime::format_duration(min)
+                ),
+            );
+            return None;
+        }
+        Some(d)
+    }
+
     /// An optional number.
     pub fn opt_f64(&mut self, key: &'static str, ctx: &mut Ctx) -> Option<f64> {
         let path = join(&self.path, key);
