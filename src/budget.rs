@@ -36,6 +36,9 @@ pub struct LimitScope {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OverBudget {
     pub per_minute: f64,
+    /// The scope is paused after the platform throttled it (a 429), so the wait is the
+    /// platform's doing, not the budget's: the poll's reason is `throttled`.
+    pub paused: bool,
 }
 
 #[derive(Debug)]
@@ -86,11 +89,12 @@ impl Limiter {
             let slot = {
                 let mut st = self.lock();
                 let now = Instant::now();
-                let earliest = st.paused_until.filter(|p| *p > now).unwrap_or(now);
-                let slot = st.tat.max(earliest);
+                let pause = st.paused_until.filter(|p| *p > now);
+                let slot = st.tat.max(pause.unwrap_or(now));
                 if slot > deadline {
                     return Err(OverBudget {
                         per_minute: self.per_minute,
+                        paused: pause.is_some(),
                     });
                 }
                 st.tat = slot + self.emission;
@@ -207,9 +211,28 @@ mod tests {
         let before = Instant::now();
         assert_eq!(
             limiter.acquire(deadline).await,
-            Err(OverBudget { per_minute: 6.0 })
+            Err(OverBudget {
+                per_minute: 6.0,
+                paused: false
+            })
         ); // would be 20 s
         assert_eq!(Instant::now(), before);
+    }
+
+    /// A pause after a 429 that outlasts the poll once made every other request of the target
+    /// fail with reason `budget` and the advice to raise the interval.
+    #[tokio::test(start_paused = true)]
+    async fn a_slot_held_back_by_a_throttle_pause_says_so() {
+        let limiter = Limiter::new(SCOPE, 600.0);
+        limiter.pause_until(Instant::now() + Duration::from_secs(65));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        assert_eq!(
+            limiter.acquire(deadline).await,
+            Err(OverBudget {
+                per_minute: 600.0,
+                paused: true
+            })
+        );
     }
 
     #[tokio::test(start_paused = true)]

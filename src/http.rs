@@ -47,6 +47,7 @@ pub struct ApiClient {
     max_body_bytes: usize,
     retries: u32,
     throttle_pause: Option<Duration>,
+    max_retry_after: Duration,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -139,6 +140,7 @@ impl ApiClient {
             max_body_bytes: target.max_body_bytes,
             retries: target.retries,
             throttle_pause: target.throttle_pause,
+            max_retry_after: target.max_retry_after,
         })
     }
 
@@ -172,6 +174,15 @@ impl ApiClient {
                 if let Some(f) = last_failure.take() {
                     return f;
                 }
+                if over.paused {
+                    return PollError::new(
+                        ErrorReason::Throttled,
+                        format!(
+                            "request to {} cannot start before the poll's deadline: the `{}` scope is paused after the platform throttled it (429)",
+                            req.api, req.scope
+                        ),
+                    );
+                }
                 PollError::new(
                     ErrorReason::Budget,
                     format!(
@@ -194,9 +205,12 @@ impl ApiClient {
                         .api_throttled
                         .with_label_values(&[&self.target, req.scope])
                         .inc();
-                    let pause = retry_after(&resp.headers)
-                        .or(self.throttle_pause)
-                        .unwrap_or(limiter.scope.default_pause);
+                    let pause = throttle_pause(
+                        retry_after(&resp.headers),
+                        self.throttle_pause,
+                        limiter.scope.default_pause,
+                        self.max_retry_after,
+                    );
                     warn!(target_name = %self.target, api = req.api, scope = req.scope, pause_seconds = pause.as_secs_f64(),
                         "Throttled by the platform (429); pausing the scope.");
                     let until = Instant::now() + pause;
@@ -355,6 +369,21 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cur.to_string()
 }
 
+/// How long a 429 pauses its scope: the platform's `Retry-After`, at most `max` (one answer
+/// of `Retry-After: 999999999` once silenced a target for an hour), else the configured
+/// `throttle_pause`, else the scope's documented default.
+pub fn throttle_pause(
+    retry_after: Option<Duration>,
+    configured: Option<Duration>,
+    default: Duration,
+    max: Duration,
+) -> Duration {
+    match retry_after {
+        Some(d) => d.min(max),
+        None => configured.unwrap_or(default),
+    }
+}
+
 /// The `Retry-After` header as a duration: delta-seconds or an HTTP date.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -445,6 +474,23 @@ pub fn header(name: &'static str) -> HeaderName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retry_after_is_capped_and_the_configured_pause_is_the_fallback() {
+        let min = Duration::from_secs(60);
+        let cap = Duration::from_secs(300);
+        let huge = Some(Duration::from_secs(999_999_999));
+        assert_eq!(throttle_pause(huge, None, min, cap), cap);
+        assert_eq!(
+            throttle_pause(Some(Duration::from_secs(7)), None, min, cap),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            throttle_pause(None, Some(Duration::from_secs(65)), min, cap),
+            Duration::from_secs(65)
+        );
+        assert_eq!(throttle_pause(None, None, min, cap), min);
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

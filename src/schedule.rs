@@ -190,7 +190,10 @@ pub fn next_tick(due: Instant, now: Instant, interval: Duration) -> (Instant, u6
     let missed = behind / step + 1;
     let into = behind % step;
     let wait = u64::try_from(step - into).unwrap_or(u64::MAX);
-    (now + Duration::from_nanos(wait), u64::try_from(missed).unwrap_or(u64::MAX))
+    (
+        now + Duration::from_nanos(wait),
+        u64::try_from(missed).unwrap_or(u64::MAX),
+    )
 }
 
 /// One (target, collector) loop.
@@ -379,7 +382,10 @@ mod tests {
     fn a_poll_within_its_interval_skips_nothing() {
         let due = Instant::now();
         let i = Duration::from_secs(60);
-        assert_eq!(next_tick(due, due + Duration::from_secs(5), i), (due + i, 0));
+        assert_eq!(
+            next_tick(due, due + Duration::from_secs(5), i),
+            (due + i, 0)
+        );
     }
 
     #[test]

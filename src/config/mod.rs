@@ -81,6 +81,8 @@ pub struct TargetConfig {
     /// How long a throttling answer without `Retry-After` pauses the scope (or the whole target,
     /// where the platform bans the client); `None`: the platform's documented default.
     pub throttle_pause: Option<Duration>,
+    /// The longest pause a `Retry-After` may ask for (`max_retry_after`, default 5 min).
+    pub max_retry_after: Duration,
     /// Requests per minute per limit scope: documented limit × utilisation, or the override.
     pub budgets: BTreeMap<&'static str, f64>,
     /// Enabled collectors only.
@@ -114,9 +116,14 @@ struct Defaults {
     utilization: f64,
     max_body_bytes: usize,
     retries: u32,
+    max_retry_after: Option<Duration>,
 }
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9740";
+
+/// The longest pause a platform's `Retry-After` may impose by default: longer than any
+/// documented ban (SCP: "about a minute"), short enough that a wrong header costs minutes.
+pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
 /// The shortest poll interval accepted. No platform's data changes faster, and below it a
 /// poller would spend its time skipping ticks.
@@ -180,6 +187,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             .opt_u64("max_body_bytes", 1024..=(1 << 34), &mut ctx)
             .unwrap_or(64 << 20) as usize,
         retries: d.opt_u64("retries", 0..=10, &mut ctx).unwrap_or(3) as u32,
+        max_retry_after: d.opt_duration("max_retry_after", &mut ctx),
     };
     d.finish(&mut ctx);
     let top_sizes = sizes::parse(&mut top, "instance_sizes", &mut ctx);
@@ -363,6 +371,10 @@ fn parse_target(
         .opt_u64("retries", 0..=10, ctx)
         .map_or(defaults.retries, |v| v as u32);
     let throttle_pause = t.opt_duration("throttle_pause", ctx);
+    let max_retry_after = t
+        .opt_duration("max_retry_after", ctx)
+        .or(defaults.max_retry_after)
+        .unwrap_or(DEFAULT_MAX_RETRY_AFTER);
     let instance_sizes = sizes::merge(top_sizes, sizes::parse(&mut t, "instance_sizes", ctx));
 
     // Budgets: documented limit × utilisation, unless overridden per scope.
@@ -494,6 +506,7 @@ fn parse_target(
         max_body_bytes,
         retries,
         throttle_pause,
+        max_retry_after,
         budgets,
         collectors,
         settings: settings?,
