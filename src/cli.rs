@@ -531,6 +531,8 @@ pub struct Daemon {
     pub store: Arc<Store>,
     pub metrics: Arc<SelfMetrics>,
     pub addr: SocketAddr,
+    /// `server.listen` as the daemon started with it: a reload cannot move the listener.
+    configured_listen: SocketAddr,
     /// What `/sd` lists as this exporter's address (follows `server.external_address`).
     external: Arc<std::sync::RwLock<String>>,
     /// TLS, users and headers the server uses for new connections and requests.
@@ -562,6 +564,7 @@ impl Daemon {
         for w in &cfg.warnings {
             warn!("{w}");
         }
+        let configured_listen = cfg.server.listen;
         let web_config = load_web(&cfg, web_override.as_deref())?;
         info!(web = %web_config.summary(), "Web configuration loaded.");
         let web = WebState::new(web_config);
@@ -608,6 +611,7 @@ impl Daemon {
             store,
             metrics,
             addr,
+            configured_listen,
             external,
             web,
             web_override,
@@ -627,6 +631,10 @@ impl Daemon {
                 let web = load_web(&cfg, self.web_override.as_deref())?;
                 for w in &cfg.warnings {
                     warn!("{w}");
+                }
+                if cfg.server.listen != self.configured_listen {
+                    warn!(running = %self.addr, configured = %cfg.server.listen,
+                        "server.listen changed: a reload keeps the running listener; restart headroom to move it.");
                 }
                 self.runtime.apply(&cfg)?;
                 *self.external.write().unwrap_or_else(|e| e.into_inner()) =

@@ -256,3 +256,82 @@ targets:
     }
     assert!(!problems.contains("service_capacity"), "{problems}");
 }
+
+/// Nested aliases once expanded without bound: a 284-byte file became 1.12 GB.
+#[test]
+fn yaml_aliases_that_expand_past_the_bound_and_deep_nesting_are_refused() {
+    let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (i, name) in ["b", "c", "d", "e", "f", "g", "h", "i"].iter().enumerate() {
+        let prev = ["a", "b", "c", "d", "e", "f", "g", "h"][i];
+        bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+    }
+    assert!(bomb.len() < 600, "{}", bomb.len());
+    let problems = headroom::config::parse(&bomb, &|_| None)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .to_string();
+    assert!(
+        problems.contains("expands to more than 100000 values"),
+        "{problems}"
+    );
+    // A few aliases that stay small are fine.
+    let ok = "defaults: &d {interval: 5m}\ntargets: []\nx: *d\n";
+    let problems = headroom::config::parse(ok, &|_| None)
+        .err()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
+    assert!(!problems.contains("expands"), "{problems}");
+    let deep = format!("targets: {}{}\n", "[".repeat(100), "]".repeat(100));
+    let problems = headroom::config::parse(&deep, &|_| None)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .to_string();
+    assert!(
+        problems.contains("nests mappings and lists 101 deep"),
+        "{problems}"
+    );
+}
+
+/// A value from the environment once appeared in check-config's messages (a secret put in the
+/// wrong field was printed).
+#[test]
+fn a_value_from_the_environment_is_never_echoed() {
+    let text = "targets:\n  - name: a\n    platform: huawei_esm\n    endpoint: ${HEADROOM_T_ENDPOINT}\n    auth: {token_url: https://iam.example/v3/auth/tokens, username: r, password: x, domain: d, project: p, apig_appcode: c}\n";
+    let env = |k: &str| (k == "HEADROOM_T_ENDPOINT").then(|| "s3cr3t-not-a-url".to_string());
+    let problems = headroom::config::parse(text, &env)
+        .err()
+        .unwrap_or_else(|| panic!("accepted"))
+        .to_string();
+    assert!(!problems.contains("s3cr3t"), "{problems}");
+    assert!(
+        problems.contains("targets[0].endpoint: `${HEADROOM_T_ENDPOINT}`"),
+        "{problems}"
+    );
+}
+
+/// A trailing space in a secret file was once kept silently, failing the login for no visible
+/// reason.
+#[test]
+fn a_secret_file_ending_in_spaces_is_trimmed_with_a_warning() {
+    let dir = std::env::temp_dir().join(format!("headroom-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.join("password");
+    std::fs::write(&file, "pass word \t\n").unwrap_or_else(|e| panic!("{e}"));
+    let text = format!("targets:\n  - name: a\n    platform: huawei_esm\n    endpoint: https://esm.example\n    auth: {{token_url: https://iam.example/v3/auth/tokens, username: r, password_file: {}, domain: d, project: p, apig_appcode: c}}\n", file.display());
+    let cfg = headroom::config::parse(&text, &|_| None).unwrap_or_else(|p| panic!("{p}"));
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.contains("targets[0].auth.password_file")
+                && w.contains("ends with spaces or tabs")),
+        "{:?}",
+        cfg.warnings
+    );
+    match &cfg.targets[0].settings {
+        headroom::platforms::PlatformTarget::HuaweiEsm(t) => {
+            assert_eq!(t.password.expose(), "pass word");
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -46,8 +46,11 @@ async fn sighup_reloads_and_sigterm_stops() {
     })
     .await;
 
+    // A reload that moves server.listen cannot move the listener: it says so (it once logged
+    // plain success).
     let two = format!(
-        "{one}{}",
+        "{}{}",
+        one.replace("127.0.0.1:0", "127.0.0.1:1"),
         common::esm_target("b", sim, "demo-password", only)
     );
     std::fs::write(&path, &two).unwrap_or_else(|e| panic!("{e}"));
@@ -59,6 +62,18 @@ async fn sighup_reloads_and_sigterm_stops() {
         })
     })
     .await;
+
+    assert!(
+        daemon
+            .log()
+            .contains("server.listen changed: a reload keeps the running listener"),
+        "{}",
+        daemon.log()
+    );
+    assert!(
+        get(&format!("{base}/healthz")).await.is_some(),
+        "still served on the old address"
+    );
 
     std::fs::write(&path, "targets: [").unwrap_or_else(|e| panic!("{e}"));
     common::signal(pid, "-HUP");

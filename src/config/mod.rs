@@ -129,18 +129,54 @@ pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 /// poller would spend its time skipping ticks.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
+/// The largest configuration file accepted (a large site's is tens of KiB).
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
 /// Reads and validates a configuration file, with the process environment.
 pub fn load(path: &Path) -> Result<Config, Problems> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Problems(vec![format!("cannot read {}: {e}", path.display())]))?;
+    let cannot = |e: String| Problems(vec![format!("cannot read {}: {e}", path.display())]);
+    let bytes = tree::read_bounded(path, MAX_CONFIG_BYTES).map_err(cannot)?;
+    let text = String::from_utf8(bytes).map_err(|_| cannot("not UTF-8 text".into()))?;
     parse(&text, &|k| std::env::var(k).ok())
 }
 
-/// Validates configuration text; `env` resolves `${NAME}` references.
+/// Validates configuration text; `env` resolves `${NAME}` references. A value taken from the
+/// environment never appears in a problem or warning: `${NAME}` stands in its place (an
+/// environment variable is where secrets live, and a wrong one is often echoed, e.g. as the
+/// URL that does not parse).
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Problems> {
+    let used = std::cell::RefCell::new(Vec::<(String, String)>::new());
+    let recording = |name: &str| {
+        let value = env(name);
+        if let Some(v) = &value {
+            used.borrow_mut().push((name.to_string(), v.clone()));
+        }
+        value
+    };
+    let hide = |text: String| {
+        let mut out = text;
+        for (name, value) in used.borrow().iter() {
+            // Short values ("1", "on") would garble messages and are no secrets.
+            if value.len() >= 4 {
+                out = out.replace(value.as_str(), &format!("${{{name}}}"));
+            }
+        }
+        out
+    };
+    match parse_with(text, &recording) {
+        Ok(mut cfg) => {
+            cfg.warnings = cfg.warnings.into_iter().map(hide).collect();
+            Ok(cfg)
+        }
+        Err(p) => Err(Problems(p.0.into_iter().map(hide).collect())),
+    }
+}
+
+fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Problems> {
     let root = tree::parse_yaml(text).map_err(|e| Problems(vec![e]))?;
     let mut ctx = Ctx {
         problems: Problems::default(),
+        warnings: Vec::new(),
         env,
     };
     let mut warnings = Vec::new();
@@ -226,6 +262,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     }
     top.finish(&mut ctx);
     shared_limit_warnings(&targets, &mut warnings);
+    warnings.append(&mut ctx.warnings);
 
     if ctx.problems.is_empty() {
         Ok(Config {

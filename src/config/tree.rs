@@ -71,8 +71,73 @@ pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String>
     Ok(bytes)
 }
 
-/// Parses YAML text into a JSON-like tree (keys become strings).
+/// At most this many nodes once aliases are expanded: a configuration has hundreds, and a
+/// 284-byte file of nested aliases once expanded to 1.12 GB.
+pub const MAX_YAML_NODES: usize = 100_000;
+/// At most this deep (mappings and lists within each other).
+pub const MAX_YAML_DEPTH: usize = 64;
+
+/// Counts the nodes a YAML text expands to, aliases included, from the parser's events (linear
+/// in the text, whatever the aliases would expand to), and its nesting depth.
+#[derive(Default)]
+struct NodeCount {
+    total: usize,
+    /// Per open mapping or list: its anchor and the count when it began.
+    open: Vec<(usize, usize)>,
+    deepest: usize,
+    /// The expanded size of each anchored node.
+    anchored: std::collections::HashMap<usize, usize>,
+}
+
+impl yaml_rust2::parser::MarkedEventReceiver for NodeCount {
+    fn on_event(&mut self, ev: yaml_rust2::parser::Event, _mark: yaml_rust2::scanner::Marker) {
+        use yaml_rust2::parser::Event;
+        match ev {
+            Event::Scalar(_, _, anchor, _) => {
+                self.total = self.total.saturating_add(1);
+                if anchor > 0 {
+                    self.anchored.insert(anchor, 1);
+                }
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                self.open.push((anchor, self.total));
+                self.total = self.total.saturating_add(1);
+                self.deepest = self.deepest.max(self.open.len());
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if let Some((anchor, start)) = self.open.pop() {
+                    if anchor > 0 {
+                        self.anchored.insert(anchor, self.total - start);
+                    }
+                }
+            }
+            Event::Alias(anchor) => {
+                let n = self.anchored.get(&anchor).copied().unwrap_or(1);
+                self.total = self.total.saturating_add(n);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Parses YAML text into a JSON-like tree (keys become strings). Aliases are expanded, up to
+/// [`MAX_YAML_NODES`] nodes in all and [`MAX_YAML_DEPTH`] levels.
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
+    let mut count = NodeCount::default();
+    yaml_rust2::parser::Parser::new_from_str(text)
+        .load(&mut count, true)
+        .map_err(|e| format!("not valid YAML: {e}"))?;
+    if count.total > MAX_YAML_NODES {
+        return Err(format!(
+            "expands to more than {MAX_YAML_NODES} values (YAML aliases repeat what they point at); write the values out or use fewer aliases"
+        ));
+    }
+    if count.deepest > MAX_YAML_DEPTH {
+        return Err(format!(
+            "nests mappings and lists {} deep, more than {MAX_YAML_DEPTH}",
+            count.deepest
+        ));
+    }
     let docs =
         yaml_rust2::YamlLoader::load_from_str(text).map_err(|e| format!("not valid YAML: {e}"))?;
     match docs.into_iter().next() {
@@ -150,6 +215,8 @@ pub fn interpolate(raw: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<St
 /// Context shared by every reader of one load: the problems found and how to read the environment.
 pub struct Ctx<'e> {
     pub problems: Problems,
+    /// What is accepted but probably not meant (shown by `check-config` and logged at start).
+    pub warnings: Vec<String>,
     pub env: &'e dyn Fn(&str) -> Option<String>,
 }
 
@@ -447,7 +514,16 @@ impl<'a> Obj<'a> {
             let path = self.opt_str(file_key, ctx)?;
             return match std::fs::read_to_string(&path) {
                 Ok(text) => {
-                    let value = text.trim_end_matches(['\n', '\r']).to_string();
+                    let line = text.trim_end_matches(['\n', '\r']);
+                    // `echo "secret " > file` leaves a space no one means: it is removed, and
+                    // said, so a login that fails for it is not a mystery.
+                    let value = line.trim_end().to_string();
+                    if value.len() < line.len() {
+                        ctx.warnings.push(format!(
+                            "{}: secret file {path} ends with spaces or tabs; they were removed",
+                            join(&self.path, file_key)
+                        ));
+                    }
                     if value.is_empty() {
                         ctx.problems.add(
                             &join(&self.path, file_key),

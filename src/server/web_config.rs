@@ -108,6 +108,7 @@ pub fn parse(
         p
     })?;
     let mut ctx = Ctx {
+        warnings: Vec::new(),
         problems: Problems::default(),
         env,
     };
