@@ -38,6 +38,29 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// Whether `value` can be an amount (or ratio) of `resource` in `def`: no capacity, allocation
+/// or use below zero (only a free amount, or a disagreement, may be negative: an
+/// over-allocation), and nothing beyond what any site holds (a zebibyte, a quadrillion hertz
+/// per host times a million hosts, a trillion of anything counted). Vendor data outside it is
+/// an error, dropped and counted, never exported (once −64 cores and 1e308 bytes were).
+fn plausible(def: &MetricDef, resource: Resource, value: f64) -> bool {
+    use crate::catalog::Unit;
+    let signed = def.name.ends_with("_free") || def.name.ends_with("_discrepancy");
+    if value < 0.0 && !signed {
+        return false;
+    }
+    let max = match def.measures {
+        Measures::Ratio => 1e6,
+        _ => match resource.unit() {
+            Unit::Bytes => 2f64.powi(70),
+            Unit::Hertz | Unit::BitsPerSecond => 1e21,
+            Unit::Vcpus | Unit::Cores | Unit::Threads | Unit::Count => 1e12,
+            Unit::Ratio => 1e6,
+        },
+    };
+    value.abs() <= max
+}
+
 /// The normalised result of one poll.
 #[derive(Debug, Default)]
 pub struct Batch {
@@ -118,7 +141,7 @@ impl Batch {
         labels: &[(&'static str, &str)],
         value: f64,
     ) {
-        if !value.is_finite() {
+        if !value.is_finite() || resource.is_some_and(|r| !plausible(def, r, value)) {
             self.dropped += 1;
             return;
         }
@@ -256,3 +279,38 @@ impl fmt::Display for PollError {
 }
 
 impl std::error::Error for PollError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog;
+
+    /// Out-of-range vendor numbers were once exported as given: −64 cores, 1e308 bytes.
+    #[test]
+    fn amounts_that_cannot_be_capacity_are_dropped_and_counted() {
+        let mut b = Batch::new();
+        let l = [("az", "a")];
+        b.put(&catalog::RESOURCE_CAPACITY, Resource::CpuCores, &l, -64.0);
+        b.put(
+            &catalog::RESOURCE_ALLOCATED,
+            Resource::Memory,
+            &l,
+            -5.0 * 1_073_741_824.0,
+        );
+        b.put(&catalog::RESOURCE_CAPACITY, Resource::Storage, &l, 1e308);
+        b.put(&catalog::RESOURCE_CAPACITY, Resource::Gpu, &l, f64::NAN);
+        b.put(
+            &catalog::RESOURCE_OVERCOMMIT_RATIO,
+            Resource::Vcpu,
+            &l,
+            -1.0,
+        );
+        assert_eq!((b.len(), b.dropped()), (0, 5));
+        // A free amount may be negative (an over-allocation), and real sizes pass.
+        b.put(&catalog::RESOURCE_FREE, Resource::Vcpu, &l, -12.0);
+        b.put(&catalog::RESOURCE_CAPACITY, Resource::Storage, &l, 4e18);
+        b.put(&catalog::RESOURCE_CAPACITY, Resource::CpuHertz, &l, 3e15);
+        b.put(&catalog::RESOURCE_CAPACITY, Resource::CpuCores, &l, 0.0);
+        assert_eq!((b.len(), b.dropped()), (4, 5));
+    }
+}
