@@ -264,10 +264,12 @@ pub struct PollError {
 }
 
 impl PollError {
+    /// An error of `reason`; the message is made safe to log and show (`redact.rs`): it may
+    /// carry a vendor's text, which may echo credentials.
     pub fn new(reason: ErrorReason, message: impl Into<String>) -> PollError {
         PollError {
             reason,
-            message: message.into(),
+            message: crate::redact::redact(&message.into()),
         }
     }
 }
@@ -284,6 +286,28 @@ impl std::error::Error for PollError {}
 mod tests {
     use super::*;
     use crate::catalog;
+
+    /// A vendor's 500 that echoed the request's token once reached the log and the status page.
+    #[test]
+    fn a_poll_error_never_carries_an_echoed_credential() {
+        let body = br#"{"code": 500, "message": "internal error handling GET with Authorization: Bearer eyJhbGciOi.abc.def and X-Auth-Token: 9f8e7d6c"}"#;
+        let e = PollError::new(
+            ErrorReason::Http,
+            format!(
+                "hosts answered HTTP 500{}",
+                crate::http::error_summary(body)
+            ),
+        );
+        assert!(
+            !e.message.contains("eyJhbGciOi") && !e.message.contains("9f8e7d6c"),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .starts_with("hosts answered HTTP 500 (500: internal error"),
+            "{e}"
+        );
+    }
 
     /// Out-of-range vendor numbers were once exported as given: −64 cores, 1e308 bytes.
     #[test]

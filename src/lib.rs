@@ -16,6 +16,7 @@ pub mod logging;
 pub mod placement;
 pub mod platforms;
 pub mod process;
+pub mod redact;
 pub mod schedule;
 pub mod server;
 pub mod sim;
