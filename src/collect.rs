@@ -225,16 +225,19 @@ pub enum ErrorReason {
     Parse,
     /// The poll needs more requests than the rate budget allows within its interval.
     Budget,
+    /// The collector itself failed (a panic): a defect of headroom, not of the platform.
+    Internal,
 }
 
 impl ErrorReason {
-    pub const ALL: [ErrorReason; 6] = [
+    pub const ALL: [ErrorReason; 7] = [
         ErrorReason::Timeout,
         ErrorReason::Auth,
         ErrorReason::Throttled,
         ErrorReason::Http,
         ErrorReason::Parse,
         ErrorReason::Budget,
+        ErrorReason::Internal,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -243,6 +246,7 @@ impl ErrorReason {
             ErrorReason::Auth => "auth",
             ErrorReason::Throttled => "throttled",
             ErrorReason::Http => "http",
+            ErrorReason::Internal => "internal",
             ErrorReason::Parse => "parse",
             ErrorReason::Budget => "budget",
         }

@@ -196,6 +196,26 @@ pub fn next_tick(due: Instant, now: Instant, interval: Duration) -> (Instant, u6
     )
 }
 
+/// A spawned poll, aborted when dropped: a poll the loop gives up on (timeout, shutdown) does
+/// not run on unseen.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One (target, collector) loop.
 pub struct PollTask {
     pub target: String,
@@ -268,8 +288,22 @@ impl PollTask {
             deadline: started + self.interval,
             started: SystemTime::now(),
         };
-        let result = match tokio::time::timeout(self.interval, self.collector.poll(&ctx)).await {
-            Ok(r) => r,
+        // The poll runs as a task of its own, so a panic in a collector ends that poll (reason
+        // `internal`) and not this loop: the collector is down, the next tick tries again, and
+        // the other collectors never notice. The guard aborts it when this poll is dropped
+        // (shutdown) or times out.
+        let collector = Arc::clone(&self.collector);
+        let run = ctx.clone();
+        let poll = AbortOnDrop(tokio::spawn(async move { collector.poll(&run).await }));
+        let result = match tokio::time::timeout(self.interval, poll).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(joined)) => Err(PollError::new(
+                ErrorReason::Internal,
+                format!(
+                    "the collector failed ({}); this is a defect of headroom: please report it with the log",
+                    if joined.is_panic() { "it panicked" } else { "it was cancelled" }
+                ),
+            )),
             Err(_) => Err(PollError::new(
                 ErrorReason::Timeout,
                 format!(
@@ -377,6 +411,61 @@ pub fn one_shot_tasks(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collect::{Batch, BoxFuture, Collector, PollContext};
+
+    /// Panics on its first poll, then succeeds.
+    struct FlakyCollector(std::sync::atomic::AtomicBool);
+
+    impl Collector for FlakyCollector {
+        fn poll<'a>(&'a self, _: &'a PollContext) -> BoxFuture<'a, Result<Batch, PollError>> {
+            Box::pin(async move {
+                if !self.0.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    panic!("a defect in the collector");
+                }
+                Ok(Batch::new())
+            })
+        }
+    }
+
+    /// A panic on the poll path once ended that collector's loop silently, `up` staying 1.
+    #[tokio::test]
+    async fn a_panicking_collector_is_down_with_reason_internal_and_polls_again() {
+        let store = Arc::new(Store::new());
+        let metrics = Arc::new(SelfMetrics::new());
+        let interval = Duration::from_secs(60);
+        store.register("t", "c", "huawei_esm", interval, interval * 3);
+        let task = PollTask {
+            target: "t".into(),
+            platform: "huawei_esm",
+            collector_name: "c",
+            interval,
+            collector: Arc::new(FlakyCollector(Default::default())),
+            store: Arc::clone(&store),
+            metrics: Arc::clone(&metrics),
+            health: Health::default(),
+        };
+        let e = task
+            .poll_once()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("no error"));
+        assert_eq!(e.reason, ErrorReason::Internal, "{e}");
+        assert!(e.message.contains("panicked"), "{e}");
+        assert_eq!(
+            SelfMetrics::counter_value(&metrics.collector_errors, &["t", "c", "internal"]),
+            1
+        );
+        let body =
+            String::from_utf8_lossy(&store.render(None, &metrics, SystemTime::now())).to_string();
+        assert!(
+            body.contains(
+                r#"headroom_collector_up{target="t",collector="c",platform="huawei_esm"} 0"#
+            ),
+            "{body}"
+        );
+        // The next poll runs as usual.
+        assert!(task.poll_once().await.is_ok());
+    }
 
     #[test]
     fn a_poll_within_its_interval_skips_nothing() {
