@@ -227,10 +227,14 @@ pub enum ErrorReason {
     Budget,
     /// The collector itself failed (a panic): a defect of headroom, not of the platform.
     Internal,
+    /// The TLS handshake failed: an untrusted or wrong certificate, or no common protocol.
+    Tls,
+    /// A list needs more pages than the target's `max_pages` allows.
+    PageLimit,
 }
 
 impl ErrorReason {
-    pub const ALL: [ErrorReason; 7] = [
+    pub const ALL: [ErrorReason; 9] = [
         ErrorReason::Timeout,
         ErrorReason::Auth,
         ErrorReason::Throttled,
@@ -238,6 +242,8 @@ impl ErrorReason {
         ErrorReason::Parse,
         ErrorReason::Budget,
         ErrorReason::Internal,
+        ErrorReason::Tls,
+        ErrorReason::PageLimit,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -247,6 +253,8 @@ impl ErrorReason {
             ErrorReason::Throttled => "throttled",
             ErrorReason::Http => "http",
             ErrorReason::Internal => "internal",
+            ErrorReason::Tls => "tls",
+            ErrorReason::PageLimit => "page_limit",
             ErrorReason::Parse => "parse",
             ErrorReason::Budget => "budget",
         }
@@ -265,6 +273,9 @@ impl fmt::Display for ErrorReason {
 pub struct PollError {
     pub reason: ErrorReason,
     pub message: String,
+    /// The HTTP status the platform answered, where the error is one: what code decides on
+    /// (never the message's text).
+    pub status: Option<u16>,
 }
 
 impl PollError {
@@ -274,7 +285,14 @@ impl PollError {
         PollError {
             reason,
             message: crate::redact::redact(&message.into()),
+            status: None,
         }
+    }
+
+    /// The same error, answered with HTTP `status`.
+    pub fn with_status(mut self, status: u16) -> PollError {
+        self.status = Some(status);
+        self
     }
 }
 

@@ -335,12 +335,39 @@ impl Failure {
     /// rejected again.
     fn from_transport(api: &str, e: &reqwest::Error) -> Failure {
         let error = transport_error(api, e);
-        let retryable = !error.message.to_ascii_lowercase().contains("certificate");
+        let retryable = error.reason != ErrorReason::Tls;
         Failure { error, retryable }
     }
 }
 
+/// The TLS failure beneath a transport error, if there is one: found by type in the error's
+/// chain (rustls' error inside the I/O error hyper reports), never by its message.
+fn tls_failure(e: &reqwest::Error) -> Option<&rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<rustls::Error>() {
+            return Some(t);
+        }
+        // An I/O error's `source` skips the error it wraps (and hyper wraps one in another).
+        if let Some(inner) = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            cur = Some(inner);
+            continue;
+        }
+        cur = err.source();
+    }
+    None
+}
+
 fn transport_error(api: &str, e: &reqwest::Error) -> PollError {
+    if let Some(t) = tls_failure(e) {
+        return PollError::new(
+            ErrorReason::Tls,
+            format!("TLS handshake for {api} failed: {t}; check tls.ca_file (the CA that signed the endpoint's certificate) and the endpoint's host name"),
+        );
+    }
     if e.is_timeout() {
         PollError::new(
             ErrorReason::Timeout,

@@ -14,8 +14,10 @@ const REDACTED: &str = "[redacted]";
 /// Words after which the next token is a credential when a `:` or `=` follows them (compared
 /// ignoring case; `"password": "x"`, `Cookie: x`, `token=x`). Without one they are words
 /// ("token rejected").
+///
+/// `token` alone is not one: headroom names its token requests so (`token: invalid peer
+/// certificate`); a token value standing alone is long enough to be cut as one.
 const KEYS: &[&str] = &[
-    "token",
     "authorization",
     "cookie",
     "set-cookie",

@@ -261,6 +261,25 @@ async fn servers_are_read_across_marker_pages() {
         CloudosSimConfig::default().project_id
     );
     assert_eq!(s["calls"][&path], 10, "95 servers in pages of 10: {s}");
+
+    // A list longer than max_pages fails with a reason of its own (it once said `budget`, with
+    // the advice to raise the interval, which does not help), naming the key to raise.
+    let extra = format!(
+        "    cloudos: {{page_size: 10, max_pages: 3}}\n{}",
+        only(&["servers"])
+    );
+    let cfg = config(
+        "  interval: 300s",
+        &[cloudos_target("cos", sim, "demo-password", &extra)],
+    );
+    let (_, _, tasks) = one_shot(&cfg);
+    let e = tasks[0]
+        .poll_once()
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("95 servers fit 3 pages of 10"));
+    assert_eq!(e.reason, ErrorReason::PageLimit, "{e}");
+    assert!(e.message.contains("raise cloudos.max_pages"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

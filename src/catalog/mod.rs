@@ -680,7 +680,7 @@ target_metric!(
     Kind::Counter,
     "count",
     &["target", "collector", "reason"],
-    "Failed polls by reason: timeout, auth, throttled, http, parse, budget."
+    "Failed polls by reason: timeout, auth, throttled, http, parse, budget, page_limit, tls, internal."
 );
 target_metric!(
     COLLECTOR_SKIPPED,

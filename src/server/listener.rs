@@ -210,7 +210,19 @@ fn log_handshake_failure(peer: SocketAddr, e: &std::io::Error) {
     static LAST_WARNING: AtomicU64 = AtomicU64::new(0);
     static SINCE: AtomicU64 = AtomicU64::new(0);
     let message = e.to_string();
-    if !message.to_ascii_lowercase().contains("certificate") {
+    // By type: rustls' certificate errors, inside the I/O error the handshake returns.
+    let certificate = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|t| {
+            matches!(
+                t,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::NoCertificatesPresented
+                    | rustls::Error::InvalidCertRevocationList(_)
+            )
+        });
+    if !certificate {
         tracing::debug!(peer = %peer, error = %message, "TLS handshake failed.");
         return;
     }

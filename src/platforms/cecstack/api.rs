@@ -227,7 +227,7 @@ impl CecApi {
             }
         }
         Err(PollError::new(
-            ErrorReason::Budget,
+            ErrorReason::PageLimit,
             format!("{api} needs more than cecstack.max_pages ({}) pages of {size}; raise cecstack.max_pages", self.settings.max_pages),
         ))
     }

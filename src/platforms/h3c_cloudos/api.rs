@@ -218,7 +218,7 @@ impl CloudosApi {
             }
         }
         Err(PollError::new(
-            ErrorReason::Budget,
+            ErrorReason::PageLimit,
             format!("servers needs more than cloudos.max_pages ({}) pages of {limit}; raise cloudos.max_pages", self.settings.max_pages),
         ))
     }

@@ -264,7 +264,7 @@ impl EsmApi {
                         format!("{api}: access denied (HTTP 403{}); check the AppCodes and the user's permissions", error_summary(&resp.body)),
                     ))
                 }
-                other => return Err(PollError::new(ErrorReason::Http, format!("{api} answered HTTP {other}{}", error_summary(&resp.body)))),
+                other => return Err(PollError::new(ErrorReason::Http, format!("{api} answered HTTP {other}{}", error_summary(&resp.body))).with_status(other)),
             }
         }
         Err(PollError::new(
@@ -291,7 +291,7 @@ impl EsmApi {
         loop {
             if page_index >= self.settings.max_pages {
                 return Err(PollError::new(
-                    ErrorReason::Budget,
+                    ErrorReason::PageLimit,
                     format!("{api} needs more than esm.max_pages ({}) pages of {page_size}; raise esm.max_pages", self.settings.max_pages),
                 ));
             }

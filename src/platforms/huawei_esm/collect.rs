@@ -1034,7 +1034,7 @@ impl EsmCollector {
                         Err(e)
                             if *service == "dcc"
                                 && configured.is_none()
-                                && e.message.contains("HTTP 400") =>
+                                && e.status == Some(400) =>
                         {
                             tracing::info!(
                                 target_name = api.target(),

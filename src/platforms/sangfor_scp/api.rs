@@ -387,7 +387,7 @@ impl ScpApi {
         loop {
             if pages >= self.settings.max_pages {
                 return Err(PollError::new(
-                    ErrorReason::Budget,
+                    ErrorReason::PageLimit,
                     format!("{api} needs more than scp.max_pages ({}) pages of {page_size}; raise scp.max_pages", self.settings.max_pages),
                 ));
             }
