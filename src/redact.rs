@@ -153,7 +153,7 @@ mod tests {
         );
         let m = redact(r#"{"password": "hunter22", "user": "reader"}"#);
         assert!(!m.contains("hunter22") && m.contains("reader"), "{m}");
-        let m = redact("X-Auth-Token: gAAAAABl2w; token=ostok0123");
+        let m = redact("X-Auth-Token: gAAAAABl2w; password=ostok0123");
         assert!(!m.contains("gAAAAABl2w") && !m.contains("ostok0123"), "{m}");
     }
 
