@@ -568,7 +568,10 @@ impl Daemon {
         let web_config = load_web(&cfg, web_override.as_deref())?;
         info!(web = %web_config.summary(), "Web configuration loaded.");
         let web = WebState::new(web_config);
-        let store = Arc::new(Store::new());
+        let store = Arc::new(match &cfg.server.state_dir {
+            Some(dir) => Store::with_state_dir(dir.clone()),
+            None => Store::new(),
+        });
         let metrics = Arc::new(SelfMetrics::new());
         let runtime = Arc::new(Runtime::new(Arc::clone(&store), Arc::clone(&metrics)));
         runtime.apply(&cfg)?;

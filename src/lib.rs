@@ -20,6 +20,7 @@ pub mod redact;
 pub mod schedule;
 pub mod server;
 pub mod sim;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;

@@ -90,6 +90,170 @@ impl Snapshot {
     pub fn encoded_len(&self) -> usize {
         self.families.iter().map(|(_, b)| b.len()).sum()
     }
+
+    /// The snapshot as a state file (`state.rs` writes it): a header naming its slot and times,
+    /// then each family by name (catalogue indexes change between versions) with its lines.
+    pub fn to_state(&self, key: &StateKey, last_success: SystemTime) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len() + 256);
+        let secs = |t: SystemTime| unix_seconds(t);
+        let _ = write!(
+            HeaderWriter(&mut out),
+            "{STATE_MAGIC}\ntarget {}\ncollector {}\nplatform {}\ntaken_at {}\nlast_success {}\nseries {}\n",
+            hex(&key.target),
+            key.collector,
+            key.platform,
+            secs(self.taken_at),
+            secs(last_success),
+            self.series
+        );
+        for (idx, bytes) in &self.families {
+            let name = catalog::ALL.get(*idx).map_or("", |d| d.name);
+            let _ = writeln!(HeaderWriter(&mut out), "family {name} {}", bytes.len());
+            out.extend_from_slice(bytes);
+        }
+        out.extend_from_slice(b"end\n");
+        out
+    }
+
+    /// Reads a state file back: the snapshot and when its poll succeeded, if the file is one
+    /// this version wrote for `key`. Anything else (another slot's, another format, a torn or
+    /// edited file, a family this version does not know, a line of another family) is refused
+    /// with what is wrong.
+    pub fn from_state(key: &StateKey, bytes: &[u8]) -> Result<(Snapshot, SystemTime), String> {
+        let mut r = StateReader { bytes, at: 0 };
+        if r.line()? != STATE_MAGIC {
+            return Err("not a headroom snapshot of this format".into());
+        }
+        let mut field = |name: &str| -> Result<String, String> {
+            let line = r.line()?;
+            line.strip_prefix(name)
+                .and_then(|v| v.strip_prefix(' '))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    format!(
+                        "expected `{name}`, found `{}`",
+                        line.chars().take(40).collect::<String>()
+                    )
+                })
+        };
+        let (target, collector, platform) =
+            (field("target")?, field("collector")?, field("platform")?);
+        if target != hex(&key.target) || collector != key.collector || platform != key.platform {
+            return Err("written for another target, collector or platform".into());
+        }
+        let time = |v: String| -> Result<SystemTime, String> {
+            let secs: f64 = v.parse().map_err(|_| format!("`{v}` is not a time"))?;
+            if !(0.0..1e12).contains(&secs) {
+                return Err(format!("`{v}` is not a time"));
+            }
+            Ok(UNIX_EPOCH + Duration::from_secs_f64(secs))
+        };
+        let taken_at = time(field("taken_at")?)?;
+        let last_success = time(field("last_success")?)?;
+        let series: usize = field("series")?
+            .parse()
+            .map_err(|_| "bad series count".to_string())?;
+        let mut families = Vec::new();
+        let mut lines = 0usize;
+        loop {
+            let line = r.line()?;
+            if line == "end" {
+                break;
+            }
+            let rest = line.strip_prefix("family ").ok_or("expected a family")?;
+            let (name, len) = rest.split_once(' ').ok_or("bad family header")?;
+            let len: usize = len.parse().map_err(|_| "bad family length".to_string())?;
+            let idx = catalog::ALL
+                .iter()
+                .position(|d| d.name == name)
+                .ok_or_else(|| format!("family {name} is not one this version exports"))?;
+            if families
+                .last()
+                .is_some_and(|(i, _): &(usize, Vec<u8>)| *i >= idx)
+            {
+                return Err("families out of order".into());
+            }
+            let body = r.take(len)?;
+            let text = std::str::from_utf8(body).map_err(|_| "not UTF-8".to_string())?;
+            for l in text.lines() {
+                let ok = l
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '));
+                if !ok || l.contains('\0') {
+                    return Err(format!("a line that is no {name} series"));
+                }
+                lines += 1;
+            }
+            if !text.is_empty() && !text.ends_with('\n') {
+                return Err("a family's lines end mid-line".into());
+            }
+            families.push((idx, body.to_vec()));
+        }
+        if lines != series || r.at != bytes.len() {
+            return Err("torn: its series do not add up".into());
+        }
+        Ok((
+            Snapshot {
+                families,
+                series,
+                taken_at,
+            },
+            last_success,
+        ))
+    }
+}
+
+/// The first line of a state file (a new format gets a new number).
+const STATE_MAGIC: &str = "headroom-snapshot 1";
+
+/// Which slot a state file belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateKey {
+    pub target: String,
+    pub collector: String,
+    pub platform: String,
+}
+
+/// Lowercase hex of a name (target names are free text; file names and headers are not).
+pub fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+struct HeaderWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for HeaderWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+struct StateReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> StateReader<'a> {
+    fn line(&mut self) -> Result<&'a str, String> {
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let end = rest
+            .iter()
+            .take(1024)
+            .position(|b| *b == b'\n')
+            .ok_or("torn: a header line does not end")?;
+        self.at += end + 1;
+        std::str::from_utf8(&rest[..end]).map_err(|_| "not UTF-8".to_string())
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).ok_or("torn")?;
+        let body = self
+            .bytes
+            .get(self.at..end)
+            .ok_or("torn: a family is cut short")?;
+        self.at = end;
+        Ok(body)
+    }
 }
 
 /// Writes one sample line: `name{prefix,labels} value\n`.
@@ -195,11 +359,23 @@ pub struct SlotView {
 #[derive(Debug, Default)]
 pub struct Store {
     slots: RwLock<BTreeMap<SlotKey, Slot>>,
+    /// Where each slot's last good snapshot is kept across restarts (`server.state_dir`).
+    state_dir: Option<std::path::PathBuf>,
 }
 
 impl Store {
     pub fn new() -> Store {
         Store::default()
+    }
+
+    /// A store that writes each good snapshot to `dir` and, when a slot is first registered,
+    /// serves the one found there (with its true age) until its `max_age`: a restart loses no
+    /// data (`state.rs`).
+    pub fn with_state_dir(dir: std::path::PathBuf) -> Store {
+        Store {
+            slots: RwLock::default(),
+            state_dir: Some(dir),
+        }
     }
 
     /// Adds a slot for a collector, or updates its schedule settings if it exists (a reload keeps
@@ -221,6 +397,19 @@ impl Store {
                 slot.status.max_age = max_age;
             }
             None => {
+                let state = StateKey {
+                    target: target.to_string(),
+                    collector: collector.to_string(),
+                    platform: platform.to_string(),
+                };
+                // The last good snapshot from before a restart, while it is young enough.
+                let restored = self.state_dir.as_deref().and_then(|dir| {
+                    let (snapshot, at) = crate::state::load(dir, &state)?;
+                    let young = SystemTime::now()
+                        .duration_since(at)
+                        .is_ok_and(|age| age < max_age);
+                    young.then_some((snapshot, at))
+                });
                 slots.insert(
                     key,
                     Slot {
@@ -229,12 +418,12 @@ impl Store {
                             interval,
                             max_age,
                             last_attempt: None,
-                            last_success: None,
+                            last_success: restored.as_ref().map(|(_, at)| *at),
                             last_duration: None,
                             last_error: None,
                             dropped_values: 0,
                         },
-                        snapshot: None,
+                        snapshot: restored.map(|(s, _)| Arc::new(s)),
                     },
                 );
             }
@@ -263,7 +452,16 @@ impl Store {
             slot.status.last_duration = Some(duration);
             slot.status.last_error = None;
             slot.status.dropped_values = dropped_values;
-            slot.snapshot = Some(Arc::new(snapshot));
+            let snapshot = Arc::new(snapshot);
+            slot.snapshot = Some(Arc::clone(&snapshot));
+            if let Some(dir) = &self.state_dir {
+                let key = StateKey {
+                    target: target.to_string(),
+                    collector: collector.to_string(),
+                    platform: slot.status.platform.clone(),
+                };
+                crate::state::save_later(dir.clone(), key, snapshot, now);
+            }
         }
     }
 

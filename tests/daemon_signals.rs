@@ -240,3 +240,95 @@ async fn cecstack_secrets_never_reach_the_log_or_the_output() {
         assert!(!all.contains(secret), "`{secret}` leaked:\n{all}");
     }
 }
+
+/// A restart once lost every snapshot: a large site showed nothing until its first polls ended.
+/// With `server.state_dir` the restarted daemon serves the last good data, with its old age,
+/// while the platform fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_serves_the_kept_snapshot_with_its_true_age() {
+    let (sim, _) = common::esm_sim(Default::default()).await;
+    let dir = std::env::temp_dir().join(format!("headroom-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("state");
+    std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    let only = "    collectors:\n      service_capacity: {enabled: false}\n      cloud_service_alarms: {enabled: false}\n      hardware_alarms: {enabled: false}\n      host_metrics: {enabled: false}\n      tenant_resources: {enabled: false}\n      devices: {enabled: false}\n      physical_capacity: {max_age: 1h}\n";
+    let text = format!(
+        "server: {{listen: \"127.0.0.1:0\", state_dir: {}}}\ntargets:\n{}",
+        state.display(),
+        common::esm_target("a", sim, "demo-password", only)
+    );
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    let success = r#"headroom_collector_last_success_timestamp_seconds{target="a",collector="physical_capacity",platform="huawei_esm"} "#;
+    let capacity = |m: &str| {
+        m.lines()
+            .filter(|l| {
+                l.starts_with("headroom_resource_capacity{platform=\"huawei_esm\",target=\"a\"")
+            })
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+
+    let daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
+    let base = format!("http://{}", daemon.addr);
+    wait_for("the first poll", async || {
+        get(&format!("{base}/metrics"))
+            .await
+            .is_some_and(|m| common::series_value(&m, success).is_some_and(|v| v > 0.0))
+    })
+    .await;
+    let before = get(&format!("{base}/metrics")).await.unwrap_or_default();
+    let polled_at = common::series_value(&before, success).unwrap_or_default();
+    assert!(!capacity(&before).is_empty(), "{before}");
+    stop(daemon).await;
+
+    // The platform now fails every request; the restarted daemon still has the data.
+    common::set_faults(sim, r#"{"error_rate": 1.0}"#).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
+    let after = get(&format!("http://{}/metrics", daemon.addr))
+        .await
+        .unwrap_or_default();
+    assert_eq!(capacity(&after), capacity(&before), "{}", daemon.log());
+    assert_eq!(
+        common::series_value(&after, success),
+        Some(polled_at),
+        "the data keeps its true age"
+    );
+    assert!(daemon
+        .log()
+        .contains("Serving the snapshot kept from before the restart"));
+
+    // A state file that is not one (edited, torn) is ignored with a warning.
+    stop(daemon).await;
+    for f in std::fs::read_dir(&state)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        std::fs::write(f.path(), b"headroom-snapshot 1\ntarget zz\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
+    let after = get(&format!("http://{}/metrics", daemon.addr))
+        .await
+        .unwrap_or_default();
+    assert!(capacity(&after).is_empty(), "{after}");
+    wait_for("the warning", async || {
+        daemon.log().contains("Ignoring a state file")
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGTERM, then wait (up to 15 s) for the process to end.
+async fn stop(mut daemon: common::RunningDaemon) {
+    common::signal(daemon.pid, "-TERM");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(15) {
+        if matches!(daemon.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("did not stop within 15 s of SIGTERM");
+}

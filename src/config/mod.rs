@@ -33,6 +33,9 @@ pub struct ServerConfig {
     /// The exporter-toolkit web configuration (TLS, basic auth, headers); `--web.config.file`
     /// overrides it. Read by `server::web_config`, not here (the server owns its format).
     pub web_config_file: Option<PathBuf>,
+    /// Where each collector's last good snapshot is kept across restarts (`state.rs`); `None`:
+    /// a restart starts empty.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// A listen address as exporters take it: `host:port`, `ip:port`, `[v6]:port`, or `:port` for
@@ -207,6 +210,18 @@ fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
         }
     }
     let web_config_file = server.opt_file("web_config_file", &mut ctx);
+    let state_dir = server.opt_str("state_dir", &mut ctx).map(PathBuf::from);
+    if let Some(d) = &state_dir {
+        if !d.is_dir() {
+            ctx.problems.add(
+                "server.state_dir",
+                format!(
+                    "{} is not a directory (create it, or let systemd's StateDirectory= do it)",
+                    d.display()
+                ),
+            );
+        }
+    }
     server.finish(&mut ctx);
 
     let mut d = top.obj("defaults", &mut ctx);
@@ -270,6 +285,7 @@ fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
                 listen,
                 external_address,
                 web_config_file,
+                state_dir,
             },
             targets,
             warnings,
