@@ -134,6 +134,10 @@ pub enum Command {
         /// Probability of a JSON body cut in half.
         #[arg(long, default_value_t = 0.0)]
         truncate_rate: f64,
+        /// Probability of a JSON body whose values are made hostile (numbers as strings, nulls,
+        /// negative and huge numbers, keys missing, items repeated, deep nesting).
+        #[arg(long, default_value_t = 0.0)]
+        mutate_rate: f64,
         /// Serve HTTPS with a certificate made at start; its CA is written to this file (for a
         /// target's `tls.ca_file`). SCP is always served over HTTPS.
         #[arg(long)]
@@ -211,6 +215,7 @@ pub fn main() -> ExitCode {
                 throttle_rate,
                 malformed_rate,
                 truncate_rate,
+                mutate_rate,
                 tls_ca_out,
                 growth_per_hour,
             } => {
@@ -220,6 +225,7 @@ pub fn main() -> ExitCode {
                     throttle_rate,
                     malformed_rate,
                     truncate_rate,
+                    mutate_rate,
                 };
                 match platform.as_str() {
                     "huawei_esm" => {

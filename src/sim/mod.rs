@@ -36,6 +36,10 @@ pub struct Faults {
     pub malformed_rate: f64,
     /// Answer 200 with the JSON body cut in half.
     pub truncate_rate: f64,
+    /// Answer 200 with valid JSON whose values are made hostile: numbers as strings, nulls,
+    /// negative, huge and non-numeric values, keys missing and added, list items repeated,
+    /// values buried deep in lists (what a vendor's bugs send; the property tests use it).
+    pub mutate_rate: f64,
 }
 
 /// What a fault roll decided for one response.
@@ -46,6 +50,8 @@ pub enum Fault {
     Throttle,
     Malformed,
     Truncate,
+    /// Mutate the body's values, from this seed.
+    Mutate(u64),
 }
 
 impl Faults {
@@ -59,6 +65,8 @@ impl Faults {
             Fault::Malformed
         } else if hit(rng, self.truncate_rate) {
             Fault::Truncate
+        } else if hit(rng, self.mutate_rate) {
+            Fault::Mutate(rng.u64(..))
         } else {
             Fault::None
         }
@@ -112,8 +120,79 @@ impl Fault {
                 let half = body.len() / 2;
                 body[..half].to_vec()
             }
+            Fault::Mutate(seed) => match serde_json::from_slice::<serde_json::Value>(&body) {
+                Ok(mut v) => {
+                    mutate(&mut v, &mut fastrand::Rng::with_seed(seed), 0);
+                    serde_json::to_vec(&v).unwrap_or(body)
+                }
+                Err(_) => body,
+            },
             _ => body,
         }
+    }
+}
+
+/// Makes a tenth of the values of `v` hostile, as a vendor's bugs would: every number and
+/// string may become another type, a sign-flipped or huge number, a number as text, `"null"`,
+/// or be nested 100 lists deep; objects lose and gain keys; lists repeat or lose items.
+pub fn mutate(v: &mut serde_json::Value, rng: &mut fastrand::Rng, depth: usize) {
+    use serde_json::{json, Value};
+    if depth > 64 {
+        return;
+    }
+    let hit = rng.f64() < 0.1;
+    match v {
+        Value::Object(map) => {
+            if hit && !map.is_empty() {
+                let keys: Vec<String> = map.keys().cloned().collect();
+                map.remove(&keys[rng.usize(..keys.len())]);
+            }
+            if hit {
+                map.insert("unexpected_extra".into(), json!({"a": [1, "2", null]}));
+            }
+            for value in map.values_mut() {
+                mutate(value, rng, depth + 1);
+            }
+        }
+        Value::Array(items) => {
+            if hit && !items.is_empty() {
+                match rng.u8(..3) {
+                    0 => {
+                        let i = rng.usize(..items.len());
+                        let copy = items[i].clone();
+                        items.push(copy);
+                    }
+                    1 => {
+                        items.remove(rng.usize(..items.len()));
+                    }
+                    _ => items.push(Value::Null),
+                }
+            }
+            for item in items.iter_mut() {
+                mutate(item, rng, depth + 1);
+            }
+        }
+        _ if hit => {
+            let n = v.as_f64().unwrap_or(1.0);
+            *v = match rng.u8(..9) {
+                0 => json!(-n.abs() - 64.0),
+                1 => json!(1e308),
+                2 => json!(n.to_string()),
+                3 => json!("null"),
+                4 => Value::Null,
+                5 => json!("NaN"),
+                6 => json!([[[[n]]]]),
+                7 => {
+                    let mut deep = json!(n);
+                    for _ in 0..100 {
+                        deep = json!([deep]);
+                    }
+                    deep
+                }
+                _ => json!({"value": n}),
+            };
+        }
+        _ => {}
     }
 }
 
