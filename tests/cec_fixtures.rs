@@ -31,7 +31,7 @@ fn one<T: serde::de::DeserializeOwned>(name: &str) -> T {
 }
 
 fn page<T: serde::de::DeserializeOwned>(name: &str, paging: Paging) -> Vec<T> {
-    let (items, _) = paging.items(&data(name));
+    let (items, _) = paging.items(&mut data(name));
     let n = items.len();
     let (parsed, dropped) = parse_items::<T>(name, items);
     assert_eq!(

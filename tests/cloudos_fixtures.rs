@@ -25,7 +25,7 @@ fn fixture(name: &str) -> Value {
 }
 
 fn items<T: serde::de::DeserializeOwned>(name: &str, key: &str) -> Vec<T> {
-    let list = api::list(&fixture(name), key);
+    let list = api::list(&mut fixture(name), key);
     let n = list.len();
     let (parsed, dropped) = api::parse_items::<T>(name, list);
     assert_eq!(
@@ -242,7 +242,7 @@ fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
     // the node's own pool is.
     let mut second = fixture("hostpool");
     second["hostpool"][0]["nodename"] = Value::from("cvknode30.8(CVM10.125.30.252)");
-    let (more, _) = api::parse_items::<HostPool>("t", api::list(&second, "hostpool"));
+    let (more, _) = api::parse_items::<HostPool>("t", api::list(&mut second.clone(), "hostpool"));
     let before = b.len();
     normalise_storage_pools(&more, &mut seen, &mut b);
     assert_eq!(b.len() - before, 3, "only the second node's own pool");
@@ -493,7 +493,8 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
     raw["all_limits"][0]["absolute"]["maxTotalCores"] = Value::from(-1);
     raw["all_limits"][0]["absolute"]["maxWidgets"] = Value::from(7);
     raw["all_limits"][0]["absolute"]["totalWidgetsUsed"] = Value::from(3);
-    let (limits, _) = api::parse_items::<ProjectLimits>("t", api::list(&raw, "all_limits"));
+    let (limits, _) =
+        api::parse_items::<ProjectLimits>("t", api::list(&mut raw.clone(), "all_limits"));
     let mut b = Batch::new();
     normalise_quotas(&limits, &tenants, &mut b);
     assert_eq!(
@@ -682,7 +683,7 @@ fn a_vmware_cluster_hypervisor_is_a_cluster_not_a_host() {
          "service": {"host": "vcenter1-compute"}, "vcpus": 160, "vcpus_used": 40, "memory_mb": 4096, "memory_mb_used": 1024, "free_ram_mb": 3072,
          "local_gb": 800, "local_gb_used": 80, "free_disk_gb": 720, "running_vms": 9}
     ]});
-    let (hvs, _) = api::parse_items::<Hypervisor>("t", api::list(&raw, "hypervisors"));
+    let (hvs, _) = api::parse_items::<Hypervisor>("t", api::list(&mut raw.clone(), "hypervisors"));
     assert!(hvs[1].is_vmware_cluster() && !hvs[0].is_vmware_cluster());
     let azs = BTreeMap::from([
         ("compcas1".to_string(), "az1".to_string()),

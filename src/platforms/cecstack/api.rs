@@ -49,8 +49,9 @@ impl Paging {
         }
     }
 
-    /// The items of one page's `data` and the total the page announces.
-    pub fn items(self, data: &Value) -> (Vec<Value>, Option<u64>) {
+    /// The items of one page's `data` (taken out of it, never copied) and the total the page
+    /// announces.
+    pub fn items(self, data: &mut Value) -> (Vec<Value>, Option<u64>) {
         let (key, count) = match self {
             Paging::A(k) => (k, "totalCount"),
             Paging::B => ("list", "total"),
@@ -59,18 +60,21 @@ impl Paging {
         // §1.12's schema names the list `hosts` and its total `totalCount`, its example the
         // scheme-B `list`/`total`.
         let fallback = matches!(self, Paging::B).then_some("hosts");
-        let items = data
-            .get(key)
-            .or_else(|| data.get(fallback?))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
         let total = data
             .get(count)
             .or_else(|| data.get(fallback.map(|_| "totalCount")?))
             .and_then(|v| Num::from_value(v).get())
             .filter(|t| *t >= 0.0)
             .map(|t| t as u64);
+        let key = if data.get(key).is_none() {
+            fallback.unwrap_or(key)
+        } else {
+            key
+        };
+        let items = match data.get_mut(key).map(Value::take) {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        };
         (items, total)
     }
 }
@@ -215,8 +219,8 @@ impl CecApi {
         for n in 1..=self.settings.max_pages {
             let mut q: Vec<(&str, String)> = filter.to_vec();
             q.extend(paging.query(n, size));
-            let data = self.get(api, base, path, &q, deadline).await?;
-            let (items, total) = paging.items(&data);
+            let mut data = self.get(api, base, path, &q, deadline).await?;
+            let (items, total) = paging.items(&mut data);
             let got = items.len() as u64;
             seen += got;
             let (parsed, bad) = parse_items::<T>(api, items.into_iter().map(unwrap_item).collect());
@@ -539,19 +543,19 @@ mod tests {
             Paging::C("SSHKeys").query(3, 20)[0],
             ("pageIndex", "3".to_string())
         );
-        let (items, total) =
-            Paging::A("resourcePools").items(&json!({"resourcePools": [1, 2], "totalCount": 5}));
+        let (items, total) = Paging::A("resourcePools")
+            .items(&mut json!({"resourcePools": [1, 2], "totalCount": 5}));
         assert_eq!((items.len(), total), (2, Some(5)));
         let (items, total) =
-            Paging::B.items(&json!({"size": 10, "current": 0, "total": 2, "list": [1]}));
+            Paging::B.items(&mut json!({"size": 10, "current": 0, "total": 2, "list": [1]}));
         assert_eq!((items.len(), total), (1, Some(2)));
         // §1.12's schema: `hosts` and `totalCount` in place of the example's `list`/`total`.
-        let (items, total) = Paging::B.items(&json!({"hosts": [1, 2], "totalCount": 4}));
+        let (items, total) = Paging::B.items(&mut json!({"hosts": [1, 2], "totalCount": 4}));
         assert_eq!((items.len(), total), (2, Some(4)));
-        let (items, _) = Paging::A("rpHosts").items(&json!({"hosts": [1, 2]}));
+        let (items, _) = Paging::A("rpHosts").items(&mut json!({"hosts": [1, 2]}));
         assert!(items.is_empty());
         let (items, total) =
-            Paging::C("records").items(&json!({"records": [1, 2, 3], "count": "3"}));
+            Paging::C("records").items(&mut json!({"records": [1, 2, 3], "count": "3"}));
         assert_eq!((items.len(), total), (3, Some(3)));
     }
 

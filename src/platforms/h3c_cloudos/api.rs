@@ -197,10 +197,10 @@ impl CloudosApi {
             if let Some(m) = &marker {
                 q.push(("marker", m.clone()));
             }
-            let v = self
+            let mut v = self
                 .get_required("servers", &path, &q, Target::Plain, deadline)
                 .await?;
-            let items = list(&v, "servers");
+            let items = list(&mut v, "servers");
             let n = items.len() as u64;
             let last = items
                 .last()
@@ -287,18 +287,20 @@ pub fn unwrap_body(api: &str, body: &[u8]) -> Result<Value, PollError> {
             format!("{api} answered code {}: {msg}", code.as_str()),
         ));
     }
-    Ok(v["data"].clone())
+    // Taken, not copied: a large answer is held once.
+    let mut v = v;
+    Ok(v.get_mut("data").map(Value::take).unwrap_or(Value::Null))
 }
 
-/// The array under `key` (or the value itself when it is an array).
-pub fn list(v: &Value, key: &str) -> Vec<Value> {
+/// The array under `key` (or the value itself when it is an array), taken out of `v` (a large
+/// list is never copied).
+pub fn list(v: &mut Value, key: &str) -> Vec<Value> {
     match v {
-        Value::Array(a) => a.clone(),
-        other => other
-            .get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default(),
+        Value::Array(a) => std::mem::take(a),
+        other => match other.get_mut(key).map(Value::take) {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
     }
 }
 

@@ -1092,7 +1092,7 @@ pub struct CloudosCollector {
 
 fn parse<T: serde::de::DeserializeOwned>(
     api_name: &str,
-    v: &Value,
+    v: &mut Value,
     key: &str,
     batch: &mut Batch,
 ) -> Vec<T> {
@@ -1131,7 +1131,7 @@ impl CloudosCollector {
         d: Instant,
         batch: &mut Batch,
     ) -> Result<Vec<Hypervisor>, PollError> {
-        let v = self
+        let mut v = self
             .api
             .get_required(
                 "hypervisors",
@@ -1141,7 +1141,7 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        Ok(parse(self.name, &v, "hypervisors", batch))
+        Ok(parse(self.name, &mut v, "hypervisors", batch))
     }
 
     async fn host_azs(
@@ -1149,7 +1149,7 @@ impl CloudosCollector {
         d: Instant,
         batch: &mut Batch,
     ) -> Result<BTreeMap<String, String>, PollError> {
-        let v = self
+        let mut v = self
             .api
             .get_required(
                 "aggregates",
@@ -1159,8 +1159,8 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        let aggregates: Vec<Aggregate> = parse(self.name, &v, "aggregates", batch);
-        let v = self
+        let aggregates: Vec<Aggregate> = parse(self.name, &mut v, "aggregates", batch);
+        let mut v = self
             .api
             .get_required(
                 "compute_services",
@@ -1170,12 +1170,12 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        let services: Vec<ComputeService> = parse(self.name, &v, "services", batch);
+        let services: Vec<ComputeService> = parse(self.name, &mut v, "services", batch);
         Ok(host_azs(&aggregates, &services))
     }
 
     async fn flavors(&self, d: Instant, batch: &mut Batch) -> Result<Vec<Flavor>, PollError> {
-        let v = self
+        let mut v = self
             .api
             .get_required(
                 "flavors",
@@ -1185,11 +1185,11 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        Ok(parse(self.name, &v, "flavors", batch))
+        Ok(parse(self.name, &mut v, "flavors", batch))
     }
 
     async fn tenant_names(&self, d: Instant) -> Result<BTreeMap<String, String>, PollError> {
-        let v = self
+        let mut v = self
             .api
             .get_required(
                 "projects",
@@ -1199,7 +1199,7 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        let (projects, _) = api::parse_items::<Project>("projects", api::list(&v, "projects"));
+        let (projects, _) = api::parse_items::<Project>("projects", api::list(&mut v, "projects"));
         Ok(projects
             .into_iter()
             .filter_map(|p| {
@@ -1217,7 +1217,7 @@ impl CloudosCollector {
         if let Some(h) = &self.api.settings.storage_hosts {
             return Ok(h.clone());
         }
-        let v = self
+        let mut v = self
             .api
             .get_required(
                 "storage_hosts",
@@ -1227,8 +1227,8 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        let mut items = api::list(&v, "services");
-        items.extend(api::list(&v, "hosts"));
+        let mut items = api::list(&mut v, "services");
+        items.extend(api::list(&mut v, "hosts"));
         let (hosts, _) = api::parse_items::<ServiceHost>("storage_hosts", items);
         let names: BTreeSet<String> = hosts
             .into_iter()
@@ -1248,7 +1248,7 @@ impl CloudosCollector {
         batch: &mut Batch,
     ) -> Result<Vec<(&'static str, String, VirtCluster)>, PollError> {
         let api = &self.api;
-        let v = api
+        let mut v = api
             .get_required(
                 "computenode",
                 "/os/compute/v1/h3cloudos/computenode",
@@ -1257,7 +1257,7 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        let nodes: Vec<ComputeNode> = parse(self.name, &v, "computenodes", batch);
+        let nodes: Vec<ComputeNode> = parse(self.name, &mut v, "computenodes", batch);
         let mut out = Vec::new();
         for node in nodes {
             let Some(name) = node.host_name.get() else {
@@ -1275,7 +1275,7 @@ impl CloudosCollector {
                 "/os/compute/v1/cloudos/{kind}/{}/{name}",
                 api.settings.project_id
             );
-            let v = api
+            let mut v = api
                 .get_required(
                     "clusters_hosts",
                     &format!("{base}/clusters-hosts"),
@@ -1284,7 +1284,7 @@ impl CloudosCollector {
                     d,
                 )
                 .await?;
-            let clusters: Vec<VirtCluster> = parse(self.name, &v, "clusters", batch);
+            let clusters: Vec<VirtCluster> = parse(self.name, &mut v, "clusters", batch);
             out.extend(clusters.into_iter().map(|c| (kind, base.clone(), c)));
         }
         Ok(out)
@@ -1298,7 +1298,7 @@ impl CloudosCollector {
         d: Instant,
         batch: &mut Batch,
     ) -> Result<Vec<VmwareHost>, PollError> {
-        let v = self
+        let mut v = self
             .api
             .get_required(
                 "vmware_hosts",
@@ -1308,7 +1308,7 @@ impl CloudosCollector {
                 d,
             )
             .await?;
-        Ok(parse(self.name, &v, "hosts", batch))
+        Ok(parse(self.name, &mut v, "hosts", batch))
     }
 
     /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
@@ -1336,7 +1336,7 @@ impl CloudosCollector {
                 batch.drop_value();
                 continue;
             };
-            let v = self
+            let mut v = self
                 .api
                 .get_required(
                     "vmware_vms",
@@ -1346,7 +1346,7 @@ impl CloudosCollector {
                     d,
                 )
                 .await?;
-            let vms: Vec<VmwareVm> = parse(self.name, &v, "vms", batch);
+            let vms: Vec<VmwareVm> = parse(self.name, &mut v, "vms", batch);
             out.push(EsxHost {
                 cluster: id.to_string(),
                 host,
@@ -1370,7 +1370,7 @@ impl CloudosCollector {
                 let mut seen = BTreeSet::new();
                 for host in self.storage_hosts(d).await? {
                     let path = api.nova(&format!("/hostpool/{host}"));
-                    let Some(v) = api
+                    let Some(mut v) = api
                         .get(
                             "hostpool",
                             &path,
@@ -1382,7 +1382,7 @@ impl CloudosCollector {
                     else {
                         return Err(PollError::new(ErrorReason::Http, format!("hostpool: no storage pools for host `{host}` (404); set cloudos.storage_hosts to the AZ host names")));
                     };
-                    let pools: Vec<HostPool> = parse(self.name, &v, "hostpool", &mut batch);
+                    let pools: Vec<HostPool> = parse(self.name, &mut v, "hostpool", &mut batch);
                     normalise_storage_pools(&pools, &mut seen, &mut batch);
                 }
             }
@@ -1418,7 +1418,7 @@ impl CloudosCollector {
                 }
             }
             super::BARE_METAL => {
-                let v = api
+                let mut v = api
                     .get_required(
                         "baremetal_nodes",
                         "/os/kinton/v1/v1/nodes/detail",
@@ -1427,12 +1427,12 @@ impl CloudosCollector {
                         d,
                     )
                     .await?;
-                let nodes: Vec<Node> = parse(self.name, &v, "nodes", &mut batch);
+                let nodes: Vec<Node> = parse(self.name, &mut v, "nodes", &mut batch);
                 normalise_bare_metal(&nodes, &mut batch);
             }
             super::QUOTAS => {
                 let tenants = self.tenant_names(d).await?;
-                let v = api
+                let mut v = api
                     .get_required(
                         "all_limits",
                         "/os/kinton/v1/keystone/all-limits",
@@ -1441,7 +1441,7 @@ impl CloudosCollector {
                         d,
                     )
                     .await?;
-                let limits: Vec<ProjectLimits> = parse(self.name, &v, "all_limits", &mut batch);
+                let limits: Vec<ProjectLimits> = parse(self.name, &mut v, "all_limits", &mut batch);
                 normalise_quotas(&limits, &tenants, &mut batch);
             }
             super::SERVERS => {

@@ -339,8 +339,11 @@ pub fn parse_page<T: DeserializeOwned>(api: &str, body: &[u8]) -> Result<ParsedP
             format!("{api} answered with invalid JSON ({e})"),
         )
     })?;
-    let inner = match value.get("data") {
-        Some(d) if d.is_object() && value.get("list").is_none() => d.clone(),
+    // The page's `data` is taken, not copied: a large page is held once.
+    let wrapped = value.get("data").is_some_and(|d| d.is_object()) && value.get("list").is_none();
+    let mut value = value;
+    let inner = match value.get_mut("data") {
+        Some(d) if wrapped => d.take(),
         _ => value,
     };
     let page: Page = serde_json::from_value(inner).map_err(|e| {
