@@ -278,6 +278,22 @@ pub struct PollError {
     pub status: Option<u16>,
 }
 
+/// Refuses a page holding far more records than were asked for (`asked` per page): a hostile
+/// or broken answer (a page of a million small records once took 3 GB to hold). Some APIs round
+/// a page size up, so up to ten times it, and at least 10,000, pass.
+pub fn check_page_len(api: &str, got: usize, asked: u64) -> Result<(), PollError> {
+    let allowed = usize::try_from(asked.saturating_mul(10))
+        .unwrap_or(usize::MAX)
+        .max(10_000);
+    if got > allowed {
+        return Err(PollError::new(
+            ErrorReason::Parse,
+            format!("{api} answered {got} records on one page, for a page size of {asked}; refusing the page"),
+        ));
+    }
+    Ok(())
+}
+
 impl PollError {
     /// An error of `reason`; the message is made safe to log and show (`redact.rs`): it may
     /// carry a vendor's text, which may echo credentials.
@@ -308,6 +324,17 @@ impl std::error::Error for PollError {}
 mod tests {
     use super::*;
     use crate::catalog;
+
+    /// A page of a million small records was once parsed and held whole (3 GB).
+    #[test]
+    fn a_page_far_beyond_its_size_is_refused() {
+        assert!(check_page_len("hosts", 100, 100).is_ok());
+        assert!(check_page_len("hosts", 10_000, 100).is_ok());
+        let e = check_page_len("hosts", 1_000_000, 100).err();
+        assert!(e
+            .is_some_and(|e| e.reason == ErrorReason::Parse
+                && e.message.contains("1000000 records on one page")));
+    }
 
     /// A vendor's 500 that echoed the request's token once reached the log and the status page.
     #[test]

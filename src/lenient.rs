@@ -94,22 +94,6 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
-/// Refuses a page holding far more records than were asked for (`asked` per page): a hostile
-/// or broken answer (a page of a million small records once took 3 GB to hold). Some APIs round
-/// a page size up, so up to ten times it, and at least 10,000, pass.
-pub fn check_page_len(api: &str, got: usize, asked: u64) -> Result<(), crate::collect::PollError> {
-    let allowed = usize::try_from(asked.saturating_mul(10))
-        .unwrap_or(usize::MAX)
-        .max(10_000);
-    if got > allowed {
-        return Err(crate::collect::PollError::new(
-            crate::collect::ErrorReason::Parse,
-            format!("{api} answered {got} records on one page, for a page size of {asked}; refusing the page"),
-        ));
-    }
-    Ok(())
-}
-
 /// The items that parse as `T`, and how many did not. The items left out are never exported
 /// as zeros; they are counted (`headroom_collector_dropped_values`) and logged in one line per
 /// call with the first one's error (never the item, which may carry credentials): a page of
@@ -154,18 +138,6 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
-    }
-
-    /// A page of a million small records was once parsed and held whole (3 GB).
-    #[test]
-    fn a_page_far_beyond_its_size_is_refused() {
-        assert!(check_page_len("hosts", 100, 100).is_ok());
-        assert!(check_page_len("hosts", 10_000, 100).is_ok());
-        let e = check_page_len("hosts", 1_000_000, 100).err();
-        assert!(
-            e.is_some_and(|e| e.reason == crate::collect::ErrorReason::Parse
-                && e.message.contains("1000000 records on one page"))
-        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! A platform's error message is the only outside text headroom repeats. Some echo the request
 //! (`Authorization: Bearer …`, a cookie, the token), so every poll error passes through
-//! [`redact`] when it is made ([`crate::collect::PollError::new`]): whatever code builds one,
+//! [`redact`] when it is made (`PollError::new` calls it): whatever code builds one,
 //! no log line or page can carry what the vendor sent back.
 
 /// The most of a message kept (a vendor's stack trace is not an error summary).

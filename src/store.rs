@@ -99,7 +99,7 @@ impl Snapshot {
         let _ = write!(
             HeaderWriter(&mut out),
             "{STATE_MAGIC}\ntarget {}\ncollector {}\nplatform {}\ntaken_at {}\nlast_success {}\nseries {}\n",
-            hex(&key.target),
+            crate::state::hex(&key.target),
             key.collector,
             key.platform,
             secs(self.taken_at),
@@ -138,7 +138,10 @@ impl Snapshot {
         };
         let (target, collector, platform) =
             (field("target")?, field("collector")?, field("platform")?);
-        if target != hex(&key.target) || collector != key.collector || platform != key.platform {
+        if target != crate::state::hex(&key.target)
+            || collector != key.collector
+            || platform != key.platform
+        {
             return Err("written for another target, collector or platform".into());
         }
         let time = |v: String| -> Result<SystemTime, String> {
@@ -214,9 +217,25 @@ pub struct StateKey {
     pub platform: String,
 }
 
-/// Lowercase hex of a name (target names are free text; file names and headers are not).
-pub fn hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect()
+/// The snapshot kept for `key` in `dir` and when its poll succeeded; `None` (with a warning
+/// when a file was there) if there is none this version can use.
+pub fn load_state(dir: &std::path::Path, key: &StateKey) -> Option<(Snapshot, SystemTime)> {
+    let path = crate::state::file_of(dir, &key.target, &key.collector);
+    let found = crate::state::read(&path)
+        .and_then(|bytes| bytes.map(|b| Snapshot::from_state(key, &b)).transpose());
+    match found {
+        Ok(Some(found)) => {
+            tracing::info!(target_name = %key.target, collector = %key.collector, series = found.0.series(),
+                "Serving the snapshot kept from before the restart until the first poll.");
+            Some(found)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(target_name = %key.target, collector = %key.collector, file = %path.display(), error = %e,
+                "Ignoring a state file that is not this collector's last snapshot.");
+            None
+        }
+    }
 }
 
 struct HeaderWriter<'a>(&'a mut Vec<u8>);
@@ -404,7 +423,7 @@ impl Store {
                 };
                 // The last good snapshot from before a restart, while it is young enough.
                 let restored = self.state_dir.as_deref().and_then(|dir| {
-                    let (snapshot, at) = crate::state::load(dir, &state)?;
+                    let (snapshot, at) = load_state(dir, &state)?;
                     let young = SystemTime::now()
                         .duration_since(at)
                         .is_ok_and(|age| age < max_age);
@@ -460,7 +479,8 @@ impl Store {
                     collector: collector.to_string(),
                     platform: slot.status.platform.clone(),
                 };
-                crate::state::save_later(dir.clone(), key, snapshot, now);
+                let path = crate::state::file_of(dir, target, collector);
+                crate::state::write_later(path, move || snapshot.to_state(&key, now));
             }
         }
     }
@@ -676,5 +696,111 @@ fn render_status(out: &mut Vec<u8>, views: &[SlotView], _now: SystemTime) {
             write_header(out, def);
             out.extend_from_slice(&body);
         }
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+    use crate::catalog::Resource;
+    use crate::collect::Batch;
+    use std::path::PathBuf;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn key(target: &str) -> StateKey {
+        StateKey {
+            target: target.into(),
+            collector: "hosts".into(),
+            platform: "sangfor_scp".into(),
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut b = Batch::new();
+        b.put(
+            &catalog::RESOURCE_CAPACITY,
+            Resource::Vcpu,
+            &[("az", "pool \"1\"")],
+            128.0,
+        );
+        b.put(
+            &catalog::RESOURCE_ALLOCATED,
+            Resource::Vcpu,
+            &[("az", "pool \"1\"")],
+            64.0,
+        );
+        b.push(&catalog::HOSTS, &[("state", "up"), ("az", "p")], 3.0);
+        Snapshot::encode(
+            "sangfor_scp",
+            "scp a",
+            b,
+            UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        )
+        .0
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("headroom-state-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        let _ = std::fs::create_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn a_snapshot_comes_back_byte_for_byte_with_its_time() {
+        let d = dir("roundtrip");
+        let s = snapshot();
+        let at = UNIX_EPOCH + Duration::from_secs(1_700_000_100);
+        let file = crate::state::file_of(&d, "scp a", "hosts");
+        crate::state::write(&file, &s.to_state(&key("scp a"), at))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (back, when) = load_state(&d, &key("scp a")).unwrap_or_else(|| panic!("not loaded"));
+        assert_eq!(
+            back.to_state(&key("scp a"), when),
+            s.to_state(&key("scp a"), at)
+        );
+        assert_eq!((back.series(), when), (3, at));
+        // Another slot's file is not this one's.
+        assert!(load_state(&d, &key("scp b")).is_none());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_torn_foreign_or_edited_file_is_refused() {
+        let k = key("t");
+        let good = snapshot().to_state(&k, SystemTime::now());
+        let text = String::from_utf8(good.clone()).unwrap_or_default();
+        let other = StateKey {
+            collector: "vms".into(),
+            ..k.clone()
+        };
+        for (why, bytes) in [
+            ("torn", good[..good.len() / 2].to_vec()),
+            ("foreign", b"hello\n".to_vec()),
+            (
+                "another slot",
+                snapshot().to_state(&other, SystemTime::now()),
+            ),
+            (
+                "a line of another family",
+                text.replacen("headroom_hosts{", "headroom_evil{", 1)
+                    .into_bytes(),
+            ),
+            (
+                "an unknown family",
+                text.replace("family headroom_hosts ", "family headroom_nope ")
+                    .into_bytes(),
+            ),
+            (
+                "a series too many",
+                text.replace("series 3", "series 4").into_bytes(),
+            ),
+        ] {
+            assert!(
+                Snapshot::from_state(&k, &bytes).is_err(),
+                "{why} was accepted"
+            );
+        }
+        assert!(Snapshot::from_state(&k, &good).is_ok());
     }
 }

@@ -221,7 +221,7 @@ impl CecApi {
             q.extend(paging.query(n, size));
             let mut data = self.get(api, base, path, &q, deadline).await?;
             let (items, total) = paging.items(&mut data);
-            crate::lenient::check_page_len(api, items.len(), size)?;
+            crate::collect::check_page_len(api, items.len(), size)?;
             let got = items.len() as u64;
             seen += got;
             let (parsed, bad) = parse_items::<T>(api, items.into_iter().map(unwrap_item).collect());

@@ -201,7 +201,7 @@ impl CloudosApi {
                 .get_required("servers", &path, &q, Target::Plain, deadline)
                 .await?;
             let items = list(&mut v, "servers");
-            crate::lenient::check_page_len("servers", items.len(), limit)?;
+            crate::collect::check_page_len("servers", items.len(), limit)?;
             let n = items.len() as u64;
             let last = items
                 .last()

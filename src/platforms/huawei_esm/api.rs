@@ -365,7 +365,7 @@ pub fn parse_page<T: DeserializeOwned>(api: &str, body: &[u8]) -> Result<ParsedP
     };
     let raw_len = list.len();
     // The most records a page may hold is `esm.page_size`, at most 1000 (spec §1.6).
-    crate::lenient::check_page_len(api, raw_len, 1000)?;
+    crate::collect::check_page_len(api, raw_len, 1000)?;
     let (items, dropped) = crate::lenient::parse_items::<T>(api, list);
     let total = page.total.get().filter(|t| *t >= 0.0).map(|t| t as u64);
     Ok(ParsedPage {

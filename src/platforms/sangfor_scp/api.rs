@@ -401,7 +401,7 @@ impl ScpApi {
             };
             pages += 1;
             let page = parse_list_page(api, data)?;
-            crate::lenient::check_page_len(api, page.items.len(), page_size)?;
+            crate::collect::check_page_len(api, page.items.len(), page_size)?;
             let n = page.items.len() as u64;
             let (parsed, bad) = parse_items::<T>(api, page.items);
             parsed.into_iter().for_each(&mut each);
