@@ -842,6 +842,21 @@ impl CecCollector {
         Ok((host_pools(&rows, &pools), pools))
     }
 
+    /// The region's and each AZ's CPU overcommit (§1.35), which also names the AZs.
+    async fn global_cpu(&self, d: Instant) -> Result<GlobalCpu, PollError> {
+        let v = self
+            .api
+            .get(
+                "global_cpu",
+                Base::Operator,
+                &format!("{P}/global-config/cpu"),
+                &[],
+                d,
+            )
+            .await?;
+        parse_data("global_cpu", v)
+    }
+
     /// Gives each host in no resource pool its AZ (pool ""): §1.12 `resource-pool/host-list?az=`
     /// per AZ the region names (its pools, its AZ CPU ratios, its hosts' local disks). Only
     /// read when some host is in no pool, so a region whose hosts are all pooled pays nothing.
@@ -862,16 +877,7 @@ impl CecCollector {
             return Ok(());
         }
         let api = &self.api;
-        let v = api
-            .get(
-                "global_cpu",
-                Base::Operator,
-                &format!("{P}/global-config/cpu"),
-                &[],
-                d,
-            )
-            .await?;
-        let global: GlobalCpu = parse_data("global_cpu", v)?;
+        let global = self.global_cpu(d).await?;
         let azs: BTreeSet<String> = pools
             .iter()
             .map(|p| p.az.as_str())
@@ -939,16 +945,7 @@ impl CecCollector {
                 normalise_vm_count(&vc, &mut batch);
             }
             super::OVERCOMMIT => {
-                let v = api
-                    .get(
-                        "global_cpu",
-                        Base::Operator,
-                        &format!("{P}/global-config/cpu"),
-                        &[],
-                        d,
-                    )
-                    .await?;
-                let global: GlobalCpu = parse_data("global_cpu", v)?;
+                let global = self.global_cpu(d).await?;
                 let pools = self.pools(d, &mut batch).await?;
                 let (types, dropped) = api
                     .list::<FlavorType>(
