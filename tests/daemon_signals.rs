@@ -332,3 +332,46 @@ async fn stop(mut daemon: common::RunningDaemon) {
     }
     panic!("did not stop within 15 s of SIGTERM");
 }
+
+/// Clients that open connections and hold them (3,000 half-open, 1,100 idle ones) once locked
+/// every real scrape out until they went away. At the bound a new connection now takes the
+/// oldest one's place, so a scrape is answered at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_held_open_do_not_lock_a_scrape_out() {
+    let dir = std::env::temp_dir().join(format!("headroom-conns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    let (sim, _) = common::esm_sim(Default::default()).await;
+    let text = format!(
+        "server: {{listen: \"127.0.0.1:0\"}}\ntargets:\n{}",
+        common::esm_target("a", sim, "demo-password", "    interval: 1h\n")
+    );
+    std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+    let daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
+    let mut held = Vec::new();
+    for _ in 0..(headroom::server::listener::MAX_CONNECTIONS + 200) {
+        match tokio::net::TcpStream::connect(&daemon.addr).await {
+            Ok(s) => held.push(s),
+            Err(e) => panic!("connect: {e}"),
+        }
+    }
+    // Let the server accept them all (each takes a slot, the later ones the oldest's).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let answer = tokio::time::timeout(
+        Duration::from_secs(3),
+        common::http()
+            .get(format!("http://{}/healthz", daemon.addr))
+            .send(),
+    )
+    .await;
+    assert!(
+        matches!(&answer, Ok(Ok(r)) if r.status() == 200),
+        "no answer within 3 s with {} connections held: {answer:?}",
+        held.len()
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    drop(held);
+    stop(daemon).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

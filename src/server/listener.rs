@@ -1,6 +1,7 @@
 //! The accept loop: one task per connection, the TLS handshake (when the web configuration has
-//! TLS) inside that task with a deadline, HTTP/1.1 with a header deadline, a bound on open
-//! connections, and a graceful drain on shutdown.
+//! TLS) inside that task with a deadline, HTTP/1.1 with a header deadline (which also closes a
+//! keep-alive connection idle that long), a bound on open connections where a new one takes the
+//! oldest one's place, and a graceful drain on shutdown.
 //!
 //! Each new connection reads the web configuration current at its accept, so a reload changes
 //! certificates, client authentication or TLS itself for new connections while the listener and
@@ -18,9 +19,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::web_config::WebConfig;
 
-/// Connections open at once; one more is closed at accept. Prometheus servers keep one each;
-/// far below the unit's `LimitNOFILE` (16384), which also covers the pollers' connections.
+/// Connections open at once. Prometheus servers keep one each; far below the unit's
+/// `LimitNOFILE` (16384), which also covers the pollers' connections. At the bound a new
+/// connection takes the place of the oldest (see [`Open`]).
 pub const MAX_CONNECTIONS: usize = 512;
+/// How long a new connection at the bound waits for the oldest one to close.
+const EVICTION_WAIT: Duration = Duration::from_millis(500);
 /// A client has this long for its TLS handshake, and then for each request's headers.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,6 +73,40 @@ impl WebState {
     }
 }
 
+/// The open connections, oldest first, each with the switch that closes it gracefully (idle:
+/// at once; busy: after the answer in flight). At the bound the oldest is closed for the new
+/// one: clients that open connections and hold them idle (3,000 half-open, 1,100 idle ones once
+/// locked every scrape out) can no longer keep a real scraper out, which reconnects at worst.
+#[derive(Default)]
+struct Open {
+    next_id: u64,
+    queue: std::collections::VecDeque<(u64, CancellationToken)>,
+}
+
+impl Open {
+    fn add(&mut self) -> (u64, CancellationToken) {
+        self.next_id += 1;
+        let token = CancellationToken::new();
+        self.queue.push_back((self.next_id, token.clone()));
+        (self.next_id, token)
+    }
+
+    fn remove(&mut self, id: u64) {
+        self.queue.retain(|(i, _)| *i != id);
+    }
+
+    /// Asks the oldest connection to close; false if there is none.
+    fn evict_oldest(&mut self) -> bool {
+        match self.queue.pop_front() {
+            Some((_, token)) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown`; open connections get `drain` to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
@@ -78,6 +116,8 @@ pub async fn serve(
     drain: Duration,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    // Every update is one push, retain or pop: a poisoned lock still holds a consistent queue.
+    let open = Arc::new(std::sync::Mutex::new(Open::default()));
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -91,10 +131,29 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+        let slot = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(slot) => Some(slot),
+            Err(_) => {
+                let evicted = open
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .evict_oldest();
+                if evicted {
+                    tokio::time::timeout(EVICTION_WAIT, Arc::clone(&slots).acquire_owned())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                } else {
+                    None
+                }
+            }
+        };
+        let Some(slot) = slot else {
             tracing::warn!(peer = %peer, limit = MAX_CONNECTIONS, "Too many open connections; closing a new one.");
             continue;
         };
+        let (id, evict) = open.lock().unwrap_or_else(|e| e.into_inner()).add();
+        let open = Arc::clone(&open);
         let _ = stream.set_nodelay(true);
         let config = web.current();
         let under = AcceptedUnder(config.client_policy());
@@ -103,6 +162,7 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let _slot = slot;
+            let _registered = Registered(Arc::clone(&open), id);
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -110,13 +170,19 @@ pub async fn serve(
             let result = match config.tls.clone() {
                 None => {
                     let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    run_connection(conn, under, policy, shutdown).await
+                    run_connection(conn, under, policy, shutdown, evict).await
                 }
                 Some(tls) => {
                     // A client speaking plain HTTP to the TLS port (a scrape job without
                     // `scheme: https`) gets an answer that says so, as Go's servers give,
                     // instead of a closed connection.
-                    if plain_http_to_tls(&stream).await {
+                    // Until its handshake is done a connection is closed at once when it is
+                    // the oldest at the bound (a half-open one holds nothing worth keeping).
+                    let plain = tokio::select! {
+                        plain = plain_http_to_tls(&stream) => plain,
+                        _ = evict.cancelled() => return,
+                    };
+                    if plain {
                         let mut stream = stream;
                         let _ = tokio::time::timeout(HEADER_TIMEOUT, async {
                             use tokio::io::AsyncWriteExt as _;
@@ -127,10 +193,14 @@ pub async fn serve(
                         return;
                     }
                     let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => done,
+                        _ = evict.cancelled() => return,
+                    };
+                    match handshake {
                         Ok(Ok(stream)) => {
                             let conn = builder.serve_connection(TokioIo::new(stream), service);
-                            run_connection(conn, under, policy, shutdown).await
+                            run_connection(conn, under, policy, shutdown, evict).await
                         }
                         Ok(Err(e)) => {
                             log_handshake_failure(peer, &e);
@@ -154,6 +224,18 @@ pub async fn serve(
     let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
 }
 
+/// Takes a connection out of [`Open`] when it ends, however it ends.
+struct Registered(Arc<std::sync::Mutex<Open>>, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(self.1);
+    }
+}
+
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server: use https:// (in Prometheus, scheme: https).\n";
 
 /// Whether the first byte a client sends is not a TLS handshake record (22) but a letter, as an
@@ -174,6 +256,7 @@ async fn run_connection<I, S>(
     under: AcceptedUnder,
     mut policy: watch::Receiver<[u8; 32]>,
     shutdown: CancellationToken,
+    evict: CancellationToken,
 ) -> Result<(), hyper::Error>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
@@ -187,6 +270,10 @@ where
         tokio::select! {
             result = conn.as_mut() => return result,
             _ = shutdown.cancelled(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = evict.cancelled(), if !closing => {
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
