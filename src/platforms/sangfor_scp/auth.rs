@@ -372,20 +372,33 @@ pub async fn login(
                 "authenticate answered without data.access.token",
             )
         })?;
+    issued(client, token, "authenticate", DEFAULT_TOKEN_LIFETIME, "SCP")
+}
+
+/// The token of a login's `access.token`, valid until its `expires` (else `default`); an empty
+/// id is an `auth` error.
+fn issued(
+    client: &ApiClient,
+    token: TokenBody,
+    api: &str,
+    default: Duration,
+    what: &str,
+) -> Result<Token, PollError> {
     if token.id.is_empty() {
-        return Err(auth_err(
-            "authenticate answered with an empty token id".into(),
+        return Err(PollError::new(
+            ErrorReason::Auth,
+            format!("{api} answered with an empty token id"),
         ));
     }
     let lifetime = token
         .expires
         .as_deref()
         .and_then(lifetime_until)
-        .unwrap_or(DEFAULT_TOKEN_LIFETIME);
+        .unwrap_or(default);
     info!(
         target_name = client.target(),
         lifetime_seconds = lifetime.as_secs(),
-        "Obtained an SCP token."
+        "Obtained an {what} token."
     );
     Ok(Token {
         value: Secret::new(token.id),
@@ -439,26 +452,13 @@ pub async fn openstack_login(
                 format!("openstack_token answered without access.token ({e})"),
             )
         })?;
-    if token.id.is_empty() {
-        return Err(PollError::new(
-            ErrorReason::Auth,
-            "openstack_token answered with an empty token id",
-        ));
-    }
-    let lifetime = token
-        .expires
-        .as_deref()
-        .and_then(lifetime_until)
-        .unwrap_or(OPENSTACK_TOKEN_LIFETIME);
-    info!(
-        target_name = client.target(),
-        lifetime_seconds = lifetime.as_secs(),
-        "Obtained an SCP OpenStack-API token."
-    );
-    Ok(Token {
-        value: Secret::new(token.id),
-        lifetime,
-    })
+    issued(
+        client,
+        token,
+        "openstack_token",
+        OPENSTACK_TOKEN_LIFETIME,
+        "SCP OpenStack-API",
+    )
 }
 
 /// Time from now until an ISO 8601 UTC instant like `2021-01-05T06:31:41.000000Z`.
