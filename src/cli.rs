@@ -181,7 +181,7 @@ pub fn main() -> ExitCode {
             }
         },
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         match command {
             Command::Run {
                 config,
@@ -226,6 +226,8 @@ pub fn main() -> ExitCode {
                     malformed_rate,
                     truncate_rate,
                     mutate_rate,
+                    // A flood is switched on at run time (`POST /sim/faults`).
+                    ..Default::default()
                 };
                 match platform.as_str() {
                     "huawei_esm" => {
@@ -325,7 +327,11 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-    })
+    });
+    // A read still running on a blocking thread stops at its next check once its poll is
+    // dropped (`json::off_runtime`); exit does not wait on it longer than this.
+    runtime.shutdown_timeout(Duration::from_millis(500));
+    code
 }
 
 fn print_problems(path: &Path, problems: &config::Problems) {

@@ -280,7 +280,14 @@ impl ApiClient {
                 .map_err(|e| Failure::from_transport(req.api, &e))?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let mut body = Vec::new();
+            // Sized once from Content-Length (capped), so a large answer is held once, not
+            // grown by doubling through twice its size. Capacity reserved is not memory used
+            // until written: a false Content-Length costs nothing.
+            let hint = resp
+                .content_length()
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX))
+                .min(self.max_body_bytes);
+            let mut body = Vec::with_capacity(hint);
             while let Some(chunk) = resp
                 .chunk()
                 .await
@@ -444,15 +451,20 @@ fn httpdate(raw: &str) -> Option<SystemTime> {
 /// A short, safe summary of an error body: the vendor's error code and message fields if it is
 /// JSON, never the raw body (which may echo credentials).
 pub fn error_summary(body: &[u8]) -> String {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+    // Scanned, not parsed into a tree: an error body may be as large as any answer.
+    let Ok(doc) = crate::json::Doc::parse("", body) else {
         return String::new();
     };
     let pick = |keys: &[&str]| {
         keys.iter().find_map(|k| {
-            v.get(*k).and_then(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .or_else(|| x.as_i64().map(|i| i.to_string()))
+            doc.get(k).and_then(|x| match x.kind() {
+                crate::json::Kind::String | crate::json::Kind::Number => {
+                    let v = x.value();
+                    v.as_str()
+                        .map(str::to_string)
+                        .or_else(|| v.as_i64().map(|i| i.to_string()))
+                }
+                _ => None,
             })
         })
     };

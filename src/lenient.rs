@@ -4,6 +4,9 @@
 //! and [`Num::Invalid`] when it gave something that is not a number; collectors export neither
 //! (never as 0) and count the invalid ones as dropped.
 
+use std::fmt;
+
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -17,27 +20,9 @@ pub enum Num {
 }
 
 impl Num {
+    /// A tree's number, by the same reading as the parser's (one definition for both).
     pub fn from_value(v: &Value) -> Num {
-        match v {
-            Value::Null => Num::Absent,
-            Value::Number(n) => n.as_f64().map_or(Num::Invalid, Num::Value),
-            Value::String(s) => {
-                let t = s.trim();
-                if t.is_empty()
-                    || t.eq_ignore_ascii_case("null")
-                    || t.eq_ignore_ascii_case("none")
-                    || t == "-"
-                {
-                    Num::Absent
-                } else {
-                    match t.parse::<f64>() {
-                        Ok(f) if f.is_finite() => Num::Value(f),
-                        _ => Num::Invalid,
-                    }
-                }
-            }
-            _ => Num::Invalid,
-        }
+        Num::deserialize(v).unwrap_or(Num::Invalid)
     }
 
     pub fn get(&self) -> Option<f64> {
@@ -52,9 +37,75 @@ impl Num {
     }
 }
 
+impl Num {
+    /// A string's number: blank, `null`, `none` and `-` are absent.
+    fn from_str(s: &str) -> Num {
+        let t = s.trim();
+        if t.is_empty()
+            || t.eq_ignore_ascii_case("null")
+            || t.eq_ignore_ascii_case("none")
+            || t == "-"
+        {
+            Num::Absent
+        } else {
+            match t.parse::<f64>() {
+                Ok(f) if f.is_finite() => Num::Value(f),
+                _ => Num::Invalid,
+            }
+        }
+    }
+}
+
+/// Read straight from the parser (no `Value` per field): what [`Num::from_value`] gives.
 impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Num, D::Error> {
-        Ok(Num::from_value(&Value::deserialize(d)?))
+        d.deserialize_any(NumVisitor)
+    }
+}
+
+struct NumVisitor;
+
+impl<'de> Visitor<'de> for NumVisitor {
+    type Value = Num;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a number or a string")
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
+        Ok(Num::Absent)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Num, E> {
+        Ok(Num::Absent)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Num, D::Error> {
+        d.deserialize_any(NumVisitor)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Num, E> {
+        Ok(Num::Invalid)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+        Ok(Num::Value(v as f64))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+        Ok(Num::Value(v as f64))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+        Ok(if v.is_finite() {
+            Num::Value(v)
+        } else {
+            Num::Invalid
+        })
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Num, E> {
+        Ok(Num::from_str(s))
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Num, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Num::Invalid)
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Num, M::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Num::Invalid)
     }
 }
 
@@ -63,20 +114,9 @@ impl<'de> Deserialize<'de> for Num {
 pub struct Text(pub Option<String>);
 
 impl Text {
+    /// A tree's text, by the same reading as the parser's (one definition for both).
     pub fn from_value(v: &Value) -> Text {
-        match v {
-            Value::String(s) => {
-                let t = s.trim();
-                if t.is_empty() || t.eq_ignore_ascii_case("null") {
-                    Text(None)
-                } else {
-                    Text(Some(t.to_string()))
-                }
-            }
-            Value::Number(n) => Text(Some(n.to_string())),
-            Value::Bool(b) => Text(Some(b.to_string())),
-            _ => Text(None),
-        }
+        Text::deserialize(v).unwrap_or_default()
     }
 
     pub fn as_str(&self) -> &str {
@@ -88,88 +128,71 @@ impl Text {
     }
 }
 
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
-        Ok(Text::from_value(&Value::deserialize(d)?))
+impl Text {
+    fn from_str(s: &str) -> Text {
+        let t = s.trim();
+        if t.is_empty() || t.eq_ignore_ascii_case("null") {
+            Text(None)
+        } else {
+            Text(Some(t.to_string()))
+        }
     }
 }
 
-/// The items that parse as `T`, and how many did not. The items left out are never exported
-/// as zeros; they are counted (`headroom_collector_dropped_values`) and logged in one line per
-/// call with the first one's error (never the item, which may carry credentials): a page of
-/// 100,000 bad records once logged 100,000 lines.
-pub fn parse_items<T: serde::de::DeserializeOwned>(
-    api: &str,
-    items: Vec<Value>,
-) -> (Vec<T>, usize) {
-    let mut out = Vec::with_capacity(items.len());
-    let mut dropped = 0;
-    let mut first: Option<String> = None;
-    for item in items {
-        match serde_json::from_value::<T>(item) {
-            Ok(t) => out.push(t),
-            Err(e) => {
-                dropped += 1;
-                first.get_or_insert_with(|| e.to_string());
-            }
-        }
+/// Read straight from the parser (no `Value` per field): what [`Text::from_value`] gives.
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        d.deserialize_any(TextVisitor)
     }
-    if let Some(first) = first {
-        tracing::warn!(api, skipped = dropped, first_error = %first, "Skipping records that do not parse.");
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string or a number")
     }
-    (out, dropped)
+    fn visit_unit<E: de::Error>(self) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Text, E> {
+        Ok(Text(None))
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Text, D::Error> {
+        d.deserialize_any(TextVisitor)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+        Ok(Text(Some(v.to_string())))
+    }
+    // Numbers are spelt as `serde_json::Number` spells them, as `from_value` does.
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+        Ok(Text(Some(serde_json::Number::from(v).to_string())))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+        Ok(Text(Some(serde_json::Number::from(v).to_string())))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+        Ok(Text(serde_json::Number::from_f64(v).map(|n| n.to_string())))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Text, E> {
+        Ok(Text::from_str(s))
+    }
+    fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<Text, S::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Text, M::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Text(None))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[derive(Clone, Default)]
-    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            if let Ok(mut v) = self.0.lock() {
-                v.extend_from_slice(b);
-            }
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn records_that_do_not_parse_are_counted_and_logged_once_per_call() {
-        #[derive(Debug, serde::Deserialize)]
-        #[allow(dead_code)]
-        struct Row {
-            id: u32,
-        }
-        let lines = Lines::default();
-        let writer = lines.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
-        let items: Vec<Value> = (0..1000)
-            .map(|i| {
-                if i % 2 == 0 {
-                    json!({"id": i})
-                } else {
-                    json!({"id": "x"})
-                }
-            })
-            .collect();
-        let (rows, dropped) =
-            tracing::subscriber::with_default(subscriber, || parse_items::<Row>("hosts", items));
-        assert_eq!((rows.len(), dropped), (500, 500));
-        let text = String::from_utf8(lines.0.lock().map(|v| v.clone()).unwrap_or_default())
-            .unwrap_or_default();
-        assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("skipped=500"), "{text}");
-    }
 
     #[test]
     fn numbers_as_strings_nulls_and_garbage() {

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod http;
+pub mod json;
 pub mod lenient;
 pub mod logging;
 pub mod placement;

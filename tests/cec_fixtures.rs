@@ -9,21 +9,24 @@ use std::collections::BTreeMap;
 use common::{assert_series, series};
 use headroom::catalog;
 use headroom::collect::Batch;
-use headroom::lenient::parse_items;
+use headroom::json::Cancel;
 use headroom::platforms::cecstack::api::{self, *};
 use headroom::platforms::cecstack::collect::*;
 use serde_json::Value;
 
 const GIB: f64 = 1_073_741_824.0;
 
-/// The `data` of a fixture, through the envelope check the client uses.
-fn data(name: &str) -> Value {
+fn body(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/cecstack/{name}.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    let body = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    api::unwrap_envelope(name, 200, &body).unwrap_or_else(|e| panic!("{name}: {e}"))
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The `data` of a fixture, through the envelope check the client uses.
+fn data(name: &str) -> Value {
+    api::unwrap_envelope(name, 200, &body(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 fn one<T: serde::de::DeserializeOwned>(name: &str) -> T {
@@ -31,15 +34,22 @@ fn one<T: serde::de::DeserializeOwned>(name: &str) -> T {
 }
 
 fn page<T: serde::de::DeserializeOwned>(name: &str, paging: Paging) -> Vec<T> {
-    let (items, _) = paging.items(&mut data(name));
-    let n = items.len();
-    let (parsed, dropped) = parse_items::<T>(name, items);
+    // Read as the client reads a page: envelope, list, record by record.
+    let body = body(name);
+    let data = api::envelope(name, 200, &body).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (list, _) = paging.list(data);
+    let list = list.unwrap_or_else(|| panic!("{name}: no list"));
+    let cancel = Cancel::default();
+    let n = list.array_len(&cancel).unwrap_or(0);
+    let parsed = list
+        .records::<T>(name, usize::MAX, &cancel, |d| d)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(
-        (parsed.len(), dropped, n > 0),
+        (parsed.items.len(), parsed.dropped, n > 0),
         (n, 0, true),
         "{name}: every record parses"
     );
-    parsed
+    parsed.items
 }
 
 #[test]
@@ -184,8 +194,12 @@ fn hosts_disks_and_unused_disks() {
         map.get(&("ecs210".to_string(), "ecs210-worker1".to_string())),
         Some(&("资源池 1".to_string(), "zone1".to_string()))
     );
-    let (unused, dropped) = api::parse_unused(data("unused_disks"));
-    assert_eq!((unused.len(), dropped), (2, 0));
+    let body = body("unused_disks");
+    let unused = api::envelope("unused_disks", 200, &body)
+        .and_then(|d| api::read_bare_list::<LocalDisks>("unused_disks", d, &Cancel::default()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((unused.items.len(), unused.dropped), (2, 0));
+    let unused = unused.items;
     let mut b = Batch::new();
     normalise_hosts(&nodes, &map, &unused, &mut b);
     let l = |r: &'static str, u: &'static str| {

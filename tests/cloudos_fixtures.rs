@@ -24,10 +24,18 @@ fn fixture(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn items<T: serde::de::DeserializeOwned>(name: &str, key: &str) -> Vec<T> {
-    let list = api::list(&mut fixture(name), key);
-    let n = list.len();
-    let (parsed, dropped) = api::parse_items::<T>(name, list);
+/// The records under `key` of a list answer, read as the client reads them.
+fn read<T: serde::de::DeserializeOwned>(v: &Value, key: &'static str) -> (Vec<T>, usize) {
+    let text = serde_json::to_vec(v).unwrap_or_else(|e| panic!("{e}"));
+    let r = api::read_list::<T>("t", &text, &[key], usize::MAX, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    (r.items, r.dropped)
+}
+
+fn items<T: serde::de::DeserializeOwned>(name: &str, key: &'static str) -> Vec<T> {
+    let v = fixture(name);
+    let n = v.as_array().or(v[key].as_array()).map_or(0, Vec::len);
+    let (parsed, dropped) = read::<T>(&v, key);
     assert_eq!(
         (parsed.len(), dropped),
         (n, 0),
@@ -242,7 +250,7 @@ fn storage_pools_in_mb_and_a_shared_pool_counted_once() {
     // the node's own pool is.
     let mut second = fixture("hostpool");
     second["hostpool"][0]["nodename"] = Value::from("cvknode30.8(CVM10.125.30.252)");
-    let (more, _) = api::parse_items::<HostPool>("t", api::list(&mut second.clone(), "hostpool"));
+    let (more, _) = read::<HostPool>(&second, "hostpool");
     let before = b.len();
     normalise_storage_pools(&more, &mut seen, &mut b);
     assert_eq!(b.len() - before, 3, "only the second node's own pool");
@@ -493,8 +501,7 @@ fn project_quotas_with_units_unlimited_and_unknown_keys() {
     raw["all_limits"][0]["absolute"]["maxTotalCores"] = Value::from(-1);
     raw["all_limits"][0]["absolute"]["maxWidgets"] = Value::from(7);
     raw["all_limits"][0]["absolute"]["totalWidgetsUsed"] = Value::from(3);
-    let (limits, _) =
-        api::parse_items::<ProjectLimits>("t", api::list(&mut raw.clone(), "all_limits"));
+    let (limits, _) = read::<ProjectLimits>(&raw, "all_limits");
     let mut b = Batch::new();
     normalise_quotas(&limits, &tenants, &mut b);
     assert_eq!(
@@ -683,7 +690,7 @@ fn a_vmware_cluster_hypervisor_is_a_cluster_not_a_host() {
          "service": {"host": "vcenter1-compute"}, "vcpus": 160, "vcpus_used": 40, "memory_mb": 4096, "memory_mb_used": 1024, "free_ram_mb": 3072,
          "local_gb": 800, "local_gb_used": 80, "free_disk_gb": 720, "running_vms": 9}
     ]});
-    let (hvs, _) = api::parse_items::<Hypervisor>("t", api::list(&mut raw.clone(), "hypervisors"));
+    let (hvs, _) = read::<Hypervisor>(&raw, "hypervisors");
     assert!(hvs[1].is_vmware_cluster() && !hvs[0].is_vmware_cluster());
     let azs = BTreeMap::from([
         ("compcas1".to_string(), "az1".to_string()),

@@ -3,6 +3,8 @@
 
 mod common;
 
+use headroom::json::{Cancel, Doc};
+
 use std::collections::BTreeMap;
 
 use common::{assert_series, series};
@@ -24,23 +26,26 @@ fn fixture(name: &str) -> Value {
 }
 
 fn items<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
-    let v = fixture(name);
-    let list = match v {
-        Value::Array(a) => a,
-        other => {
-            api::parse_list_page(name, other)
-                .unwrap_or_else(|e| panic!("{e}"))
-                .items
-        }
-    };
-    let n = list.len();
-    let (parsed, dropped) = api::parse_items::<T>(name, list);
+    // Read as the client reads a page's `data`: record by record.
+    let text = serde_json::to_string(&fixture(name)).unwrap_or_else(|e| panic!("{e}"));
+    let doc = Doc::parse(name, text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let page =
+        api::read_page::<T>(name, doc, 1000, &Cancel::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        (parsed.len(), dropped),
-        (n, 0),
+        (page.records.items.len(), page.records.dropped),
+        (page.raw_len, 0),
         "{name}: every record parses"
     );
-    parsed
+    page.records.items
+}
+
+/// The records of a list, read as the client reads them.
+fn records<T: serde::de::DeserializeOwned>(list: &Value) -> (Vec<T>, usize) {
+    let text = serde_json::to_string(list).unwrap_or_else(|e| panic!("{e}"));
+    let r = Doc::parse("t", text.as_bytes())
+        .and_then(|d| d.records::<T>("t", usize::MAX, &Cancel::default(), |d| d))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (r.items, r.dropped)
 }
 
 fn one<T: serde::de::DeserializeOwned>(name: &str) -> T {
@@ -792,7 +797,7 @@ fn quota_keys_map_to_the_shared_names_and_unlimited_has_no_limit() {
         {"resource": "eip_bandwidth::line-1", "unit": "Kbps", "namespace": "network", "project_id": "p1",
          "separated_quotas": [{"az_id": GLOBAL_AZ, "in_use": 1000}], "az_quotas": [{"az_id": GLOBAL_AZ, "hard_limit": 5000}]}
     ]);
-    let (quotas, _) = api::parse_items::<Quota>("q", raw.as_array().cloned().unwrap_or_default());
+    let (quotas, _) = records::<Quota>(&raw);
     let tenants = BTreeMap::from([("p1".to_string(), "finance".to_string())]);
     let azs = BTreeMap::from([("a1".to_string(), "pool-1".to_string())]);
     let mut b = Batch::new();
@@ -1164,9 +1169,7 @@ fn servers_are_summed_per_tenant_too() {
 #[test]
 fn the_openstack_flavor_example_is_one_size_of_its_cores_memory_and_disk() {
     let v = fixture("openstack_flavors");
-    let list = v["flavors"].as_array().cloned().unwrap_or_default();
-    let (flavors, dropped) =
-        api::parse_items::<headroom::platforms::nova::Flavor>("openstack_flavors", list);
+    let (flavors, dropped) = records::<headroom::platforms::nova::Flavor>(&v["flavors"]);
     assert_eq!((flavors.len(), dropped), (1, 0));
     let mut b = Batch::new();
     let sizes = headroom::platforms::nova::flavor_sizes(&flavors, &mut b);

@@ -40,6 +40,9 @@ pub struct Faults {
     /// negative, huge and non-numeric values, keys missing and added, list items repeated,
     /// values buried deep in lists (what a vendor's bugs send; the property tests use it).
     pub mutate_rate: f64,
+    /// When above 0, every data response's first list is grown by this many `{"id":1}` items
+    /// (not a probability): the page of a million small records that once took 3 GB to read.
+    pub flood_items: usize,
 }
 
 /// What a fault roll decided for one response.
@@ -52,6 +55,8 @@ pub enum Fault {
     Truncate,
     /// Mutate the body's values, from this seed.
     Mutate(u64),
+    /// Grow the body's first list by this many small items.
+    Flood(usize),
 }
 
 impl Faults {
@@ -67,6 +72,8 @@ impl Faults {
             Fault::Truncate
         } else if hit(rng, self.mutate_rate) {
             Fault::Mutate(rng.u64(..))
+        } else if self.flood_items > 0 {
+            Fault::Flood(self.flood_items)
         } else {
             Fault::None
         }
@@ -127,9 +134,53 @@ impl Fault {
                 }
                 Err(_) => body,
             },
+            Fault::Flood(n) => flood(body, n),
             _ => body,
         }
     }
+}
+
+/// `body` with `n` items `{"id":1}` put first in its first list (found by a scan that skips
+/// strings), written as bytes: building a tree of millions of items would cost the simulator
+/// what the flood is meant to cost the collector. A body without a list is left alone.
+pub fn flood(body: Vec<u8>, n: usize) -> Vec<u8> {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut open = None;
+    for (i, &b) in body.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if b == b'[' {
+            open = Some(i);
+            break;
+        }
+    }
+    let Some(at) = open else {
+        return body;
+    };
+    let rest = &body[at + 1..];
+    let empty = rest.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b']');
+    const ITEM: &[u8] = br#"{"id":1}"#;
+    let mut out = Vec::with_capacity(body.len() + n * (ITEM.len() + 1));
+    out.extend_from_slice(&body[..=at]);
+    for i in 0..n {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(ITEM);
+    }
+    if !empty && n > 0 {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// Makes a tenth of the values of `v` hostile, as a vendor's bugs would: every number and
@@ -522,5 +573,24 @@ impl axum::serve::Listener for TlsListener {
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
         self.tcp.local_addr()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_grows_the_first_list_and_keeps_the_json_valid() {
+        let grown = |body: &str, n| {
+            let out = flood(body.as_bytes().to_vec(), n);
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let v = grown(r#"{"note": "a [ in text", "hypervisors": [{"id": 7}]}"#, 3);
+        assert_eq!(v["hypervisors"].as_array().map(Vec::len), Some(4));
+        assert_eq!(v["note"], "a [ in text");
+        let v = grown(r#"{"data": {"list": [ ]}}"#, 2);
+        assert_eq!(v["data"]["list"].as_array().map(Vec::len), Some(2));
+        assert_eq!(flood(b"{}".to_vec(), 5), b"{}");
     }
 }

@@ -16,7 +16,8 @@ use super::auth::CecCredentials;
 use super::{CecTarget, SCOPE_API};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{header, join_url, ApiClient, ApiRequest};
-use crate::lenient::{parse_items, Num, Text};
+use crate::json::{self, Doc, Kind, Records};
+use crate::lenient::{Num, Text};
 
 /// Which host serves a path: the document's `{{omphost}}` (chapter 1, operations) or `{{host}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,33 +50,30 @@ impl Paging {
         }
     }
 
-    /// The items of one page's `data` (taken out of it, never copied) and the total the page
-    /// announces.
-    pub fn items(self, data: &mut Value) -> (Vec<Value>, Option<u64>) {
+    /// The list of one page's `data` (`None` when it has none, read as empty) and the total
+    /// the page announces, found in one scan of `data`.
+    pub fn list<'a>(self, data: Doc<'a>) -> (Option<Doc<'a>>, Option<u64>) {
         let (key, count) = match self {
             Paging::A(k) => (k, "totalCount"),
             Paging::B => ("list", "total"),
             Paging::C(k) => (k, "count"),
         };
+        let ([list, total, hosts, total_count], _) =
+            data.fields([key, count, "hosts", "totalCount"]);
         // §1.12's schema names the list `hosts` and its total `totalCount`, its example the
         // scheme-B `list`/`total`.
-        let fallback = matches!(self, Paging::B).then_some("hosts");
-        let total = data
-            .get(count)
-            .or_else(|| data.get(fallback.map(|_| "totalCount")?))
-            .and_then(|v| Num::from_value(v).get())
+        let scheme_b = matches!(self, Paging::B);
+        let total = total
+            .or(if scheme_b { total_count } else { None })
+            .and_then(|t| t.to::<Num>().ok())
+            .and_then(|t| t.get())
             .filter(|t| *t >= 0.0)
             .map(|t| t as u64);
-        let key = if data.get(key).is_none() {
-            fallback.unwrap_or(key)
-        } else {
-            key
+        let list = match list {
+            None if scheme_b => hosts,
+            other => other,
         };
-        let items = match data.get_mut(key).map(Value::take) {
-            Some(Value::Array(a)) => a,
-            _ => Vec::new(),
-        };
-        (items, total)
+        (list.filter(|l| l.kind() == Kind::Array), total)
     }
 }
 
@@ -109,7 +107,8 @@ impl CecApi {
         }
     }
 
-    /// GETs one path and returns the envelope's `data`. A 401 with a token renews it once.
+    /// GETs one path and returns the envelope's `data` as a tree: for small answers; lists go
+    /// through [`CecApi::list_each`].
     pub async fn get(
         &self,
         api: &'static str,
@@ -118,6 +117,36 @@ impl CecApi {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Value, PollError> {
+        let (status, body) = self.get_body(api, base, path, query, deadline).await?;
+        unwrap_envelope(api, status, &body)
+    }
+
+    /// The records of a bare list in the envelope's `data` (e.g. `harddisks/nouse-list`), read
+    /// item by item off the runtime's threads; at most [`json::MAX_UNPAGED_ITEMS`].
+    pub async fn get_list<T: DeserializeOwned + Send + 'static>(
+        &self,
+        api: &'static str,
+        base: Base,
+        path: &str,
+        deadline: Instant,
+    ) -> Result<Records<T>, PollError> {
+        let (status, body) = self.get_body(api, base, path, &[], deadline).await?;
+        json::off_runtime(api, body, move |b, cancel| {
+            read_bare_list(api, envelope(api, status, b)?, cancel)
+        })
+        .await
+    }
+
+    /// GETs one path: the status and body of an answer that is not an authentication failure
+    /// (its envelope is for [`envelope`] to check). A 401 with a token renews it once.
+    async fn get_body(
+        &self,
+        api: &'static str,
+        base: Base,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<(u16, Vec<u8>), PollError> {
         let url = join_url(self.base(base), path, query);
         for attempt in 0..2 {
             let mut headers = HeaderMap::new();
@@ -162,7 +191,7 @@ impl CecApi {
                     ),
                 ));
             }
-            return unwrap_envelope(api, resp.status, &resp.body);
+            return Ok((resp.status, resp.body));
         }
         Err(PollError::new(
             ErrorReason::Auth,
@@ -171,7 +200,7 @@ impl CecApi {
     }
 
     /// Every item of a paged list (records that do not parse are counted, not exported).
-    pub async fn list<T: DeserializeOwned>(
+    pub async fn list<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         base: Base,
@@ -188,7 +217,7 @@ impl CecApi {
 
     /// Hands every item of a paged list to `each` as its page arrives (a large list is never
     /// held whole); returns how many records did not parse.
-    pub async fn list_each<T: DeserializeOwned>(
+    pub async fn list_each<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         base: Base,
@@ -203,7 +232,7 @@ impl CecApi {
 
     /// [`CecApi::list_each`] with a filter (`filter` is sent with every page's query).
     #[allow(clippy::too_many_arguments)]
-    pub async fn list_each_where<T: DeserializeOwned>(
+    pub async fn list_each_where<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         base: Base,
@@ -219,14 +248,14 @@ impl CecApi {
         for n in 1..=self.settings.max_pages {
             let mut q: Vec<(&str, String)> = filter.to_vec();
             q.extend(paging.query(n, size));
-            let mut data = self.get(api, base, path, &q, deadline).await?;
-            let (items, total) = paging.items(&mut data);
-            crate::collect::check_page_len(api, items.len(), size)?;
-            let got = items.len() as u64;
+            let (status, body) = self.get_body(api, base, path, &q, deadline).await?;
+            let (page, got, total) = json::off_runtime(api, body, move |b, cancel| {
+                read_page::<T>(api, paging, envelope(api, status, b)?, size, cancel)
+            })
+            .await?;
             seen += got;
-            let (parsed, bad) = parse_items::<T>(api, items.into_iter().map(unwrap_item).collect());
-            parsed.into_iter().for_each(&mut each);
-            dropped += bad;
+            page.items.into_iter().for_each(&mut each);
+            dropped += page.dropped;
             if got < size || total.is_some_and(|t| seen >= t) {
                 return Ok(dropped);
             }
@@ -238,40 +267,83 @@ impl CecApi {
     }
 }
 
+/// One page's records (each unwrapped from its own envelope where it has one), how many items
+/// it held, and the total it announces. A page of far more than `size` items is refused
+/// before any is read.
+pub fn read_page<T: DeserializeOwned>(
+    api: &str,
+    paging: Paging,
+    data: Doc<'_>,
+    size: u64,
+    cancel: &json::Cancel,
+) -> Result<(Records<T>, u64, Option<u64>), PollError> {
+    let (list, total) = paging.list(data);
+    let Some(list) = list else {
+        return Ok((Records::new(api), 0, total));
+    };
+    let got = list.array_len(cancel).unwrap_or(0);
+    crate::collect::check_page_len(api, got, size)?;
+    let page = list.records::<T>(api, usize::MAX, cancel, unwrap_item)?;
+    Ok((page, got as u64, total))
+}
+
 /// The envelope's `code` of a body, or "".
 fn envelope_code(body: &[u8]) -> String {
-    serde_json::from_slice::<Value>(body)
+    Doc::parse("", body)
         .ok()
-        .map(|v| Text::from_value(&v["code"]).as_str().to_string())
+        .and_then(|d| d.get("code"))
+        .and_then(|c| c.to::<Text>().ok())
+        .map(|c| c.as_str().to_string())
         .unwrap_or_default()
 }
 
 /// A list item: the document's instance example wraps each VM in its own envelope.
-fn unwrap_item(v: Value) -> Value {
-    match v {
-        Value::Object(mut m) if m.contains_key("code") && m.contains_key("data") => {
-            m.remove("data").unwrap_or(Value::Null)
-        }
-        other => other,
+fn unwrap_item(item: Doc<'_>) -> Doc<'_> {
+    match item.fields(["code", "data"]) {
+        ([Some(_), Some(data)], _) => data,
+        _ => item,
     }
+}
+
+/// The records of a `data` that is a bare list (`harddisks/nouse-list`); a `data` that is
+/// neither a list nor null is one dropped value.
+pub fn read_bare_list<T: DeserializeOwned>(
+    api: &str,
+    data: Doc<'_>,
+    cancel: &json::Cancel,
+) -> Result<Records<T>, PollError> {
+    match data.kind() {
+        Kind::Array => data.records(api, json::MAX_UNPAGED_ITEMS, cancel, |d| d),
+        Kind::Null => Ok(Records::new(api)),
+        _ => {
+            let mut out = Records::new(api);
+            out.dropped = 1;
+            Ok(out)
+        }
+    }
+}
+
+/// [`envelope`]'s `data` as a tree.
+pub fn unwrap_envelope(api: &str, status: u16, body: &[u8]) -> Result<Value, PollError> {
+    envelope(api, status, body).map(|d| d.value())
 }
 
 /// The `data` of a `{requestId, code, message, data}` answer; any `code` but `Success` (or a
 /// status other than 2xx) is an error naming the code. Authentication codes are `auth`.
-pub fn unwrap_envelope(api: &str, status: u16, body: &[u8]) -> Result<Value, PollError> {
-    let parsed: Option<Value> = serde_json::from_slice(body).ok();
-    let code = parsed
-        .as_ref()
-        .and_then(|v| v.get("code"))
-        .map(Text::from_value)
+pub fn envelope<'a>(api: &str, status: u16, body: &'a [u8]) -> Result<Doc<'a>, PollError> {
+    let parsed = Doc::parse(api, body).ok();
+    let ([code_doc, message, data], _) = match parsed {
+        Some(d) => d.fields(["code", "message", "data"]),
+        None => ([None; 3], 0),
+    };
+    let code = code_doc
+        .and_then(|c| c.to::<Text>().ok())
         .unwrap_or_default();
     let ok = (200..300).contains(&status) && code.as_str().eq_ignore_ascii_case("success");
     if ok {
-        return Ok(parsed
-            .and_then(|mut v| v.get_mut("data").map(Value::take))
-            .unwrap_or(Value::Null));
+        return Ok(data.unwrap_or(Doc::null()));
     }
-    let Some(v) = parsed else {
+    if parsed.is_none() {
         let reason = if (200..300).contains(&status) {
             ErrorReason::Parse
         } else {
@@ -281,14 +353,16 @@ pub fn unwrap_envelope(api: &str, status: u16, body: &[u8]) -> Result<Value, Pol
             reason,
             format!("{api} answered HTTP {status} with a body that is not JSON"),
         ));
-    };
-    if (200..300).contains(&status) && v.get("code").is_none() {
+    }
+    if (200..300).contains(&status) && code_doc.is_none() {
         return Err(PollError::new(
             ErrorReason::Parse,
             format!("{api} answered without the `code` of the envelope"),
         ));
     }
-    let message: String = Text::from_value(&v["message"])
+    let message: String = message
+        .and_then(|m| m.to::<Text>().ok())
+        .unwrap_or_default()
         .as_str()
         .chars()
         .take(200)
@@ -491,15 +565,6 @@ pub struct Instance {
     pub vgpus: Value,
 }
 
-/// The unused local disks (`harddisks/nouse-list`: `data` is a bare list).
-pub fn parse_unused(data: Value) -> (Vec<LocalDisks>, usize) {
-    match data {
-        Value::Array(items) => parse_items("unused_disks", items),
-        Value::Null => (Vec::new(), 0),
-        _ => (Vec::new(), 1),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -544,28 +609,38 @@ mod tests {
             Paging::C("SSHKeys").query(3, 20)[0],
             ("pageIndex", "3".to_string())
         );
-        let (items, total) = Paging::A("resourcePools")
-            .items(&mut json!({"resourcePools": [1, 2], "totalCount": 5}));
-        assert_eq!((items.len(), total), (2, Some(5)));
+        let doc = |t: &'static str| Doc::parse("t", t.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let len = |l: Option<Doc<'_>>| {
+            l.and_then(|l| l.array_len(&Default::default()))
+                .unwrap_or(0)
+        };
         let (items, total) =
-            Paging::B.items(&mut json!({"size": 10, "current": 0, "total": 2, "list": [1]}));
-        assert_eq!((items.len(), total), (1, Some(2)));
+            Paging::A("resourcePools").list(doc(r#"{"resourcePools": [1, 2], "totalCount": 5}"#));
+        assert_eq!((len(items), total), (2, Some(5)));
+        let (items, total) = Paging::B.list(doc(
+            r#"{"size": 10, "current": 0, "total": 2, "list": [1]}"#,
+        ));
+        assert_eq!((len(items), total), (1, Some(2)));
         // §1.12's schema: `hosts` and `totalCount` in place of the example's `list`/`total`.
-        let (items, total) = Paging::B.items(&mut json!({"hosts": [1, 2], "totalCount": 4}));
-        assert_eq!((items.len(), total), (2, Some(4)));
-        let (items, _) = Paging::A("rpHosts").items(&mut json!({"hosts": [1, 2]}));
-        assert!(items.is_empty());
+        let (items, total) = Paging::B.list(doc(r#"{"hosts": [1, 2], "totalCount": 4}"#));
+        assert_eq!((len(items), total), (2, Some(4)));
+        let (items, _) = Paging::A("rpHosts").list(doc(r#"{"hosts": [1, 2]}"#));
+        assert!(items.is_none());
         let (items, total) =
-            Paging::C("records").items(&mut json!({"records": [1, 2, 3], "count": "3"}));
-        assert_eq!((items.len(), total), (3, Some(3)));
+            Paging::C("records").list(doc(r#"{"records": [1, 2, 3], "count": "3"}"#));
+        assert_eq!((len(items), total), (3, Some(3)));
     }
 
     #[test]
     fn list_items_wrapped_in_an_envelope_are_unwrapped() {
+        let text = |t: &str| {
+            let d = Doc::parse("t", t.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            unwrap_item(d).value()
+        };
         assert_eq!(
-            unwrap_item(json!({"requestId": "r", "code": "Success", "data": {"ecsId": "e"}})),
+            text(r#"{"requestId": "r", "code": "Success", "data": {"ecsId": "e"}}"#),
             json!({"ecsId": "e"})
         );
-        assert_eq!(unwrap_item(json!({"ecsId": "e"})), json!({"ecsId": "e"}));
+        assert_eq!(text(r#"{"ecsId": "e"}"#), json!({"ecsId": "e"}));
     }
 }

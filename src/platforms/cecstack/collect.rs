@@ -35,8 +35,8 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use super::api::{
-    self, AzHost, Base, Capacity, CapacityItem, CecApi, FlavorType, GlobalCpu, Instance,
-    LocalDisks, Node, Paging, PoolHost, ResourcePool, VmCount,
+    AzHost, Base, Capacity, CapacityItem, CecApi, FlavorType, GlobalCpu, Instance, LocalDisks,
+    Node, Paging, PoolHost, ResourcePool, VmCount,
 };
 use crate::catalog::{self, exports::Export, Resource};
 use crate::collect::{Batch, BoxFuture, Collector, ErrorReason, PollContext, PollError};
@@ -967,17 +967,16 @@ impl CecCollector {
                 batch.drop_values(dropped);
                 self.place_unpooled(&nodes, &pools, &mut map, d, &mut batch)
                     .await?;
-                let v = api
-                    .get(
+                let unused = api
+                    .get_list::<LocalDisks>(
                         "unused_disks",
                         Base::Operator,
                         &format!("{P}/harddisks/nouse-list"),
-                        &[],
                         d,
                     )
                     .await?;
-                let (unused, dropped) = api::parse_unused(v);
-                batch.drop_values(dropped);
+                batch.drop_values(unused.dropped);
+                let unused = unused.items;
                 normalise_hosts(&nodes, &map, &unused, &mut batch);
             }
             super::INSTANCES => {

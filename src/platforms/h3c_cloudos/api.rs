@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -16,6 +17,7 @@ use super::auth::CloudosToken;
 use super::{CloudosTarget, SCOPE_API};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
+use crate::json::{self, Cancel, Doc, Kind, Records};
 use crate::lenient::{Num, Text};
 
 /// `H3CloudOS-Core-Target`: which service a request is for (documented for `os-services`,
@@ -114,8 +116,9 @@ impl CloudosApi {
         Ok(h)
     }
 
-    /// GETs one path: the body of a 2xx answer (unwrapped from `{code, msg, data, total}` when
-    /// wrapped), `None` on 404. A 401 renews the token once; 403 is an `auth` error.
+    /// GETs one path: the payload of a 2xx answer (unwrapped from `{code, msg, data, total}`
+    /// when wrapped) as a tree, `None` on 404. For small answers; lists go through
+    /// [`CloudosApi::list`].
     pub async fn get(
         &self,
         api: &'static str,
@@ -124,6 +127,57 @@ impl CloudosApi {
         target: Target,
         deadline: Instant,
     ) -> Result<Option<Value>, PollError> {
+        match self.get_body(api, path, query, target, deadline).await? {
+            Some(body) => unwrap_body(api, &body).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The records under `key` of a list answer (`None` on 404), read item by item from the
+    /// body off the runtime's threads; at most [`json::MAX_UNPAGED_ITEMS`].
+    pub async fn list<T: DeserializeOwned + Send + 'static>(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        target: Target,
+        keys: &'static [&'static str],
+        deadline: Instant,
+    ) -> Result<Option<Records<T>>, PollError> {
+        let Some(body) = self.get_body(api, path, query, target, deadline).await? else {
+            return Ok(None);
+        };
+        json::off_runtime(api, body, move |b, cancel| {
+            read_list(api, b, keys, json::MAX_UNPAGED_ITEMS, cancel)
+        })
+        .await
+        .map(Some)
+    }
+
+    /// [`CloudosApi::list`] of a path that must exist.
+    pub async fn list_required<T: DeserializeOwned + Send + 'static>(
+        &self,
+        api: &'static str,
+        path: &str,
+        target: Target,
+        keys: &'static [&'static str],
+        deadline: Instant,
+    ) -> Result<Records<T>, PollError> {
+        self.list(api, path, &[], target, keys, deadline)
+            .await?
+            .ok_or_else(|| not_found(api, path))
+    }
+
+    /// GETs one path: the body of a 2xx answer (its envelope is for [`payload`] to check),
+    /// `None` on 404. A 401 renews the token once; 403 is an `auth` error.
+    pub async fn get_body(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        target: Target,
+        deadline: Instant,
+    ) -> Result<Option<Vec<u8>>, PollError> {
         let url = join(&self.endpoint, path, query);
         for attempt in 0..2 {
             let token = self
@@ -140,7 +194,8 @@ impl CloudosApi {
             };
             let resp = self.client.send(&req, deadline).await?;
             match resp.status {
-                200..=299 => return unwrap_body(api, &resp.body).map(Some),
+                // The envelope is checked where the body is read (off the runtime's threads).
+                200..=299 => return Ok(Some(resp.body)),
                 404 => return Ok(None),
                 401 if attempt == 0 => {
                     self.token.invalidate(&token).await;
@@ -173,12 +228,7 @@ impl CloudosApi {
     ) -> Result<Value, PollError> {
         self.get(api, path, query, target, deadline)
             .await?
-            .ok_or_else(|| {
-                PollError::new(
-                    ErrorReason::Http,
-                    format!("{api}: {path} answered 404; this CloudOS may not have it"),
-                )
-            })
+            .ok_or_else(|| not_found(api, path))
     }
 
     /// Every server, following `marker` paging (`limit` per page); records that do not parse
@@ -197,20 +247,32 @@ impl CloudosApi {
             if let Some(m) = &marker {
                 q.push(("marker", m.clone()));
             }
-            let mut v = self
-                .get_required("servers", &path, &q, Target::Plain, deadline)
-                .await?;
-            let items = list(&mut v, "servers");
-            crate::collect::check_page_len("servers", items.len(), limit)?;
-            let n = items.len() as u64;
-            let last = items
-                .last()
-                .and_then(|s| s.get("id"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let (servers, bad) = parse_items::<Server>("servers", items);
-            dropped += bad;
-            servers.into_iter().for_each(&mut each);
+            let Some(body) = self
+                .get_body("servers", &path, &q, Target::Plain, deadline)
+                .await?
+            else {
+                return Err(not_found("servers", &path));
+            };
+            let (page, n, last) = json::off_runtime("servers", body, move |b, cancel| {
+                let doc = Doc::parse("servers", b)?;
+                let list = list_in(payload("servers", doc)?, &["servers"]);
+                let n = list.and_then(|l| l.array_len(cancel)).unwrap_or(0);
+                crate::collect::check_page_len("servers", n, limit)?;
+                let mut last = None;
+                let mut page = Records::<Server>::new("servers");
+                if let Some(l) = list {
+                    l.each_item(cancel, |item| {
+                        last = item.get("id");
+                        page.add(item);
+                    });
+                }
+                page.log_dropped();
+                let last = last.and_then(|id| id.to::<String>().ok());
+                Ok((page, n as u64, last))
+            })
+            .await?;
+            dropped += page.dropped;
+            page.items.into_iter().for_each(&mut each);
             match last {
                 Some(id) if n >= limit && marker.as_deref() != Some(id.as_str()) => {
                     marker = Some(id)
@@ -261,51 +323,75 @@ impl CloudosApi {
     }
 }
 
-/// A 2xx body: raw (Nova, Ironic, CloudOS), or wrapped in `{code, msg, data, total}`, where a
-/// `code` other than empty, "0" or "200" is an error.
+pub fn not_found(api: &str, path: &str) -> PollError {
+    PollError::new(
+        ErrorReason::Http,
+        format!("{api}: {path} answered 404; this CloudOS may not have it"),
+    )
+}
+
+/// A 2xx body's payload as a tree (see [`payload`]).
 pub fn unwrap_body(api: &str, body: &[u8]) -> Result<Value, PollError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        PollError::new(
-            ErrorReason::Parse,
-            format!("{api} answered with invalid JSON ({e})"),
-        )
-    })?;
-    let wrapped = v.as_object().is_some_and(|m| {
-        m.contains_key("code") && m.contains_key("msg") && m.contains_key("data") && m.len() <= 4
-    });
-    if !wrapped {
-        return Ok(v);
+    Ok(payload(api, Doc::parse(api, body)?)?.value())
+}
+
+/// A 2xx body's payload: the body itself (Nova, Ironic, CloudOS), or `data` when it is wrapped
+/// in `{code, msg, data, total}`, where a `code` other than empty, "0" or "200" is an error.
+pub fn payload<'a>(api: &str, doc: Doc<'a>) -> Result<Doc<'a>, PollError> {
+    let ([code, msg, data], fields) = doc.fields(["code", "msg", "data"]);
+    let (Some(code), Some(msg), Some(data)) = (code, msg, data) else {
+        return Ok(doc);
+    };
+    if fields > 4 {
+        return Ok(doc);
     }
-    let code = Text::from_value(&v["code"]);
+    let code = code.to::<Text>().unwrap_or_default();
     if code.get().is_some_and(|c| c != "0" && c != "200") {
-        let msg: String = Text::from_value(&v["msg"])
-            .as_str()
-            .chars()
-            .take(200)
-            .collect();
+        let msg = msg.to::<Text>().unwrap_or_default();
+        let msg: String = msg.as_str().chars().take(200).collect();
         return Err(PollError::new(
             ErrorReason::Http,
             format!("{api} answered code {}: {msg}", code.as_str()),
         ));
     }
-    // Taken, not copied: a large answer is held once.
-    let mut v = v;
-    Ok(v.get_mut("data").map(Value::take).unwrap_or(Value::Null))
+    Ok(data)
 }
 
-/// The array under `key` (or the value itself when it is an array), taken out of `v` (a large
-/// list is never copied).
-pub fn list(v: &mut Value, key: &str) -> Vec<Value> {
-    match v {
-        Value::Array(a) => std::mem::take(a),
-        other => match other.get_mut(key).map(Value::take) {
-            Some(Value::Array(a)) => a,
-            _ => Vec::new(),
-        },
+/// The list in a payload: the payload itself when it is a list, else the first of `keys` that
+/// holds one; `None` when there is none (read as an empty list).
+pub fn list_in<'a>(payload: Doc<'a>, keys: &[&str]) -> Option<Doc<'a>> {
+    if payload.kind() == Kind::Array {
+        return Some(payload);
     }
+    keys.iter()
+        .filter_map(|k| payload.get(k))
+        .find(|d| d.kind() == Kind::Array)
 }
 
-pub use crate::lenient::parse_items;
+/// The typed records of a list answer's body: the payload when it is a list, else the lists
+/// under each of `keys`, one after the other; at most `max` per list. Records that do not
+/// parse are counted.
+pub fn read_list<T: DeserializeOwned>(
+    api: &str,
+    body: &[u8],
+    keys: &[&str],
+    max: usize,
+    cancel: &Cancel,
+) -> Result<Records<T>, PollError> {
+    let payload = payload(api, Doc::parse(api, body)?)?;
+    if payload.kind() == Kind::Array {
+        return payload.records(api, max, cancel, |d| d);
+    }
+    let mut out = Records::new(api);
+    for key in keys {
+        if let Some(list) = payload.get(key).filter(|l| l.kind() == Kind::Array) {
+            let more = list.records::<T>(api, max, cancel, |d| d)?;
+            out.items.extend(more.items);
+            out.dropped += more.dropped;
+        }
+    }
+    Ok(out)
+}
 
 // ---- models (spec §2) ----
 

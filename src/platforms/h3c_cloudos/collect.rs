@@ -46,7 +46,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use serde_json::Value;
+use crate::json::Records;
 use tokio::time::Instant;
 
 use super::api::{
@@ -1090,15 +1090,10 @@ pub struct CloudosCollector {
     instance_sizes: Vec<InstanceSize>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
-    api_name: &str,
-    v: &mut Value,
-    key: &str,
-    batch: &mut Batch,
-) -> Vec<T> {
-    let (items, dropped) = api::parse_items::<T>(api_name, api::list(v, key));
-    batch.drop_values(dropped);
-    items
+/// A list's records; those that did not parse are dropped values of the batch.
+fn keep<T>(records: Records<T>, batch: &mut Batch) -> Vec<T> {
+    batch.drop_values(records.dropped);
+    records.items
 }
 
 impl CloudosCollector {
@@ -1131,17 +1126,18 @@ impl CloudosCollector {
         d: Instant,
         batch: &mut Batch,
     ) -> Result<Vec<Hypervisor>, PollError> {
-        let mut v = self
-            .api
-            .get_required(
-                "hypervisors",
-                &self.api.nova("/os-hypervisors/detail"),
-                &[],
-                Target::Plain,
-                d,
-            )
-            .await?;
-        Ok(parse(self.name, &mut v, "hypervisors", batch))
+        Ok(keep(
+            self.api
+                .list_required(
+                    "hypervisors",
+                    &self.api.nova("/os-hypervisors/detail"),
+                    Target::Plain,
+                    &["hypervisors"],
+                    d,
+                )
+                .await?,
+            batch,
+        ))
     }
 
     async fn host_azs(
@@ -1149,57 +1145,60 @@ impl CloudosCollector {
         d: Instant,
         batch: &mut Batch,
     ) -> Result<BTreeMap<String, String>, PollError> {
-        let mut v = self
-            .api
-            .get_required(
-                "aggregates",
-                &self.api.nova("/os-aggregates"),
-                &[],
-                Target::Plain,
-                d,
-            )
-            .await?;
-        let aggregates: Vec<Aggregate> = parse(self.name, &mut v, "aggregates", batch);
-        let mut v = self
-            .api
-            .get_required(
-                "compute_services",
-                &self.api.nova("/os-services"),
-                &[],
-                Target::Compute,
-                d,
-            )
-            .await?;
-        let services: Vec<ComputeService> = parse(self.name, &mut v, "services", batch);
+        let aggregates: Vec<Aggregate> = keep(
+            self.api
+                .list_required(
+                    "aggregates",
+                    &self.api.nova("/os-aggregates"),
+                    Target::Plain,
+                    &["aggregates"],
+                    d,
+                )
+                .await?,
+            batch,
+        );
+        let services: Vec<ComputeService> = keep(
+            self.api
+                .list_required(
+                    "compute_services",
+                    &self.api.nova("/os-services"),
+                    Target::Compute,
+                    &["services"],
+                    d,
+                )
+                .await?,
+            batch,
+        );
         Ok(host_azs(&aggregates, &services))
     }
 
     async fn flavors(&self, d: Instant, batch: &mut Batch) -> Result<Vec<Flavor>, PollError> {
-        let mut v = self
-            .api
-            .get_required(
-                "flavors",
-                &self.api.nova("/flavors/detail"),
-                &[],
-                Target::Plain,
-                d,
-            )
-            .await?;
-        Ok(parse(self.name, &mut v, "flavors", batch))
+        Ok(keep(
+            self.api
+                .list_required(
+                    "flavors",
+                    &self.api.nova("/flavors/detail"),
+                    Target::Plain,
+                    &["flavors"],
+                    d,
+                )
+                .await?,
+            batch,
+        ))
     }
 
     async fn tenant_names(&self, d: Instant) -> Result<BTreeMap<String, String>, PollError> {
-        let mut v = self
+        let projects = self
             .api
-            .get_required(
+            .list_required::<Project>(
                 "projects",
                 "/os/kinton/v1/v3/projects",
-                &[],
                 Target::Plain,
+                &["projects"],
                 d,
             )
-            .await?;
-        let (projects, _) = api::parse_items::<Project>("projects", api::list(&mut v, "projects"));
+            .await?
+            .items;
         Ok(projects
             .into_iter()
             .filter_map(|p| {
@@ -1217,19 +1216,17 @@ impl CloudosCollector {
         if let Some(h) = &self.api.settings.storage_hosts {
             return Ok(h.clone());
         }
-        let mut v = self
+        let hosts = self
             .api
-            .get_required(
+            .list_required::<ServiceHost>(
                 "storage_hosts",
                 &self.api.nova("/os-hosts"),
-                &[],
                 Target::BlockStorage,
+                &["services", "hosts"],
                 d,
             )
-            .await?;
-        let mut items = api::list(&mut v, "services");
-        items.extend(api::list(&mut v, "hosts"));
-        let (hosts, _) = api::parse_items::<ServiceHost>("storage_hosts", items);
+            .await?
+            .items;
         let names: BTreeSet<String> = hosts
             .into_iter()
             .filter(|h| h.zone.as_str() != "internal")
@@ -1248,16 +1245,17 @@ impl CloudosCollector {
         batch: &mut Batch,
     ) -> Result<Vec<(&'static str, String, VirtCluster)>, PollError> {
         let api = &self.api;
-        let mut v = api
-            .get_required(
+        let nodes: Vec<ComputeNode> = keep(
+            api.list_required(
                 "computenode",
                 "/os/compute/v1/h3cloudos/computenode",
-                &[],
                 Target::Plain,
+                &["computenodes"],
                 d,
             )
-            .await?;
-        let nodes: Vec<ComputeNode> = parse(self.name, &mut v, "computenodes", batch);
+            .await?,
+            batch,
+        );
         let mut out = Vec::new();
         for node in nodes {
             let Some(name) = node.host_name.get() else {
@@ -1275,16 +1273,17 @@ impl CloudosCollector {
                 "/os/compute/v1/cloudos/{kind}/{}/{name}",
                 api.settings.project_id
             );
-            let mut v = api
-                .get_required(
+            let clusters: Vec<VirtCluster> = keep(
+                api.list_required(
                     "clusters_hosts",
                     &format!("{base}/clusters-hosts"),
-                    &[],
                     Target::Plain,
+                    &["clusters"],
                     d,
                 )
-                .await?;
-            let clusters: Vec<VirtCluster> = parse(self.name, &mut v, "clusters", batch);
+                .await?,
+                batch,
+            );
             out.extend(clusters.into_iter().map(|c| (kind, base.clone(), c)));
         }
         Ok(out)
@@ -1298,17 +1297,18 @@ impl CloudosCollector {
         d: Instant,
         batch: &mut Batch,
     ) -> Result<Vec<VmwareHost>, PollError> {
-        let mut v = self
-            .api
-            .get_required(
-                "vmware_hosts",
-                &format!("{base}/clusters/{cluster_id}/hosts/detail"),
-                &[],
-                Target::Plain,
-                d,
-            )
-            .await?;
-        Ok(parse(self.name, &mut v, "hosts", batch))
+        Ok(keep(
+            self.api
+                .list_required(
+                    "vmware_hosts",
+                    &format!("{base}/clusters/{cluster_id}/hosts/detail"),
+                    Target::Plain,
+                    &["hosts"],
+                    d,
+                )
+                .await?,
+            batch,
+        ))
     }
 
     /// Every ESXi host of the VMware compute nodes, with its VMs (one `vms/detail?host=` call
@@ -1336,17 +1336,22 @@ impl CloudosCollector {
                 batch.drop_value();
                 continue;
             };
-            let mut v = self
+            let path = format!("{base}/clusters/{id}/vms/detail");
+            let vms: Vec<VmwareVm> = match self
                 .api
-                .get_required(
+                .list(
                     "vmware_vms",
-                    &format!("{base}/clusters/{id}/vms/detail"),
+                    &path,
                     &[("host", mor)],
                     Target::Plain,
+                    &["vms"],
                     d,
                 )
-                .await?;
-            let vms: Vec<VmwareVm> = parse(self.name, &mut v, "vms", batch);
+                .await?
+            {
+                Some(r) => keep(r, batch),
+                None => return Err(api::not_found("vmware_vms", &path)),
+            };
             out.push(EsxHost {
                 cluster: id.to_string(),
                 host,
@@ -1370,19 +1375,20 @@ impl CloudosCollector {
                 let mut seen = BTreeSet::new();
                 for host in self.storage_hosts(d).await? {
                     let path = api.nova(&format!("/hostpool/{host}"));
-                    let Some(mut v) = api
-                        .get(
+                    let Some(pools) = api
+                        .list::<HostPool>(
                             "hostpool",
                             &path,
                             &[("all", "yes".to_string())],
                             Target::Plain,
+                            &["hostpool"],
                             d,
                         )
                         .await?
                     else {
                         return Err(PollError::new(ErrorReason::Http, format!("hostpool: no storage pools for host `{host}` (404); set cloudos.storage_hosts to the AZ host names")));
                     };
-                    let pools: Vec<HostPool> = parse(self.name, &mut v, "hostpool", &mut batch);
+                    let pools = keep(pools, &mut batch);
                     normalise_storage_pools(&pools, &mut seen, &mut batch);
                 }
             }
@@ -1418,30 +1424,32 @@ impl CloudosCollector {
                 }
             }
             super::BARE_METAL => {
-                let mut v = api
-                    .get_required(
+                let nodes: Vec<Node> = keep(
+                    api.list_required(
                         "baremetal_nodes",
                         "/os/kinton/v1/v1/nodes/detail",
-                        &[],
                         Target::BareMetal,
+                        &["nodes"],
                         d,
                     )
-                    .await?;
-                let nodes: Vec<Node> = parse(self.name, &mut v, "nodes", &mut batch);
+                    .await?,
+                    &mut batch,
+                );
                 normalise_bare_metal(&nodes, &mut batch);
             }
             super::QUOTAS => {
                 let tenants = self.tenant_names(d).await?;
-                let mut v = api
-                    .get_required(
+                let limits: Vec<ProjectLimits> = keep(
+                    api.list_required(
                         "all_limits",
                         "/os/kinton/v1/keystone/all-limits",
-                        &[],
                         Target::Plain,
+                        &["all_limits"],
                         d,
                     )
-                    .await?;
-                let limits: Vec<ProjectLimits> = parse(self.name, &mut v, "all_limits", &mut batch);
+                    .await?,
+                    &mut batch,
+                );
                 normalise_quotas(&limits, &tenants, &mut batch);
             }
             super::SERVERS => {

@@ -15,6 +15,7 @@ use super::auth::EsmToken;
 use super::{EsmTarget, OffsetMode};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
+use crate::json::{self, Cancel, Doc, Kind};
 use crate::lenient::{Num, Text};
 
 pub const PATH_PHYSICAL_CAPACITY: &str = "/rest/dataapi/homs/open-api/v1/host-physical/capacity";
@@ -136,18 +137,6 @@ pub struct HostDetail {
     pub az_code: Text,
     pub pod_code: Text,
     pub cluster_name: Text,
-}
-
-/// The paging envelope.
-#[derive(Debug, Deserialize)]
-struct Page {
-    #[serde(default)]
-    total: Num,
-    list: Option<Vec<serde_json::Value>>,
-    #[serde(default)]
-    code: Text,
-    #[serde(default)]
-    msg: Text,
 }
 
 /// Items of all pages plus the count of items that did not parse.
@@ -275,7 +264,7 @@ impl EsmApi {
 
     /// GETs every page of a paged query. The poll fails (publishing nothing) if any page fails or
     /// if more than `max_pages` pages would be needed.
-    pub async fn fetch_all<T: DeserializeOwned>(
+    pub async fn fetch_all<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         scope: &'static str,
@@ -304,7 +293,9 @@ impl EsmApi {
             q.push(("page_size", page_size.to_string()));
             q.push(("offset_value", offset.to_string()));
             let body = self.get(api, scope, path, &q, deadline).await?;
-            let page = parse_page::<T>(api, &body)?;
+            let page =
+                json::off_runtime(api, body, move |b, cancel| read_page::<T>(api, b, cancel))
+                    .await?;
             let n = page.raw_len as u64;
             received += n;
             dropped += page.dropped;
@@ -333,45 +324,61 @@ pub struct ParsedPage<T> {
 /// Parses one page body: `{total, list}`, optionally with `code`/`msg`, or inside `data`.
 /// An item that does not have the expected shape is dropped and counted, not fatal.
 pub fn parse_page<T: DeserializeOwned>(api: &str, body: &[u8]) -> Result<ParsedPage<T>, PollError> {
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+    read_page(api, body, &Cancel::default())
+}
+
+/// [`parse_page`], read item by item from the body (no tree), stopping when `cancel` is set.
+pub fn read_page<T: DeserializeOwned>(
+    api: &str,
+    body: &[u8],
+    cancel: &Cancel,
+) -> Result<ParsedPage<T>, PollError> {
+    let doc = Doc::parse(api, body)?;
+    // The page is inside `data` when `data` is an object and there is no `list` beside it.
+    let inner = match doc.fields(["data", "list"]) {
+        ([Some(data), None], _) if data.kind() == Kind::Object => data,
+        _ => doc,
+    };
+    let unexpected = |what: &str| {
         PollError::new(
             ErrorReason::Parse,
-            format!("{api} answered with invalid JSON ({e})"),
+            format!("{api} answered with an unexpected envelope ({what})"),
         )
-    })?;
-    // The page's `data` is taken, not copied: a large page is held once.
-    let wrapped = value.get("data").is_some_and(|d| d.is_object()) && value.get("list").is_none();
-    let mut value = value;
-    let inner = match value.get_mut("data") {
-        Some(d) if wrapped => d.take(),
-        _ => value,
     };
-    let page: Page = serde_json::from_value(inner).map_err(|e| {
-        PollError::new(
-            ErrorReason::Parse,
-            format!("{api} answered with an unexpected envelope ({e})"),
-        )
-    })?;
-    let Some(list) = page.list else {
-        let detail = match (page.code.get(), page.msg.get()) {
-            (Some(c), Some(m)) => format!(" (code {c}: {m})"),
-            (Some(c), None) => format!(" (code {c})"),
-            _ => String::new(),
-        };
-        return Err(PollError::new(
-            ErrorReason::Parse,
-            format!("{api} answered without a `list`{detail}"),
-        ));
+    if inner.kind() != Kind::Object {
+        return Err(unexpected("not an object"));
+    }
+    let ([total, list, code, msg], _) = inner.fields(["total", "list", "code", "msg"]);
+    let text = |d: Option<Doc<'_>>| d.and_then(|d| d.to::<Text>().ok()).unwrap_or_default();
+    let list = match list {
+        Some(l) if l.kind() == Kind::Array => l,
+        Some(l) if !l.is_null() => return Err(unexpected("`list` is not a list")),
+        _ => {
+            let (code, msg) = (text(code), text(msg));
+            let detail = match (code.get(), msg.get()) {
+                (Some(c), Some(m)) => format!(" (code {c}: {m})"),
+                (Some(c), None) => format!(" (code {c})"),
+                _ => String::new(),
+            };
+            return Err(PollError::new(
+                ErrorReason::Parse,
+                format!("{api} answered without a `list`{detail}"),
+            ));
+        }
     };
-    let raw_len = list.len();
+    let raw_len = list.array_len(cancel).unwrap_or(0);
     // The most records a page may hold is `esm.page_size`, at most 1000 (spec §1.6).
     crate::collect::check_page_len(api, raw_len, 1000)?;
-    let (items, dropped) = crate::lenient::parse_items::<T>(api, list);
-    let total = page.total.get().filter(|t| *t >= 0.0).map(|t| t as u64);
+    let records = list.records::<T>(api, usize::MAX, cancel, |d| d)?;
+    let total = total
+        .and_then(|t| t.to::<Num>().ok())
+        .and_then(|t| t.get())
+        .filter(|t| *t >= 0.0)
+        .map(|t| t as u64);
     Ok(ParsedPage {
-        items,
+        items: records.items,
         raw_len,
-        dropped,
+        dropped: records.dropped,
         total,
     })
 }

@@ -20,6 +20,7 @@ use super::{ScpAuth, ScpTarget, SCOPE_GET};
 use crate::collect::{ErrorReason, PollError};
 use crate::config::Secret;
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
+use crate::json::{self, Cancel, Doc, Kind, Records};
 use crate::lenient::{Num, Text};
 use crate::token::TokenCache;
 
@@ -212,7 +213,8 @@ impl ScpApi {
         }
     }
 
-    /// GETs one path. A 401 with a token renews it once; with AK/SK it is an `auth` error.
+    /// GETs one path; the envelope's `data` as a tree (for small answers: lists go through
+    /// [`ScpApi::list_each`]).
     pub async fn get(
         &self,
         api: &'static str,
@@ -220,6 +222,21 @@ impl ScpApi {
         query: &[(&str, String)],
         deadline: Instant,
     ) -> Result<Answer, PollError> {
+        match self.get_body(api, path, query, deadline).await? {
+            Some(body) => unwrap_envelope(api, &body).map(Answer::Data),
+            None => Ok(Answer::NotFound),
+        }
+    }
+
+    /// GETs one path: the body of a 2xx answer (its envelope is for [`envelope`] to check),
+    /// `None` on 404. A 401 with a token renews it once; with AK/SK it is an `auth` error.
+    async fn get_body(
+        &self,
+        api: &'static str,
+        path: &str,
+        query: &[(&str, String)],
+        deadline: Instant,
+    ) -> Result<Option<Vec<u8>>, PollError> {
         let url = join(&self.endpoint, path, query);
         for attempt in 0..2 {
             let (headers, token) = self.headers(&Method::GET, &url, b"", deadline).await?;
@@ -233,8 +250,8 @@ impl ScpApi {
             };
             let resp = self.client.send(&req, deadline).await?;
             match resp.status {
-                200..=299 => return unwrap_envelope(api, &resp.body).map(Answer::Data),
-                404 => return Ok(Answer::NotFound),
+                200..=299 => return Ok(Some(resp.body)),
+                404 => return Ok(None),
                 401 => match (&token, attempt) {
                     (Some(t), 0) => {
                         self.token.invalidate(t).await;
@@ -301,20 +318,24 @@ impl ScpApi {
             let resp = self.client.send(&req, deadline).await?;
             match resp.status {
                 200..=299 => {
-                    let v: Value = serde_json::from_slice(&resp.body).map_err(|e| {
-                        PollError::new(ErrorReason::Parse, format!("{API}: not JSON ({e})"))
-                    })?;
-                    let items = match v.get("flavors") {
-                        Some(Value::Array(a)) => a.clone(),
-                        _ => {
-                            return Err(PollError::new(
-                                ErrorReason::Parse,
-                                format!("{API}: the answer has no `flavors` list"),
-                            ))
-                        }
-                    };
-                    let (items, dropped) = parse_items(API, items);
-                    return Ok(Some(Listed { items, dropped }));
+                    let listed = json::off_runtime(API, resp.body, |b, cancel| {
+                        let list = Doc::parse(API, b)?
+                            .get("flavors")
+                            .filter(|l| l.kind() == Kind::Array)
+                            .ok_or_else(|| {
+                                PollError::new(
+                                    ErrorReason::Parse,
+                                    format!("{API}: the answer has no `flavors` list"),
+                                )
+                            })?;
+                        let r = list.records(API, json::MAX_UNPAGED_ITEMS, cancel, |d| d)?;
+                        Ok(Listed {
+                            items: r.items,
+                            dropped: r.dropped,
+                        })
+                    })
+                    .await?;
+                    return Ok(Some(listed));
                 }
                 401 if attempt == 0 => {
                     self.openstack_token.invalidate(&token).await;
@@ -356,7 +377,7 @@ impl ScpApi {
 
     /// Every item of a list path, following `next_page_num`; `None` when the path answers 404.
     /// A list that needs more than `scp.max_pages` pages fails the poll.
-    pub async fn list<T: DeserializeOwned>(
+    pub async fn list<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         path: &str,
@@ -372,7 +393,7 @@ impl ScpApi {
 
     /// Hands every record of a list path to `each` as its page arrives, so a large list is never
     /// held whole; returns how many records did not parse, or `None` when the path answers 404.
-    pub async fn list_each<T: DeserializeOwned>(
+    pub async fn list_each<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         path: &str,
@@ -394,18 +415,19 @@ impl ScpApi {
             let mut q = query.to_vec();
             q.push(("page_num", page_num.to_string()));
             q.push(("page_size", page_size.to_string()));
-            let data = match self.get(api, path, &q, deadline).await? {
-                Answer::Data(d) => d,
-                Answer::NotFound if pages == 0 => return Ok(None),
-                Answer::NotFound => return Err(not_found(api, path)),
+            let body = match self.get_body(api, path, &q, deadline).await? {
+                Some(b) => b,
+                None if pages == 0 => return Ok(None),
+                None => return Err(not_found(api, path)),
             };
             pages += 1;
-            let page = parse_list_page(api, data)?;
-            crate::collect::check_page_len(api, page.items.len(), page_size)?;
-            let n = page.items.len() as u64;
-            let (parsed, bad) = parse_items::<T>(api, page.items);
-            parsed.into_iter().for_each(&mut each);
-            dropped += bad;
+            let page = json::off_runtime(api, body, move |b, cancel| {
+                read_page::<T>(api, envelope(api, b)?, page_size, cancel)
+            })
+            .await?;
+            let n = page.raw_len as u64;
+            page.records.items.into_iter().for_each(&mut each);
+            dropped += page.records.dropped;
             let Some(next) = page.next_page_num else {
                 break;
             };
@@ -422,7 +444,7 @@ impl ScpApi {
     }
 
     /// A list path that must exist.
-    pub async fn list_required<T: DeserializeOwned>(
+    pub async fn list_required<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         path: &str,
@@ -437,7 +459,7 @@ impl ScpApi {
 
     /// Lists a versioned family at the newest version the site serves: the version chosen
     /// before, else each candidate newest first until one does not answer 404.
-    pub async fn list_versioned<T: DeserializeOwned>(
+    pub async fn list_versioned<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         family: &Family,
@@ -454,7 +476,7 @@ impl ScpApi {
 
     /// [`list_versioned`](Self::list_versioned), handing records to `each` page by page;
     /// returns how many did not parse and the version used.
-    pub async fn list_versioned_each<T: DeserializeOwned>(
+    pub async fn list_versioned_each<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         family: &Family,
@@ -486,7 +508,7 @@ impl ScpApi {
 
     /// Lists the first of a family's alternative resource paths (under `/janus/20180725/`)
     /// that the site serves, remembering which.
-    pub async fn list_alternatives<T: DeserializeOwned>(
+    pub async fn list_alternatives<T: DeserializeOwned + Send + 'static>(
         &self,
         api: &'static str,
         family: &Family,
@@ -577,94 +599,112 @@ pub fn code_ok(code: Option<&Value>) -> bool {
     }
 }
 
-/// The `data` of a `{code, message, data}` envelope; `code != 0` is an error even on HTTP 200.
+/// [`envelope`]'s `data` as a tree.
 pub fn unwrap_envelope(api: &str, body: &[u8]) -> Result<Value, PollError> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| {
-        PollError::new(
-            ErrorReason::Parse,
-            format!("{api} answered with invalid JSON ({e})"),
-        )
-    })?;
-    let Value::Object(mut map) = v else {
+    envelope(api, body).map(|d| d.value())
+}
+
+/// The `data` of a `{code, message, data}` envelope; `code != 0` is an error even on HTTP 200.
+/// A body with neither `code` nor `data` is its own payload.
+pub fn envelope<'a>(api: &str, body: &'a [u8]) -> Result<Doc<'a>, PollError> {
+    let doc = Doc::parse(api, body)?;
+    if doc.kind() != Kind::Object {
         return Err(PollError::new(
             ErrorReason::Parse,
             format!("{api} answered with JSON that is not an object"),
         ));
-    };
-    if !code_ok(map.get("code")) {
-        let code = map.get("code").map(|c| c.to_string()).unwrap_or_default();
-        let message = map.get("message").and_then(Value::as_str).unwrap_or("");
-        let message: String = message.chars().take(200).collect();
+    }
+    let ([code, message, data], _) = doc.fields(["code", "message", "data"]);
+    let code_value = code.map(|c| c.value());
+    if !code_ok(code_value.as_ref()) {
+        let code = code_value.map(|c| c.to_string()).unwrap_or_default();
+        let message = message.map(|m| m.value());
+        let message: String = message
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
         return Err(PollError::new(
             ErrorReason::Http,
             format!("{api} answered code {code}: {message}"),
         ));
     }
-    if !map.contains_key("code") && !map.contains_key("data") {
+    if code.is_none() && data.is_none() {
         // No envelope at all: the body is the payload.
-        return Ok(Value::Object(map));
+        return Ok(doc);
     }
-    Ok(map.remove("data").unwrap_or(Value::Null))
+    Ok(data.unwrap_or(Doc::null()))
 }
 
 /// One page of a list.
 #[derive(Debug)]
-pub struct ListPage {
-    pub items: Vec<Value>,
+pub struct ListPage<T> {
+    pub records: Records<T>,
+    /// Items on the page, parsed or not (paging counts them all).
+    pub raw_len: usize,
     pub next_page_num: Option<u64>,
     pub total_size: Option<u64>,
 }
 
 /// Reads the list envelope inside `data`: `{total_size, page_num, page_size, next_page_num,
 /// data: [...]}`; a bare list (e.g. `storages/tags`) is one page. `next_page_num` is a string
-/// (`""` on the last page) or, on some endpoints, a number.
-pub fn parse_list_page(api: &str, data: Value) -> Result<ListPage, PollError> {
-    match data {
-        Value::Array(items) => Ok(ListPage {
-            items,
-            next_page_num: None,
-            total_size: None,
-        }),
-        Value::Object(mut map) => {
-            let items = match map.remove("data") {
-                Some(Value::Array(items)) => items,
-                Some(Value::Null) | None => Vec::new(),
-                Some(_) => {
+/// (`""` on the last page) or, on some endpoints, a number. A page of far more than
+/// `page_size` items is refused before any is read.
+pub fn read_page<T: DeserializeOwned>(
+    api: &str,
+    data: Doc<'_>,
+    page_size: u64,
+    cancel: &Cancel,
+) -> Result<ListPage<T>, PollError> {
+    let number = |d: Option<Doc<'_>>| {
+        d.and_then(|d| d.to::<Num>().ok())
+            .and_then(|n| n.get())
+            .filter(|n| *n >= 0.0)
+            .map(|n| n as u64)
+    };
+    let (list, next_page_num, total_size) = match data.kind() {
+        Kind::Array => (Some(data), None, None),
+        Kind::Null => (None, None, None),
+        Kind::Object => {
+            let ([list, next, total], _) = data.fields(["data", "next_page_num", "total_size"]);
+            let list = match list {
+                Some(l) if l.kind() == Kind::Array => Some(l),
+                Some(l) if !l.is_null() => {
                     return Err(PollError::new(
                         ErrorReason::Parse,
                         format!("{api}: the list's `data` is not a list"),
                     ))
                 }
+                _ => None,
             };
-            let next_page_num = map
-                .get("next_page_num")
-                .and_then(|v| Num::from_value(v).get())
-                .filter(|n| *n >= 0.0)
-                .map(|n| n as u64);
-            let total_size = map
-                .get("total_size")
-                .and_then(|v| Num::from_value(v).get())
-                .filter(|n| *n >= 0.0)
-                .map(|n| n as u64);
-            Ok(ListPage {
-                items,
-                next_page_num,
-                total_size,
-            })
+            (list, number(next), number(total))
         }
-        Value::Null => Ok(ListPage {
-            items: Vec::new(),
-            next_page_num: None,
-            total_size: None,
-        }),
-        _ => Err(PollError::new(
-            ErrorReason::Parse,
-            format!("{api}: `data` is neither a list nor a list envelope"),
-        )),
-    }
+        _ => {
+            return Err(PollError::new(
+                ErrorReason::Parse,
+                format!("{api}: `data` is neither a list nor a list envelope"),
+            ))
+        }
+    };
+    let Some(list) = list else {
+        return Ok(ListPage {
+            records: Records::new(api),
+            raw_len: 0,
+            next_page_num,
+            total_size,
+        });
+    };
+    let raw_len = list.array_len(cancel).unwrap_or(0);
+    crate::collect::check_page_len(api, raw_len, page_size)?;
+    Ok(ListPage {
+        records: list.records(api, usize::MAX, cancel, |d| d)?,
+        raw_len,
+        next_page_num,
+        total_size,
+    })
 }
-
-pub use crate::lenient::parse_items;
 
 /// One value as `T`, or a parse error naming the API.
 pub fn parse_one<T: DeserializeOwned>(api: &str, v: Value) -> Result<T, PollError> {
@@ -1104,21 +1144,28 @@ mod tests {
 
     #[test]
     fn list_pages_read_both_next_page_spellings() {
-        let p = parse_list_page("t", json!({"total_size": 250, "page_num": 0, "page_size": 100, "next_page_num": "1", "data": [1, 2]}))
+        let page = |text: &str| {
+            let doc = Doc::parse("t", text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            read_page::<Value>("t", doc, 100, &Cancel::default())
+        };
+        let p = page(r#"{"total_size": 250, "page_num": 0, "page_size": 100, "next_page_num": "1", "data": [1, 2]}"#)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
-            (p.items.len(), p.next_page_num, p.total_size),
+            (p.records.items.len(), p.next_page_num, p.total_size),
             (2, Some(1), Some(250))
         );
-        let p = parse_list_page("t", json!({"next_page_num": "", "data": []}))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let p = page(r#"{"next_page_num": "", "data": []}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.next_page_num, None);
-        let p = parse_list_page("t", json!({"next_page_num": 2, "data": [1]}))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let p = page(r#"{"next_page_num": 2, "data": [1]}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.next_page_num, Some(2));
-        let p = parse_list_page("t", json!([1, 2, 3])).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!((p.items.len(), p.next_page_num), (3, None));
-        assert!(parse_list_page("t", json!({"data": 5})).is_err());
+        let p = page("[1, 2, 3]").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((p.records.items.len(), p.next_page_num), (3, None));
+        assert!(page(r#"{"data": 5}"#).is_err());
+        let big = format!("[{}]", vec!["1"; 10_001].join(","));
+        assert!(
+            page(&big).is_err(),
+            "a page past ten times its size is refused"
+        );
     }
 
     #[test]

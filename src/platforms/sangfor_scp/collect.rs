@@ -1749,7 +1749,7 @@ impl ScpCollector {
 
     /// The records of a list family at the newest version the site serves (the family's name
     /// is its path); records that do not parse are counted in `batch`.
-    async fn family<T: serde::de::DeserializeOwned>(
+    async fn family<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         family: &api::Family,
         batch: &mut Batch,
