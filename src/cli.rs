@@ -142,6 +142,11 @@ pub enum Command {
         /// target's `tls.ca_file`). SCP is always served over HTTPS.
         #[arg(long)]
         tls_ca_out: Option<PathBuf>,
+        /// Write the `targets:` entry that polls this simulator (the demo's) to this file, once
+        /// it listens (for scripts such as `scripts/soak.sh` that run simulators apart from the
+        /// exporter).
+        #[arg(long)]
+        target_out: Option<PathBuf>,
         /// ESM: share of each pool's vCPU and memory total allocated more every hour (the demo
         /// uses 0.001), so exhaustion forecasts have a trend.
         #[arg(long, default_value_t = 0.0)]
@@ -217,8 +222,13 @@ pub fn main() -> ExitCode {
                 truncate_rate,
                 mutate_rate,
                 tls_ca_out,
+                target_out,
                 growth_per_hour,
             } => {
+                let outputs = SimOutputs {
+                    tls_ca_out,
+                    target_out,
+                };
                 let faults = sim::Faults {
                     latency_ms,
                     error_rate,
@@ -240,7 +250,7 @@ pub fn main() -> ExitCode {
                             growth_per_hour,
                             ..Default::default()
                         };
-                        simulate(SimKind::Esm(cfg), listen, tls_ca_out).await
+                        simulate(SimKind::Esm(cfg), listen, outputs).await
                     }
                     "sangfor_scp" => {
                         let dataset = match dataset.as_str() {
@@ -275,7 +285,7 @@ pub fn main() -> ExitCode {
                             faults,
                             ..Default::default()
                         };
-                        simulate(SimKind::Scp(cfg), listen, tls_ca_out).await
+                        simulate(SimKind::Scp(cfg), listen, outputs).await
                     }
                     "h3c_cloudos" => {
                         let dataset = match dataset.as_str() {
@@ -297,7 +307,7 @@ pub fn main() -> ExitCode {
                             faults,
                             ..Default::default()
                         };
-                        simulate(SimKind::Cloudos(cfg), listen, tls_ca_out).await
+                        simulate(SimKind::Cloudos(cfg), listen, outputs).await
                     }
                     "cecstack" => {
                         let dataset = match dataset.as_str() {
@@ -318,7 +328,7 @@ pub fn main() -> ExitCode {
                             faults,
                             ..Default::default()
                         };
-                        simulate(SimKind::Cec(cfg), listen, tls_ca_out).await
+                        simulate(SimKind::Cec(cfg), listen, outputs).await
                     }
                     other => {
                         eprintln!("error: unknown platform `{other}`; known: huawei_esm, sangfor_scp, h3c_cloudos, cecstack");
@@ -545,6 +555,8 @@ pub struct Daemon {
     pub addr: SocketAddr,
     /// `server.listen` as the daemon started with it: a reload cannot move the listener.
     configured_listen: SocketAddr,
+    /// The running listener's connection bound (a reload cannot change it).
+    max_connections: usize,
     /// What `/sd` lists as this exporter's address (follows `server.external_address`).
     external: Arc<std::sync::RwLock<String>>,
     /// TLS, users and headers the server uses for new connections and requests.
@@ -577,6 +589,7 @@ impl Daemon {
             warn!("{w}");
         }
         let configured_listen = cfg.server.listen;
+        let max_connections = cfg.server.max_connections;
         let web_config = load_web(&cfg, web_override.as_deref())?;
         info!(web = %web_config.summary(), "Web configuration loaded.");
         let web = WebState::new(web_config);
@@ -608,6 +621,7 @@ impl Daemon {
             state,
             shutdown.clone(),
             Duration::from_secs(5),
+            cfg.server.max_connections,
         ));
         let sweeper = {
             let store = Arc::clone(&store);
@@ -627,6 +641,7 @@ impl Daemon {
             metrics,
             addr,
             configured_listen,
+            max_connections,
             external,
             web,
             web_override,
@@ -646,6 +661,10 @@ impl Daemon {
                 let web = load_web(&cfg, self.web_override.as_deref())?;
                 for w in &cfg.warnings {
                     warn!("{w}");
+                }
+                if cfg.server.max_connections != self.max_connections {
+                    warn!(running = self.max_connections, configured = cfg.server.max_connections,
+                        "server.max_connections changed: a reload keeps the running listener's bound; restart headroom to change it.");
                 }
                 if cfg.server.listen != self.configured_listen {
                     warn!(running = %self.addr, configured = %cfg.server.listen,
@@ -817,7 +836,33 @@ enum SimKind {
     Cec(sim::cecstack::CecSimConfig),
 }
 
-async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>) -> ExitCode {
+impl SimKind {
+    fn platform(&self) -> &'static str {
+        match self {
+            SimKind::Esm(_) => "huawei_esm",
+            SimKind::Scp(_) => "sangfor_scp",
+            SimKind::Cloudos(_) => "h3c_cloudos",
+            SimKind::Cec(_) => "cecstack",
+        }
+    }
+}
+
+/// Files `headroom simulate` writes once it listens.
+struct SimOutputs {
+    tls_ca_out: Option<PathBuf>,
+    target_out: Option<PathBuf>,
+}
+
+async fn simulate(kind: SimKind, listen: SocketAddr, outputs: SimOutputs) -> ExitCode {
+    let SimOutputs {
+        tls_ca_out,
+        target_out,
+    } = outputs;
+    let platform = kind.platform();
+    if target_out.is_some() && tls_ca_out.is_some() && platform != "sangfor_scp" {
+        eprintln!("error: --target-out writes a plain-HTTP target; leave out --tls-ca-out");
+        return ExitCode::from(2);
+    }
     let needs_tls = tls_ca_out.is_some() || matches!(kind, SimKind::Scp(_));
     let tls = if needs_tls {
         match sim::TlsIdentity::generate().and_then(|id| {
@@ -875,6 +920,24 @@ async fn simulate(kind: SimKind, listen: SocketAddr, tls_ca_out: Option<PathBuf>
     match started {
         Ok((addr, handle)) => {
             println!("  stats:     {scheme}://{addr}/sim/stats");
+            if let Some(path) = &target_out {
+                let target = match platform {
+                    "huawei_esm" => esm_demo_target(addr),
+                    "h3c_cloudos" => cloudos_demo_target(addr),
+                    "cecstack" => cecstack_demo_target(addr),
+                    _ => match &tls_ca_out {
+                        Some(ca) => scp_demo_target(addr, ca),
+                        None => {
+                            eprintln!("error: --target-out for SCP needs --tls-ca-out (the target pins the CA)");
+                            return ExitCode::from(2);
+                        }
+                    },
+                };
+                if let Err(e) = std::fs::write(path, target) {
+                    eprintln!("error: cannot write {}: {e}", path.display());
+                    return ExitCode::FAILURE;
+                }
+            }
             match &tls_ca_out {
                 Some(path) => println!("  CA file:   {}", path.display()),
                 None if tls.is_some() => {

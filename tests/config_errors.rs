@@ -6,6 +6,7 @@ use std::process::Command;
 const BAD: &str = r#"
 server:
   listen: "not-an-address"
+  max_connections: 2
 defaults:
   intreval: 5m
   timeout: soon
@@ -53,6 +54,7 @@ fn every_problem_is_reported_with_its_path() {
     let text = problems.join("\n");
     for want in [
         "server.listen: `not-an-address` is not an address",
+        "server.max_connections: expected a whole number from 8 to 16384, found 2",
         "defaults.intreval: unknown key (did you mean `interval`?)",
         "defaults.timeout: `soon` is not a duration",
         "defaults.rate_limit_utilization: must be above 0 and at most 1",

@@ -342,14 +342,15 @@ async fn connections_held_open_do_not_lock_a_scrape_out() {
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join("config.yaml");
     let (sim, _) = common::esm_sim(Default::default()).await;
+    // The bound is `server.max_connections` (512 unless set): 64 here, held open 264 times.
     let text = format!(
-        "server: {{listen: \"127.0.0.1:0\"}}\ntargets:\n{}",
+        "server: {{listen: \"127.0.0.1:0\", max_connections: 64}}\ntargets:\n{}",
         common::esm_target("a", sim, "demo-password", "    interval: 1h\n")
     );
     std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
     let daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
     let mut held = Vec::new();
-    for _ in 0..(headroom::server::listener::MAX_CONNECTIONS + 200) {
+    for _ in 0..(64 + 200) {
         match tokio::net::TcpStream::connect(&daemon.addr).await {
             Ok(s) => held.push(s),
             Err(e) => panic!("connect: {e}"),

@@ -36,7 +36,15 @@ pub struct ServerConfig {
     /// Where each collector's last good snapshot is kept across restarts (`state.rs`); `None`:
     /// a restart starts empty.
     pub state_dir: Option<PathBuf>,
+    /// Inbound connections open at once (`server.max_connections`); at the bound a new one
+    /// takes the oldest one's place (`server::listener`).
+    pub max_connections: usize,
 }
+
+/// `server.max_connections` when not set: a Prometheus server keeps one connection each, so
+/// this is far more than an exporter needs, and far below the unit's `LimitNOFILE` (16384),
+/// which also covers the pollers' connections.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
 
 /// A listen address as exporters take it: `host:port`, `ip:port`, `[v6]:port`, or `:port` for
 /// every IPv4 address. A host name is resolved (its first address).
@@ -222,6 +230,9 @@ fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
             );
         }
     }
+    let max_connections = server
+        .opt_u64("max_connections", 8..=16384, &mut ctx)
+        .map_or(DEFAULT_MAX_CONNECTIONS, |n| n as usize);
     server.finish(&mut ctx);
 
     let mut d = top.obj("defaults", &mut ctx);
@@ -286,6 +297,7 @@ fn parse_with(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config
                 external_address,
                 web_config_file,
                 state_dir,
+                max_connections,
             },
             targets,
             warnings,

@@ -19,10 +19,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::web_config::WebConfig;
 
-/// Connections open at once. Prometheus servers keep one each; far below the unit's
-/// `LimitNOFILE` (16384), which also covers the pollers' connections. At the bound a new
-/// connection takes the place of the oldest (see [`Open`]).
-pub const MAX_CONNECTIONS: usize = 512;
 /// How long a new connection at the bound waits for the oldest one to close.
 const EVICTION_WAIT: Duration = Duration::from_millis(500);
 /// A client has this long for its TLS handshake, and then for each request's headers.
@@ -107,15 +103,18 @@ impl Open {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown`; open connections get `drain` to finish.
+/// Serves `app` on `listener` until `shutdown`, at most `max_connections` at once (at the
+/// bound a new connection takes the place of the oldest, see [`Open`]); open connections get
+/// `drain` to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     web: WebState,
     shutdown: CancellationToken,
     drain: Duration,
+    max_connections: usize,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(max_connections));
     // Every update is one push, retain or pop: a poisoned lock still holds a consistent queue.
     let open = Arc::new(std::sync::Mutex::new(Open::default()));
     loop {
@@ -149,7 +148,7 @@ pub async fn serve(
             }
         };
         let Some(slot) = slot else {
-            tracing::warn!(peer = %peer, limit = MAX_CONNECTIONS, "Too many open connections; closing a new one.");
+            tracing::warn!(peer = %peer, limit = max_connections, "Too many open connections; closing a new one.");
             continue;
         };
         let (id, evict) = open.lock().unwrap_or_else(|e| e.into_inner()).add();
@@ -220,7 +219,7 @@ pub async fn serve(
     }
     drop(listener);
     // Every connection holds a slot until it ends: all slots back means all drained.
-    let all = u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX);
+    let all = u32::try_from(max_connections).unwrap_or(u32::MAX);
     let _ = tokio::time::timeout(drain, slots.acquire_many(all)).await;
 }
 

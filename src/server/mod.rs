@@ -120,9 +120,18 @@ pub async fn serve(
     state: AppState,
     shutdown: CancellationToken,
     drain: std::time::Duration,
+    max_connections: usize,
 ) {
     let web = state.web.clone();
-    listener::serve(listener, router(state), web, shutdown, drain).await;
+    listener::serve(
+        listener,
+        router(state),
+        web,
+        shutdown,
+        drain,
+        max_connections,
+    )
+    .await;
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 §12.5.3): `gzip` with a q-value
