@@ -9,8 +9,8 @@ for MINUTES:
   * 200 concurrent scrapers of /metrics (half of them asking for gzip).
 Asserts, and prints the figures:
   * no crash: every exit is a clean one asked for, within 5 s of SIGTERM;
-  * RSS and open file descriptors bounded (the last quarter's peak RSS within 1.5 x the first
-    quarter's + 16 MiB, fds at most the connection bound + 64);
+  * RSS and open file descriptors bounded (RSS at most 256 MiB, fds at most the connection
+    bound + 64);
   * each fault is reported with its reason (`headroom_collector_errors_total{reason}` of the
     faulted target grows by it);
   * last-good data is kept to max_age and no longer: served 20 s into an episode, gone after
@@ -38,9 +38,10 @@ import urllib.request
 BIN = sys.argv[1]
 MINUTES = float(sys.argv[2]) if len(sys.argv) > 2 else 10.0
 INTERVAL = 30
-MAX_AGE = 75
+MAX_AGE = 3 * INTERVAL  # the default max_age
 SCRAPERS = 200
 CONNECTION_BOUND = 512
+RSS_CEILING = 256 * 2**20
 RESTART_EVERY = 150
 RELOAD_EVERY = 40
 FAULTS = {
@@ -118,12 +119,17 @@ def set_faults(platform, faults):
 
 # ---- the daemon ----
 
+import socket  # noqa: E402
+
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    PORT = probe.getsockname()[1]
+# One port for every start, as Prometheus would scrape it.
 config = f"""server:
-  listen: "127.0.0.1:0"
+  listen: "127.0.0.1:{PORT}"
   state_dir: {work}/state
 defaults:
   interval: {INTERVAL}s
-  max_age: {MAX_AGE}s
 targets:
 """ + "".join(open(f"{work}/{p}.yaml").read() for p in TARGETS)
 os.makedirs(f"{work}/state", exist_ok=True)
@@ -218,7 +224,7 @@ def scraper(i):
             time.sleep(0.2)
             continue
         started = time.time()
-        was_up = daemon["up"]
+        generation = (daemon["up"], daemon["starts"])
         try:
             scrape(gz=gz)
             with lock:
@@ -226,7 +232,7 @@ def scraper(i):
                 scrapes["latencies"].append(time.time() - started)
         except Exception as e:  # noqa: BLE001
             with lock:
-                if was_up and daemon["up"]:
+                if generation == (True, daemon["starts"]) and daemon["up"]:
                     scrapes["failed_while_up"] += 1
                     if scrapes["failed_while_up"] <= 5:
                         print(f"scrape failed while up: {e}", flush=True)
@@ -299,57 +305,110 @@ def housekeeping():
         text = scrape()
         kept = [t for t in TARGETS.values() if has_data(text, t)]
         restarts.append({"exit_s": took, "served_at_once": len(kept)})
-        log(f"restarted (exit {took:.2f} s); served at once for {len(kept)} targets")
+        missing = sorted(set(TARGETS.values()) - set(kept))
+        log(f"restarted (exit {took:.2f} s); served at once for {len(kept)} targets"
+            + (f" (none for {', '.join(missing)}: in a fault episode past max_age?)" if missing else ""))
 
 
-def sleep_until(t):
-    while time.time() < t:
-        housekeeping()
-        time.sleep(0.5)
+
+def scrape_retry():
+    """A scrape that waits out a restart."""
+    for _ in range(60):
+        try:
+            return scrape()
+        except Exception:  # noqa: BLE001
+            time.sleep(0.25)
+    return ""
 
 
-episode = 0
-while time.time() < end - 60:
-    kind = kinds[episode % len(kinds)]
-    platform = random.choice(list(TARGETS))
+def up_now(target):
+    values = series(scrape_retry(), "headroom_collector_up", target=target)
+    return bool(values) and min(values) == 1.0
+
+
+busy = {p: False for p in TARGETS}
+
+
+class Counted:
+    """The errors of one reason a target's collectors count, summed across restarts (each
+    start counts from zero again)."""
+
+    def __init__(self, target, reason):
+        self.target, self.reason, self.gained = target, reason, 0.0
+        self.last = (daemon["starts"], errors_of(scrape_retry(), target, reason))
+
+    def sample(self):
+        text = scrape_retry()
+        now = (daemon["starts"], errors_of(text, self.target, self.reason))
+        self.gained += now[1] - self.last[1] if now[0] == self.last[0] else now[1]
+        self.last = now
+
+
+def wait_counting(counted, until):
+    while time.time() < until:
+        time.sleep(min(5, max(0, until - time.time())))
+        counted.sample()
+
+
+def run_episode(n, kind, platform, length):
     target = TARGETS[platform]
     body, reason = FAULTS[kind]
-    length = random.choice([40, 60, MAX_AGE + 30, 150])
-    length = min(length, max(30, end - time.time() - 30))
-    before = errors_of(scrape(), target, reason)
-    instance = daemon["starts"]
-    log(f"episode {episode}: {kind} on {platform} for {length:.0f} s")
+    counted = Counted(target, reason)
+    log(f"episode {n}: {kind} on {platform} for {length:.0f} s")
     set_faults(platform, body)
     started = time.time()
     ep = {"kind": kind, "platform": platform, "length": length, "reason": reason}
-    sleep_until(started + 20)
+    wait_counting(counted, started + 20)
     # Within max_age of the last good poll the last data is still served.
-    ep["kept_at_20s"] = has_data(scrape(), target)
+    ep["kept_at_20s"] = has_data(scrape_retry(), target)
     if not ep["kept_at_20s"]:
         problem(f"{target}: no data 20 s into a {kind} episode (last-good must be kept to max_age)")
     # Every answer fails in these (a flood leaves answers without a list alone).
     if length >= MAX_AGE + 20 and kind != "flood":
-        sleep_until(started + MAX_AGE + 15)
-        ep["dropped_after_max_age"] = not has_data(scrape(), target)
+        wait_counting(counted, started + MAX_AGE + 15)
+        ep["dropped_after_max_age"] = not has_data(scrape_retry(), target)
         if not ep["dropped_after_max_age"]:
             problem(f"{target}: data still served {MAX_AGE + 15} s into a {kind} episode (max_age {MAX_AGE} s)")
-    sleep_until(started + length)
-    after = errors_of(scrape(), target, reason)
-    # A restart during the episode starts the counters again: then all of `after` is new.
-    ep["errors_counted"] = after - before if daemon["starts"] == instance else after
+    wait_counting(counted, started + length)
+    ep["errors_counted"] = counted.gained
     if ep["errors_counted"] <= 0:
         problem(f"{target}: a {kind} episode of {length:.0f} s left no error of reason `{reason}`")
     set_faults(platform, {})
-    episodes.append(ep)
-    episode += 1
-    # Recovery: the target serves fresh data again.
-    wait_for(f"{target} to recover after {kind}",
-             lambda: series(scrape(), "headroom_collector_up", target=target)
-             and min(series(scrape(), "headroom_collector_up", target=target)) == 1.0,
-             4 * INTERVAL + 70)
-    sleep_until(time.time() + 10)
+    # Recovery: every collector of the target succeeds again.
+    t = time.time()
+    while not up_now(target):
+        if time.time() - t > 4 * INTERVAL + 70:
+            problem(f"{target} did not recover within {4 * INTERVAL + 70} s after {kind}")
+            break
+        time.sleep(1)
+    ep["recovered_s"] = time.time() - t
+    with lock:
+        episodes.append(ep)
+    busy[platform] = False
 
-sleep_until(end)
+
+workers = []
+episode = 0
+next_episode = time.time()
+while time.time() < end - 60:
+    housekeeping()
+    free = [p for p in TARGETS if not busy[p]]
+    if time.time() >= next_episode and free:
+        platform = random.choice(free)
+        kind = kinds[episode % len(kinds)]
+        length = random.choice([40, 60, MAX_AGE + 30, MAX_AGE + 60])
+        length = min(length, max(30, end - time.time() - 40))
+        busy[platform] = True
+        w = threading.Thread(target=run_episode, args=(episode, kind, platform, length), daemon=True)
+        w.start()
+        workers.append(w)
+        episode += 1
+        next_episode = time.time() + 45
+    time.sleep(0.5)
+while any(w.is_alive() for w in workers) and time.time() < end + 4 * INTERVAL + 120:
+    housekeeping()
+    time.sleep(0.5)
+
 stop.set()
 took = stop_daemon()
 restarts.append({"exit_s": took, "served_at_once": None})
@@ -376,8 +435,11 @@ rss_first = max((s[1] for s in samples[:quarter]), default=0)
 rss_last = max((s[1] for s in samples[-quarter:]), default=0)
 rss_max = max((s[1] for s in samples), default=0)
 fds_max = max((s[2] for s in samples), default=0)
-if rss_last > 1.5 * rss_first + 16 * 2**20:
-    problem(f"RSS grew: first quarter peak {rss_first / 2**20:.0f} MiB, last {rss_last / 2**20:.0f} MiB")
+# A flood's bodies (9 MB each, one per collector reading at once) raise the peak, and the
+# allocator keeps what was freed, so growth between quarters is not a leak by itself: the bound
+# is a ceiling.
+if rss_max > RSS_CEILING:
+    problem(f"RSS peaked at {rss_max / 2**20:.0f} MiB, above {RSS_CEILING / 2**20:.0f} MiB")
 if fds_max > CONNECTION_BOUND + 64:
     problem(f"{fds_max} file descriptors open")
 if scrapes["failed_while_up"]:
@@ -401,7 +463,8 @@ print(f"  served at once after a restart: {served} of {len(TARGETS)} targets")
 for ep in episodes:
     print(f"  episode {ep['kind']:9} on {ep['platform']:12} {ep['length']:4.0f} s: reason "
           f"`{ep['reason']}` +{ep['errors_counted']:.0f}, kept at 20 s: {ep['kept_at_20s']}, "
-          f"dropped after max_age: {ep.get('dropped_after_max_age', '-')}")
+          f"dropped after max_age: {ep.get('dropped_after_max_age', '-')}, "
+          f"recovered in {ep['recovered_s']:.0f} s")
 print(f"  SCP: bans {scp.get('bans')}, busiest minute {scp.get('get_max_in_window')} GETs "
       f"(limit {scp.get('get_limit')}); ESM: busiest minute {esm.get('capacity_max_in_window')} "
       f"capacity calls (limit {esm.get('capacity_limit_per_minute')})")

@@ -34,6 +34,11 @@ pub const INLINE_BYTES: usize = 256 * 1024;
 /// ~33 MB while read; at 200,000 it was 131 MB.
 pub const MAX_UNPAGED_ITEMS: usize = 50_000;
 
+/// The largest answer (or part of one) read into a JSON tree: small answers only (an AZ's
+/// detail, an overview, quotas, a token). A tree costs 10-100 times its text, so a hostile
+/// answer read that way once took 1.4 GB (a version probe answered with a million records).
+pub const MAX_TREE_BYTES: usize = 1 << 20;
+
 /// How often (in items) a long read checks whether its poll was given up on.
 const CANCEL_CHECK_EVERY: usize = 4096;
 
@@ -133,7 +138,14 @@ impl<'a> Doc<'a> {
         de.deserialize_map(CountFields).unwrap_or(0)
     }
 
-    /// The whole value as a tree: for small answers and parts (envelopes' codes, quotas).
+    /// The whole value as a tree, for a small answer or part (an AZ's detail, quotas); past
+    /// [`MAX_TREE_BYTES`] it is refused (reason `parse`): lists go through [`Doc::records`].
+    pub fn tree(&self, api: &str) -> Result<Value, PollError> {
+        small(api, self.raw.get().as_bytes())?;
+        Ok(self.value())
+    }
+
+    /// The value as a tree, unbounded: for parts known to be small (scalars, a code).
     pub fn value(&self) -> Value {
         serde_json::from_str(self.raw.get()).unwrap_or(Value::Null)
     }
@@ -206,6 +218,21 @@ impl<'a> Doc<'a> {
     }
 }
 
+/// `body` when it is small enough to read into a tree or a typed record with trees in it (auth
+/// answers): at most [`MAX_TREE_BYTES`], else a `parse` error naming the API.
+pub fn small<'a>(api: &str, body: &'a [u8]) -> Result<&'a [u8], PollError> {
+    if body.len() > MAX_TREE_BYTES {
+        return Err(PollError::new(
+            ErrorReason::Parse,
+            format!(
+                "{api} answered {} bytes where headroom reads a small answer (at most {MAX_TREE_BYTES}); refusing it",
+                body.len()
+            ),
+        ));
+    }
+    Ok(body)
+}
+
 fn cancelled(api: &str) -> PollError {
     PollError::new(
         ErrorReason::Timeout,
@@ -232,8 +259,16 @@ impl<T: DeserializeOwned> Records<T> {
         }
     }
 
-    /// Reads one item as `T`, or counts it.
+    /// Reads one item as `T`, or counts it. An item larger than [`MAX_TREE_BYTES`] is not a
+    /// record of any platform (some records keep a part as a tree, e.g. a VM's vGPU list): it
+    /// is counted without being read.
     pub fn add(&mut self, item: Doc<'_>) {
+        if item.text().len() > MAX_TREE_BYTES {
+            self.dropped += 1;
+            self.first_error
+                .get_or_insert_with(|| format!("a record of {} bytes", item.text().len()));
+            return;
+        }
         match item.to::<T>() {
             Ok(t) => self.items.push(t),
             Err(e) => {
@@ -569,6 +604,18 @@ mod tests {
             .unwrap_or_else(|| panic!("accepted"));
         assert_eq!(err.reason, ErrorReason::Parse);
         assert!(err.message.contains("11 records"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_large_answer_is_never_read_into_a_tree() {
+        let body = format!("[{}]", vec!["1"; MAX_TREE_BYTES / 2 + 1].join(","));
+        let err = doc(&body)
+            .tree("probe")
+            .err()
+            .unwrap_or_else(|| panic!("read"));
+        assert_eq!(err.reason, ErrorReason::Parse);
+        assert!(err.message.contains("small answer"), "{}", err.message);
+        assert_eq!(doc("[1]").tree("t"), Ok(json!([1])));
     }
 
     #[test]

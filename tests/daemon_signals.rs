@@ -507,3 +507,68 @@ async fn a_flooded_list_is_refused_in_bounded_memory_and_sigterm_does_not_wait_f
         daemon.log()
     );
 }
+
+/// Every SCP answer flooded with a million records (9 MB each): every collector refuses its
+/// answers, and the daemon's memory stays near what it held before. A version probe once read
+/// its flooded answer into a JSON tree, and the soak saw the daemon at 1.4 GB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_scp_site_flooded_on_every_answer_is_read_in_bounded_memory() {
+    let scp = common::scp_sim(Default::default()).await;
+    let dir = std::env::temp_dir().join(format!("headroom-scp-flood-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("config.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "server: {{listen: \"127.0.0.1:0\"}}\ndefaults:\n  interval: 10s\ntargets:\n{}",
+            common::scp_target("s", &scp, None, "")
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let daemon = common::RunningDaemon::start(&["--config".as_ref(), path.as_os_str()]);
+    let (pid, base) = (daemon.pid, format!("http://{}", daemon.addr));
+    let values = |m: &str, family: &str, label: &str| -> Vec<f64> {
+        m.lines()
+            .filter(|l| l.starts_with(&format!("{family}{{")) && l.contains(label))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+            .collect()
+    };
+    wait_for("every collector's first good poll", async || {
+        get(&format!("{base}/metrics")).await.is_some_and(|m| {
+            let up = values(&m, "headroom_collector_up", "target=\"s\"");
+            up.len() > 5 && up.iter().all(|v| *v == 1.0)
+        })
+    })
+    .await;
+    let before = proc_status_kib(pid, "VmHWM:") * 1024;
+    let collectors = values(
+        &get(&format!("{base}/metrics")).await.unwrap_or_default(),
+        "headroom_collector_up",
+        "target=\"s\"",
+    )
+    .len();
+    common::scp_post(&scp, "/sim/faults", r#"{"flood_items": 1000000}"#).await;
+    let start = Instant::now();
+    loop {
+        let m = get(&format!("{base}/metrics")).await.unwrap_or_default();
+        let down = values(&m, "headroom_collector_up", "target=\"s\"")
+            .iter()
+            .filter(|v| **v == 0.0)
+            .count();
+        if down == collectors {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{down} of {collectors} collectors down after 60 s of floods\n{}",
+            daemon.log()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let after = proc_status_kib(pid, "VmHWM:") * 1024;
+    eprintln!("SCP flooded: peak {before} bytes before, {after} after, {collectors} collectors");
+    assert!(
+        after <= before + 160 * 1024 * 1024,
+        "peak {after} bytes after the floods, {before} before"
+    );
+}

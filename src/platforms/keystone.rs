@@ -132,7 +132,8 @@ pub async fn password_token(
 
 /// Remaining lifetime from `token.expires_at` in the body, when present.
 pub fn expires_in(body: &[u8]) -> Option<Duration> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let v: serde_json::Value =
+        serde_json::from_slice(crate::json::small("token", body).ok()?).ok()?;
     let at = v.get("token")?.get("expires_at")?.as_str()?;
     let when = humantime::parse_rfc3339_weak(at.trim_end_matches('Z').split('.').next()?).ok()?;
     when.duration_since(SystemTime::now()).ok()

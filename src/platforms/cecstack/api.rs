@@ -325,7 +325,7 @@ pub fn read_bare_list<T: DeserializeOwned>(
 
 /// [`envelope`]'s `data` as a tree.
 pub fn unwrap_envelope(api: &str, status: u16, body: &[u8]) -> Result<Value, PollError> {
-    envelope(api, status, body).map(|d| d.value())
+    envelope(api, status, body)?.tree(api)
 }
 
 /// The `data` of a `{requestId, code, message, data}` answer; any `code` but `Success` (or a

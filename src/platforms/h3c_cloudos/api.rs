@@ -332,7 +332,7 @@ pub fn not_found(api: &str, path: &str) -> PollError {
 
 /// A 2xx body's payload as a tree (see [`payload`]).
 pub fn unwrap_body(api: &str, body: &[u8]) -> Result<Value, PollError> {
-    Ok(payload(api, Doc::parse(api, body)?)?.value())
+    payload(api, Doc::parse(api, body)?)?.tree(api)
 }
 
 /// A 2xx body's payload: the body itself (Nova, Ironic, CloudOS), or `data` when it is wrapped

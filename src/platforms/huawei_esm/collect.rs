@@ -797,7 +797,9 @@ pub fn normalise_elb(records: &[ElbCluster], batch: &mut Batch) {
 /// A JSON-in-string field of host detail: a string holding JSON, or JSON already.
 fn embedded_json(v: &serde_json::Value) -> Option<serde_json::Value> {
     match v {
-        serde_json::Value::String(s) => serde_json::from_str(s).ok(),
+        serde_json::Value::String(s) => {
+            serde_json::from_slice(crate::json::small("host_details", s.as_bytes()).ok()?).ok()
+        }
         serde_json::Value::Array(_) | serde_json::Value::Object(_) => Some(v.clone()),
         _ => None,
     }

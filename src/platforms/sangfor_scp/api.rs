@@ -562,7 +562,10 @@ impl ScpApi {
     ) -> Result<Option<&'static str>, PollError> {
         for version in self.candidates(family) {
             let path = format!("/janus/{version}/{}", family.name);
-            if let Answer::Data(_) = self.get("probe", &path, query, deadline).await? {
+            // Answered and not an error: the answer itself is not read (a tree of a hostile
+            // one once took 1.4 GB).
+            if let Some(body) = self.get_body("probe", &path, query, deadline).await? {
+                envelope("probe", &body)?;
                 self.choose(family, Some(version));
                 return Ok(Some(version));
             }
@@ -601,7 +604,7 @@ pub fn code_ok(code: Option<&Value>) -> bool {
 
 /// [`envelope`]'s `data` as a tree.
 pub fn unwrap_envelope(api: &str, body: &[u8]) -> Result<Value, PollError> {
-    envelope(api, body).map(|d| d.value())
+    envelope(api, body)?.tree(api)
 }
 
 /// The `data` of a `{code, message, data}` envelope; `code != 0` is an error even on HTTP 200.

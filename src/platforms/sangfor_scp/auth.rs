@@ -321,7 +321,8 @@ pub async fn login(
             error_summary(&resp.body)
         )));
     }
-    let env: Envelope<PublicKey> = serde_json::from_slice(&resp.body).map_err(|e| {
+    let body = crate::json::small("public_key", &resp.body)?;
+    let env: Envelope<PublicKey> = serde_json::from_slice(body).map_err(|e| {
         PollError::new(
             ErrorReason::Parse,
             format!("public_key answered with an unexpected body ({e})"),
@@ -351,7 +352,9 @@ pub async fn login(
         body: Some(body),
     };
     let resp = client.send(&req, deadline).await?;
-    let env: Option<Envelope<Access>> = serde_json::from_slice(&resp.body).ok();
+    let env: Option<Envelope<Access>> = crate::json::small("login", &resp.body)
+        .ok()
+        .and_then(|b| serde_json::from_slice(b).ok());
     let rejected =
         !(200..300).contains(&resp.status) || env.as_ref().is_some_and(|e| !code_ok(&e.code));
     if rejected {
