@@ -400,16 +400,10 @@ async fn a_flooded_list_is_refused_in_bounded_memory_and_sigterm_does_not_wait_f
     let dir = std::env::temp_dir().join(format!("headroom-flood-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let path = dir.join("config.yaml");
-    let all = [
-        "hypervisors",
-        "storage_pools",
-        "virtualization_hosts",
-        "bare_metal",
-        "quotas",
-        "servers",
-        "flavor_slots",
-        "gpus",
-    ];
+    let all: Vec<&str> = headroom::platforms::h3c_cloudos::COLLECTORS
+        .iter()
+        .map(|c| c.name)
+        .collect();
     let only = common::enable_only(&all, &["hypervisors"]);
     std::fs::write(
         &path,
