@@ -180,13 +180,13 @@ impl<'a> Doc<'a> {
         .unwrap_or(false)
     }
 
-    /// The records of a list: counted first and refused past `max` (reason `parse`, before any
-    /// record is made), then each item read as `T` through `pick` (which may unwrap a per-item
-    /// envelope); items that do not parse are counted in [`Records::dropped`].
+    /// The records of a list: counted first and refused past `bound` (reason `parse`, before
+    /// any record is made), then each item read as `T` through `pick` (which may unwrap a
+    /// per-item envelope); items that do not parse are counted in [`Records::dropped`].
     pub fn records<T: DeserializeOwned>(
         &self,
         api: &str,
-        max: usize,
+        bound: Bound,
         cancel: &Cancel,
         pick: impl Fn(Doc<'a>) -> Doc<'a>,
     ) -> Result<Records<T>, PollError> {
@@ -203,11 +203,15 @@ impl<'a> Doc<'a> {
                 format!("{api}: the answer's list is not a list"),
             ));
         };
-        if n > max {
-            return Err(PollError::new(
-                ErrorReason::Parse,
-                format!("{api} answered {n} records in one list, more than the {max} a list may hold; refusing it"),
-            ));
+        match bound {
+            Bound::Items(max) if n > max => {
+                return Err(PollError::new(
+                    ErrorReason::Parse,
+                    format!("{api} answered {n} records in one list, more than the {max} a list may hold; refusing it"),
+                ))
+            }
+            Bound::Items(_) => {}
+            Bound::Page(size) => crate::collect::check_page_len(api, n, size)?,
         }
         out.items.reserve(n);
         if !self.each_item(cancel, |item| out.add(pick(item))) {
@@ -240,6 +244,15 @@ fn cancelled(api: &str) -> PollError {
     )
 }
 
+/// How many items a list may hold before it is refused unread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// At most this many (a list that is not paged: [`MAX_UNPAGED_ITEMS`]).
+    Items(usize),
+    /// One page of a list asked for this many per page (`collect::check_page_len`).
+    Page(u64),
+}
+
 /// The typed records of a list and how many items did not parse.
 #[derive(Debug)]
 pub struct Records<T> {
@@ -257,6 +270,11 @@ impl<T: DeserializeOwned> Records<T> {
             api: api.to_string(),
             first_error: None,
         }
+    }
+
+    /// Items the list held, read or not (paging counts them all).
+    pub fn raw_len(&self) -> usize {
+        self.items.len() + self.dropped
     }
 
     /// Reads one item as `T`, or counts it. An item larger than [`MAX_TREE_BYTES`] is not a
@@ -540,14 +558,14 @@ mod tests {
     fn records_are_typed_one_by_one_and_bad_ones_counted() {
         let d = doc(r#"[{"id": 1}, {"id": "x"}, 5, {"id": 3, "more": [1,2]}]"#);
         let r = d
-            .records::<Row>("t", 10, &Cancel::default(), |d| d)
+            .records::<Row>("t", Bound::Items(10), &Cancel::default(), |d| d)
             .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(r.items, vec![Row { id: 1 }, Row { id: 3 }]);
         assert_eq!(r.dropped, 2);
-        let none = doc("null").records::<Row>("t", 10, &Cancel::default(), |d| d);
+        let none = doc("null").records::<Row>("t", Bound::Items(10), &Cancel::default(), |d| d);
         assert!(none.is_ok_and(|r| r.items.is_empty()));
         assert!(doc("{}")
-            .records::<Row>("t", 10, &Cancel::default(), |d| d)
+            .records::<Row>("t", Bound::Items(10), &Cancel::default(), |d| d)
             .is_err());
     }
 
@@ -585,7 +603,7 @@ mod tests {
             .collect();
         let body = serde_json::to_string(&items).unwrap_or_default();
         let records = tracing::subscriber::with_default(subscriber, || {
-            doc(&body).records::<Row>("hosts", 1000, &Cancel::default(), |d| d)
+            doc(&body).records::<Row>("hosts", Bound::Items(1000), &Cancel::default(), |d| d)
         })
         .unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!((records.items.len(), records.dropped), (500, 500));
@@ -599,7 +617,7 @@ mod tests {
     fn a_list_past_its_bound_is_refused_before_any_record_is_made() {
         let body = format!("[{}]", [r#"{"id":1}"#; 11].join(","));
         let err = doc(&body)
-            .records::<Row>("hypervisors", 10, &Cancel::default(), |d| d)
+            .records::<Row>("hypervisors", Bound::Items(10), &Cancel::default(), |d| d)
             .err()
             .unwrap_or_else(|| panic!("accepted"));
         assert_eq!(err.reason, ErrorReason::Parse);
@@ -635,7 +653,9 @@ mod tests {
         assert!(body.len() > INLINE_BYTES);
         let n = off_runtime("t", body, |b, c| {
             let d = Doc::parse("t", b)?;
-            Ok(d.records::<Row>("t", 1_000_000, c, |d| d)?.items.len())
+            Ok(d.records::<Row>("t", Bound::Items(1_000_000), c, |d| d)?
+                .items
+                .len())
         })
         .await;
         assert_eq!(n, Ok(100_000));

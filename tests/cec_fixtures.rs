@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::{assert_series, series};
 use headroom::catalog;
 use headroom::collect::Batch;
-use headroom::json::Cancel;
+use headroom::json::{Bound, Cancel};
 use headroom::platforms::cecstack::api::{self, *};
 use headroom::platforms::cecstack::collect::*;
 use serde_json::Value;
@@ -42,7 +42,7 @@ fn page<T: serde::de::DeserializeOwned>(name: &str, paging: Paging) -> Vec<T> {
     let cancel = Cancel::default();
     let n = list.array_len(&cancel).unwrap_or(0);
     let parsed = list
-        .records::<T>(name, usize::MAX, &cancel, |d| d)
+        .records::<T>(name, Bound::Items(usize::MAX), &cancel, |d| d)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(
         (parsed.items.len(), parsed.dropped, n > 0),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use headroom::json::{Cancel, Doc};
+use headroom::json::{Bound, Cancel, Doc};
 
 use std::collections::BTreeMap;
 
@@ -43,7 +43,7 @@ fn items<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
 fn records<T: serde::de::DeserializeOwned>(list: &Value) -> (Vec<T>, usize) {
     let text = serde_json::to_string(list).unwrap_or_else(|e| panic!("{e}"));
     let r = Doc::parse("t", text.as_bytes())
-        .and_then(|d| d.records::<T>("t", usize::MAX, &Cancel::default(), |d| d))
+        .and_then(|d| d.records::<T>("t", Bound::Items(usize::MAX), &Cancel::default(), |d| d))
         .unwrap_or_else(|e| panic!("{e}"));
     (r.items, r.dropped)
 }

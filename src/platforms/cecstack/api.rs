@@ -16,7 +16,7 @@ use super::auth::CecCredentials;
 use super::{CecTarget, SCOPE_API};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{header, join_url, ApiClient, ApiRequest};
-use crate::json::{self, Doc, Kind, Records};
+use crate::json::{self, Bound, Doc, Kind, Records};
 use crate::lenient::{Num, Text};
 
 /// Which host serves a path: the document's `{{omphost}}` (chapter 1, operations) or `{{host}}`.
@@ -281,10 +281,9 @@ pub fn read_page<T: DeserializeOwned>(
     let Some(list) = list else {
         return Ok((Records::new(api), 0, total));
     };
-    let got = list.array_len(cancel).unwrap_or(0);
-    crate::collect::check_page_len(api, got, size)?;
-    let page = list.records::<T>(api, usize::MAX, cancel, unwrap_item)?;
-    Ok((page, got as u64, total))
+    let page = list.records::<T>(api, Bound::Page(size), cancel, unwrap_item)?;
+    let got = page.raw_len() as u64;
+    Ok((page, got, total))
 }
 
 /// The envelope's `code` of a body, or "".
@@ -313,7 +312,7 @@ pub fn read_bare_list<T: DeserializeOwned>(
     cancel: &json::Cancel,
 ) -> Result<Records<T>, PollError> {
     match data.kind() {
-        Kind::Array => data.records(api, json::MAX_UNPAGED_ITEMS, cancel, |d| d),
+        Kind::Array => data.records(api, Bound::Items(json::MAX_UNPAGED_ITEMS), cancel, |d| d),
         Kind::Null => Ok(Records::new(api)),
         _ => {
             let mut out = Records::new(api);

@@ -17,7 +17,7 @@ use super::auth::CloudosToken;
 use super::{CloudosTarget, SCOPE_API};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
-use crate::json::{self, Cancel, Doc, Kind, Records};
+use crate::json::{self, Bound, Cancel, Doc, Kind, Records};
 use crate::lenient::{Num, Text};
 
 /// `H3CloudOS-Core-Target`: which service a request is for (documented for `os-services`,
@@ -380,12 +380,12 @@ pub fn read_list<T: DeserializeOwned>(
 ) -> Result<Records<T>, PollError> {
     let payload = payload(api, Doc::parse(api, body)?)?;
     if payload.kind() == Kind::Array {
-        return payload.records(api, max, cancel, |d| d);
+        return payload.records(api, Bound::Items(max), cancel, |d| d);
     }
     let mut out = Records::new(api);
     for key in keys {
         if let Some(list) = payload.get(key).filter(|l| l.kind() == Kind::Array) {
-            let more = list.records::<T>(api, max, cancel, |d| d)?;
+            let more = list.records::<T>(api, Bound::Items(max), cancel, |d| d)?;
             out.items.extend(more.items);
             out.dropped += more.dropped;
         }

@@ -15,7 +15,7 @@ use super::auth::EsmToken;
 use super::{EsmTarget, OffsetMode};
 use crate::collect::{ErrorReason, PollError};
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
-use crate::json::{self, Cancel, Doc, Kind};
+use crate::json::{self, Bound, Cancel, Doc, Kind};
 use crate::lenient::{Num, Text};
 
 pub const PATH_PHYSICAL_CAPACITY: &str = "/rest/dataapi/homs/open-api/v1/host-physical/capacity";
@@ -366,10 +366,9 @@ pub fn read_page<T: DeserializeOwned>(
             ));
         }
     };
-    let raw_len = list.array_len(cancel).unwrap_or(0);
     // The most records a page may hold is `esm.page_size`, at most 1000 (spec §1.6).
-    crate::collect::check_page_len(api, raw_len, 1000)?;
-    let records = list.records::<T>(api, usize::MAX, cancel, |d| d)?;
+    let records = list.records::<T>(api, Bound::Page(1000), cancel, |d| d)?;
+    let raw_len = records.raw_len();
     let total = total
         .and_then(|t| t.to::<Num>().ok())
         .and_then(|t| t.get())

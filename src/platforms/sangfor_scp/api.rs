@@ -20,7 +20,7 @@ use super::{ScpAuth, ScpTarget, SCOPE_GET};
 use crate::collect::{ErrorReason, PollError};
 use crate::config::Secret;
 use crate::http::{error_summary, header, sensitive, ApiClient, ApiRequest};
-use crate::json::{self, Cancel, Doc, Kind, Records};
+use crate::json::{self, Bound, Cancel, Doc, Kind, Records};
 use crate::lenient::{Num, Text};
 use crate::token::TokenCache;
 
@@ -328,7 +328,7 @@ impl ScpApi {
                                     format!("{API}: the answer has no `flavors` list"),
                                 )
                             })?;
-                        let r = list.records(API, json::MAX_UNPAGED_ITEMS, cancel, |d| d)?;
+                        let r = list.records(API, Bound::Items(json::MAX_UNPAGED_ITEMS), cancel, |d| d)?;
                         Ok(Listed {
                             items: r.items,
                             dropped: r.dropped,
@@ -699,11 +699,10 @@ pub fn read_page<T: DeserializeOwned>(
             total_size,
         });
     };
-    let raw_len = list.array_len(cancel).unwrap_or(0);
-    crate::collect::check_page_len(api, raw_len, page_size)?;
+    let records = list.records(api, Bound::Page(page_size), cancel, |d| d)?;
     Ok(ListPage {
-        records: list.records(api, usize::MAX, cancel, |d| d)?,
-        raw_len,
+        raw_len: records.raw_len(),
+        records,
         next_page_num,
         total_size,
     })
